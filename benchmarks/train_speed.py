@@ -1,0 +1,143 @@
+"""Training speed of GPG, PGP and DualVAE: cells/s, epoch time and peak memory.
+
+Synthetic sparse data of a chosen shape (default: PBMC-3k, 2,710 cells x 21,271 genes x
+32,858 peaks), the reference presets (Table 3.2) or the small ones. Examples::
+
+    python benchmarks/train_speed.py --epochs 3 --architectures gpg
+    python benchmarks/train_speed.py --shape 1800,4000,6000 --preset small
+    python benchmarks/train_speed.py --shape pbmc10k --device cuda --epochs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+os.environ.setdefault("GENEPEAK_QUIET", "1")
+
+SHAPES = {
+    "pbmc3k": (2710, 21271, 32858),
+    "pbmc10k": (10150, 25545, 43788),
+    "default": (1800, 4000, 6000),
+}
+
+
+def synthetic_mdata(n_cells: int, n_genes: int, n_peaks: int, seed: int = 0):
+    """Sparse prepared-looking MuData: ~8% of genes and ~5% of peaks nonzero per cell."""
+    import anndata as ad
+    import mudata as md
+
+    rng = np.random.default_rng(seed)
+
+    def matrix(n_cols: int, density: float, scale: float) -> sp.csr_matrix:
+        m = sp.random(
+            n_cells, n_cols, density=density, format="csr", dtype=np.float32, random_state=rng
+        )
+        m.data = np.log1p(np.ceil(m.data * scale)).astype(np.float32)
+        return m
+
+    barcodes = [f"cell{i}" for i in range(n_cells)]
+    labels = pd.Categorical(rng.integers(0, 8, n_cells).astype(str))
+    rna = ad.AnnData(
+        matrix(n_genes, 0.08, 6.0),
+        obs=pd.DataFrame({"leiden": labels}, index=barcodes),
+        var=pd.DataFrame(index=[f"gene{i}" for i in range(n_genes)]),
+    )
+    atac = ad.AnnData(
+        matrix(n_peaks, 0.05, 2.0),
+        obs=pd.DataFrame(index=barcodes),
+        var=pd.DataFrame(index=[f"chr1:{i * 1000}-{i * 1000 + 500}" for i in range(n_peaks)]),
+    )
+    mdata = md.MuData({"rna": rna, "atac": atac})
+    mdata.obs["leiden"] = labels
+    return mdata
+
+
+def peak_memory_gib(device: str) -> float:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shape", default="pbmc3k", help="pbmc3k, pbmc10k, default, or CELLS,GENES,PEAKS"
+    )
+    parser.add_argument("--architectures", default="gpg,pgp,dual")
+    parser.add_argument("--preset", choices=("reference", "small"), default="reference")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--precision", choices=("auto", "32", "bf16"), default="auto")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    import torch
+
+    from genepeak.config import preset, to_dict
+    from genepeak.models import MODEL_CLASSES
+    from genepeak.train.loop import resolve_device, resolve_precision
+
+    shape = SHAPES.get(args.shape) or tuple(int(v) for v in args.shape.split(","))
+    start = time.perf_counter()
+    mdata = synthetic_mdata(*shape)
+    print(
+        f"shape {shape[0]} cells x {shape[1]} genes x {shape[2]} peaks "
+        f"(built in {time.perf_counter() - start:.1f} s); torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads available"
+    )
+    rows = []
+    for name in args.architectures.split(","):
+        model_config, train_config = preset(name, small=args.preset == "small")
+        overrides = dict(
+            epochs=args.epochs,
+            precision=args.precision,
+            device=args.device,
+            num_threads=args.threads,
+            val_fraction=0.0,
+            test_fraction=0.0,
+        )
+        if args.batch_size:
+            overrides["batch_size"] = args.batch_size
+        model = MODEL_CLASSES[name](
+            mdata, model_config=model_config, **{**to_dict(train_config), **overrides}
+        )
+        n_params = sum(p.numel() for p in model.module.parameters())
+        device = resolve_device(args.device)
+        dtype = resolve_precision(args.precision, device, model.module)
+        start = time.perf_counter()
+        model.train()
+        total = time.perf_counter() - start
+        seconds = model.history["seconds"].to_numpy()
+        steady = seconds[1:].mean() if len(seconds) > 1 else seconds[0]
+        n_train = len(model.split["train"])
+        rows.append(
+            {
+                "model": name,
+                "params_M": round(n_params / 1e6, 1),
+                "precision": "bf16" if dtype is not None else "fp32",
+                "threads": (args.threads or "auto") if device.type == "cpu" else "-",
+                "epoch_s": round(float(steady), 2),
+                "first_epoch_s": round(float(seconds[0]), 2),
+                "cells_per_s": round(n_train / steady),
+                "total_s": round(total, 1),
+                "peak_mem_GiB": round(peak_memory_gib(str(device)), 2),
+                "final_loss": round(float(model.history["loss"].iloc[-1]), 4),
+            }
+        )
+        print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
+    print()
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""The ``genepeak`` command: thin argument parsing on top of the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from genepeak.errors import GenepeakError
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    from genepeak.simulate import simulate
+
+    result = simulate(args.out, shape=args.shape, seed=args.seed, fragments=args.fragments)
+    print(
+        f"wrote {result.n_cells} cells x {result.n_genes} genes x {result.n_peaks} peaks "
+        f"to {result.out_dir} (ground truth: {result.links_path})"
+    )
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from genepeak.config import PrepareConfig, load_config
+    from genepeak.prepare.pipeline import prepare
+
+    config = load_config(PrepareConfig, args.config) if args.config else PrepareConfig()
+    mdata = prepare(
+        args.input, config, out=args.out, figures_dir=args.figures, labels_key=args.labels_key
+    )
+    rna, atac = mdata.mod["rna"], mdata.mod["atac"]
+    print(f"wrote {args.out}: {mdata.n_obs} paired cells, {rna.n_vars} genes, {atac.n_vars} peaks")
+
+
+def _download(args: argparse.Namespace) -> None:
+    from genepeak.io.download import download
+
+    for kind, path in download(args.name, args.dir).items():
+        print(f"{kind}: {path}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from genepeak.config import load_yaml
+    from genepeak.models import fit_from_config
+
+    config = load_yaml(args.config)
+    train_overrides = config.setdefault("train", {})
+    if args.devices is not None:
+        train_overrides["devices"] = args.devices
+    if args.strategy is not None:
+        train_overrides["strategy"] = args.strategy
+    if args.resume:
+        config["resume"] = True
+    model = fit_from_config(config)
+    print(f"trained {type(model).__name__}; saved to {config.get('out')}")
+
+
+def _explain(args: argparse.Namespace) -> None:
+    import mudata
+
+    from genepeak.config import ExplainConfig, load_config
+    from genepeak.errors import InputError
+    from genepeak.explain import explain_gene
+    from genepeak.models import load
+    from genepeak.models.fit import DATA_PATH_FILE
+
+    data = args.data
+    if data is None:
+        record = Path(args.model) / DATA_PATH_FILE
+        if not record.is_file():
+            raise InputError(
+                f"{args.model} does not record the data it was trained on; pass --data FILE.h5mu"
+            )
+        data = record.read_text().strip()
+    if not Path(data).is_file():
+        raise InputError(
+            f"--data: {data} does not exist (the prepared .h5mu the model was trained on)"
+        )
+    if args.value and args.count:
+        raise InputError("give new values either with --value (log1p scale) or --count, not both")
+    values = args.value or args.count
+    if values is not None and len(values) != len(args.gene):
+        raise InputError(
+            f"{len(args.gene)} --gene but {len(values)} values: give one value per gene"
+        )
+    config = load_config(ExplainConfig, args.config) if args.config else ExplainConfig()
+    mdata = mudata.read_h5mu(data)
+    model = load(args.model, mdata)
+    result = explain_gene(
+        model,
+        mdata,
+        args.gene,
+        values,
+        cell_type=args.cell_type,
+        cell=args.cell,
+        values_are_counts=args.count is not None,
+        population=args.population,
+        config=config,
+        out_dir=args.out,
+        labels_key=args.labels_key,
+    )
+    print("; ".join(result.changes), f"in {result.summary()['cell']}")
+    columns = [
+        c
+        for c in ("peak", "direction", "score", "p_value", "fdr", "distance_to_tss")
+        if c in result.table.columns
+    ]
+    print(result.table[columns].head(10).to_string(index=False))
+    print(f"tables, plots and link files in {args.out}")
+
+
+def _run(args: argparse.Namespace) -> None:
+    from genepeak.pipeline import run_from_cli
+
+    run_from_cli(
+        out=args.out,
+        input=args.input,
+        config_path=args.config,
+        labels_key=args.labels_key,
+        shape=args.shape,
+        seed=args.seed,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``genepeak`` command."""
+    parser = argparse.ArgumentParser(
+        prog="genepeak",
+        description="Paired single-cell RNA + ATAC: prepare, train GPG / PGP / Dual VAEs, "
+        "evaluate, explain, report.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="the whole path (default: on the built-in simulated data)")
+    p.add_argument("--out", default="genepeak_output", help="output folder")
+    p.add_argument("--input", help="10x ARC outs folder, ARC .h5, .h5mu, or rna.h5ad,atac.h5ad")
+    p.add_argument("--config", help="run.yaml with prepare/models/train/evaluate/explain options")
+    p.add_argument("--labels-key", help="obs column with reference labels, e.g. cell_type")
+    p.add_argument("--shape", help="size of the simulated data: tiny, small, pbmc3k, pbmc10k")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("simulate", help="write a PBMC-like multiome in 10x ARC layout")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--shape", default="small", help="tiny, small, pbmc3k or pbmc10k")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fragments", action="store_true", help="also write atac_fragments.tsv.gz")
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("prepare", help="QC, normalise and pair 10x multiome into one .h5mu")
+    p.add_argument("--input", required=True, help="ARC outs folder, .h5, .h5mu or rna,atac .h5ad")
+    p.add_argument("--out", required=True, help="output .h5mu")
+    p.add_argument("--config", help="prep.yaml (PrepareConfig options)")
+    p.add_argument("--labels-key", help="existing obs column to use as reference labels")
+    p.add_argument("--figures", help="folder for QC figures")
+    p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("download", help="fetch 10x PBMC multiome files (needs internet)")
+    p.add_argument("name", choices=["pbmc3k", "pbmc10k"])
+    p.add_argument("--dir", default=str(Path.home() / ".cache" / "genepeak"))
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("train", help="train one model from a YAML config")
+    p.add_argument("--config", required=True, help="YAML: data, out, preset, model, train")
+    p.add_argument("--devices", type=int, help="number of devices (DDP when > 1)")
+    p.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
+    p.add_argument("--resume", action="store_true", help="resume from the last checkpoint")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("explain", help="perturb genes in a cell and rank the peaks that flip")
+    p.add_argument("--model", required=True, help="trained model folder")
+    p.add_argument("--data", help="prepared .h5mu (default: the data the model was trained on)")
+    p.add_argument("--gene", action="append", required=True, help="gene to perturb (repeatable)")
+    p.add_argument("--value", type=float, action="append", help="new value (log1p scale)")
+    p.add_argument("--count", type=float, action="append", help="new value as a raw count")
+    p.add_argument("--cell-type", help="cell type whose representative cell is perturbed")
+    p.add_argument("--cell", help="a cell barcode to perturb instead")
+    p.add_argument("--population", action="store_true", help="perturb every cell of the type")
+    p.add_argument("--labels-key", help="obs column that defines --cell-type (default: markers)")
+    p.add_argument("--config", help="explain.yaml (ExplainConfig options)")
+    p.add_argument("--out", default="genepeak_explain", help="output folder")
+    p.set_defaults(func=_explain)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``genepeak`` console command."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except GenepeakError as err:
+        print(f"genepeak {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

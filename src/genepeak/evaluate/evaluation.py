@@ -1,0 +1,225 @@
+"""``evaluate``: every model and baseline, same split, same code, held-out cells only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from genepeak._utils import log, progress
+from genepeak.config import EvaluateConfig, to_dict
+from genepeak.errors import InputError
+from genepeak.evaluate import _data
+from genepeak.evaluate.baselines import fit_baselines
+from genepeak.evaluate.latent import embed_2d, score_latent
+from genepeak.evaluate.result import HEADLINE, LATENT_COLUMNS, EvaluationResult
+from genepeak.evaluate.translation import score_genes, score_peaks
+
+__all__ = ["CEILING_NOTE", "evaluate", "shared_split", "score_predictor"]
+
+CEILING_NOTE = (
+    "The reference labels come from clustering the RNA (unless real annotations are given), so "
+    "the RNA-PCA baseline ('pca:rna') is the ceiling a model's latent has to reach on the latent "
+    "metrics, not a bar to clear easily."
+)
+TASK_NOTE = (
+    "peak_task / gene_task say what predict_peaks / predict_genes measure: 'translation' "
+    "(from the other modality) or 'reconstruction' (from the same modality, an easier task)."
+)
+
+
+def shared_split(models: Mapping[str, object], mdata) -> dict[str, np.ndarray] | None:
+    """The split every model was trained on; InputError if the models disagree."""
+    split = None
+    first = None
+    for name, model in models.items():
+        this = getattr(model, "split", None)
+        if this is None:
+            raise InputError(f"model {name!r} has no .split; train it before evaluating")
+        this = _data.check_split(this, mdata)
+        if split is None:
+            split, first = this, name
+            continue
+        for key in _data.SPLIT_KEYS:
+            if set(this[key]) != set(split[key]):
+                raise InputError(
+                    f"models {first!r} and {name!r} were trained on different splits "
+                    f"({key} cells differ); train them with the same seed and fractions"
+                )
+    return split
+
+
+def score_predictor(
+    predictor, mdata, split: Mapping[str, np.ndarray], labels: dict, config: EvaluateConfig
+) -> tuple[dict, dict]:
+    """Score one model or baseline: peaks, genes and each latent, on ``split['test']``.
+
+    ``labels`` maps ``"train"`` / ``"test"`` to reference labels of those cells.
+    Returns ``(metrics, arrays)``; arrays hold curves, Pearson values and test latents.
+    """
+    val, test, train = split["val"], split["test"], split["train"]
+    peak_task = getattr(predictor, "peak_task", None)
+    gene_task = getattr(predictor, "gene_task", None)
+    peak_scale = getattr(predictor, "peak_scale", None)
+    out: dict = {
+        "peak_task": peak_task,
+        "gene_task": gene_task,
+        "peak_scale": peak_scale,
+        "peaks": None,
+        "genes": None,
+        "latent": {},
+    }
+    arrays: dict = {"latents": {}}
+    if peak_task is not None:
+        peaks = getattr(predictor, "peaks", None)
+        val_obs = _data.peaks_open(mdata, val, peaks)
+        test_obs = _data.peaks_open(mdata, test, peaks)
+        val_pred = np.asarray(predictor.predict_peaks(mdata, cells=val))
+        test_pred = np.asarray(predictor.predict_peaks(mdata, cells=test))
+        out["peaks"], arrays["curves"] = score_peaks(
+            val_obs, val_pred, test_obs, test_pred, peak_scale, config
+        )
+    if gene_task is not None:
+        observed = _data.gene_values(mdata, test, getattr(predictor, "genes", None))
+        predicted = np.asarray(predictor.predict_genes(mdata, cells=test))
+        out["genes"], arrays["pearson"] = score_genes(observed, predicted)
+    for key in getattr(predictor, "latent_keys", ()) or ():
+        train_z = np.asarray(predictor.latent(mdata, cells=train, key=key))
+        test_z = np.asarray(predictor.latent(mdata, cells=test, key=key))
+        out["latent"][key] = score_latent(
+            train_z, labels["train"], test_z, labels["test"], seed=config.seed
+        )
+        arrays["latents"][key] = test_z
+    return out, arrays
+
+
+def _table(metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows, latent_rows = {}, {}
+    for name, entry in metrics.items():
+        if name.startswith("_"):
+            continue
+        row: dict = {
+            "kind": entry["kind"],
+            "peak_task": entry["peak_task"] or "",
+            "gene_task": entry["gene_task"] or "",
+            "latent": "",
+        }
+        latent_keys = list(entry["latent"])
+        if latent_keys:
+            row["latent"] = latent_keys[0]
+        for h in HEADLINE:
+            if h.section == "latent":
+                section = entry["latent"].get(latent_keys[0]) if latent_keys else None
+            else:
+                section = entry[h.section]
+            value = section.get(h.key) if section else None
+            row[h.column] = np.nan if value is None else float(value)
+        rows[name] = row
+        for key, values in entry["latent"].items():
+            latent_rows[f"{name}:{key}"] = {c: values.get(c, np.nan) for c in LATENT_COLUMNS}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    latent_table = pd.DataFrame.from_dict(latent_rows, orient="index", columns=LATENT_COLUMNS)
+    return table, latent_table
+
+
+def evaluate(
+    mdata,
+    models: Mapping[str, object] | None = None,
+    config: EvaluateConfig | None = None,
+    labels_key: str = "leiden",
+    split: Mapping[str, np.ndarray] | None = None,
+) -> EvaluationResult:
+    """Score every model and every baseline on the held-out test cells of one split.
+
+    Parameters
+    ----------
+    mdata
+        The prepared MuData the models were trained on.
+    models
+        ``{name: trained model}``; every model must carry the same ``.split``.
+    config
+        Threshold grid, kNN k, ridge alpha, PCA size, MultiVI, UMAP and seed.
+    labels_key
+        Column of ``mdata.obs`` with the reference labels (``"cell_type"`` for annotations).
+    split
+        Used only when no model is given; by default the models' split function makes one.
+
+    Returns
+    -------
+    EvaluationResult with ``.metrics`` (JSON-ready), ``.table`` and the figures' arrays.
+    Classifiers, KMeans, PCA/LSI, kNN indices, ridge weights and peak thresholds are all
+    fitted on training or validation cells; test cells are only scored.
+    """
+    config = config or EvaluateConfig()
+    models = dict(models or {})
+    _data.require_modalities(mdata)
+    if models:
+        split = shared_split(models, mdata)
+    elif split is None:
+        split = _data.make_split(mdata, labels_key, config.seed)
+    split = _data.check_split(split, mdata)
+    labels = {k: _data.labels_of(mdata, split[k], labels_key) for k in ("train", "test")}
+
+    predictors: dict[str, tuple[str, object]] = {n: ("model", m) for n, m in models.items()}
+    log(f"fitting baselines on {len(split['train'])} training cells")
+    for name, baseline in fit_baselines(mdata, split, config).items():
+        if name in predictors:
+            raise InputError(f"model name {name!r} clashes with a baseline; rename the model")
+        predictors[name] = ("baseline", baseline)
+    skipped: dict[str, str] = {}
+    if config.run_multivi:
+        from genepeak.evaluate.multivi import fit_multivi
+
+        multivi, message = fit_multivi(mdata, split, config)
+        if multivi is None:
+            skipped["multivi"] = message
+            log(message)
+        else:
+            predictors["multivi"] = ("baseline", multivi)
+
+    metrics: dict = {}
+    latents: dict[str, dict[str, np.ndarray]] = {}
+    curves: dict[str, dict] = {}
+    pearson: dict[str, dict[str, np.ndarray]] = {}
+    for name in progress(list(predictors), desc="evaluating"):
+        kind, predictor = predictors[name]
+        entry, arrays = score_predictor(predictor, mdata, split, labels, config)
+        metrics[name] = {"kind": kind, "architecture": type(predictor).__name__, **entry}
+        if arrays["latents"]:
+            latents[name] = arrays["latents"]
+        if "curves" in arrays:
+            curves[name] = arrays["curves"]
+        if "pearson" in arrays:
+            pearson[name] = arrays["pearson"]
+
+    latents_2d: dict[str, dict[str, np.ndarray]] = {}
+    method = "UMAP" if config.compute_umap else "PC"
+    for name, by_key in latents.items():
+        latents_2d[name] = {}
+        for key, z in by_key.items():
+            latents_2d[name][key], method = embed_2d(z, config.compute_umap, config.seed)
+
+    metrics["_run"] = {
+        "labels_key": labels_key,
+        "n_cells": {k: int(len(v)) for k, v in split.items()},
+        "n_labels": int(np.unique(labels["train"]).size),
+        "config": to_dict(config),
+        "skipped": skipped,
+        "notes": [CEILING_NOTE, TASK_NOTE],
+        "directions": {h.column: h.direction for h in HEADLINE},
+    }
+    table, latent_table = _table(metrics)
+    return EvaluationResult(
+        metrics=metrics,
+        table=table,
+        latent_table=latent_table,
+        test_labels=labels["test"],
+        latents=latents,
+        latents_2d=latents_2d,
+        embedding_method=method,
+        threshold_curves=curves,
+        pearson=pearson,
+        skipped=skipped,
+        split=split,
+    )

@@ -1,0 +1,372 @@
+"""Pure metric functions on numpy arrays: latent structure, peak prediction, gene prediction.
+
+Nothing here fits on the cells it scores, except where a function says so: classifiers take
+separate train and test arrays, thresholds are chosen by the caller on validation cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "accuracy_report",
+    "auroc_columns",
+    "average_precision_columns",
+    "column_ranking",
+    "binary_scores",
+    "choose_threshold",
+    "classify_latent",
+    "cluster_agreement",
+    "expected_calibration_error",
+    "kmeans_agreement",
+    "leiden_agreement",
+    "pearson_per_column",
+    "per_cell_pearson",
+    "per_gene_pearson",
+    "per_gene_spearman",
+    "ranking_scores",
+    "reliability_curve",
+    "rmse",
+    "silhouette",
+    "threshold_grid",
+    "threshold_sweep",
+]
+
+
+# --------------------------------------------------------------------------- latent structure
+
+
+def classify_latent(
+    train_latent: np.ndarray,
+    train_labels: np.ndarray,
+    test_latent: np.ndarray,
+    seed: int = 0,
+    max_iter: int = 1000,
+) -> np.ndarray:
+    """Fit a logistic regression on training latents, return predicted labels of test latents.
+
+    Features are standardised with the training cells' mean and scale only.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_labels = np.asarray(train_labels).astype(str)
+    if np.unique(train_labels).size < 2:
+        # a single training class: every test cell gets it (nothing to learn)
+        return np.full(len(test_latent), train_labels[0] if len(train_labels) else "")
+    classifier = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed)
+    )
+    classifier.fit(np.asarray(train_latent, dtype=np.float64), train_labels)
+    return classifier.predict(np.asarray(test_latent, dtype=np.float64))
+
+
+def accuracy_report(true_labels: np.ndarray, predicted_labels: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 (weighted and macro), ARI and AMI of predicted vs true labels."""
+    from sklearn.metrics import (
+        adjusted_mutual_info_score,
+        adjusted_rand_score,
+        precision_recall_fscore_support,
+    )
+
+    y_true = np.asarray(true_labels).astype(str)
+    y_pred = np.asarray(predicted_labels).astype(str)
+    out: dict[str, float] = {}
+    for average in ("weighted", "macro"):
+        p, r, f, _ = precision_recall_fscore_support(
+            y_true, y_pred, average=average, zero_division=0
+        )
+        out[f"precision_{average}"] = float(p)
+        out[f"recall_{average}"] = float(r)
+        out[f"f1_{average}"] = float(f)
+    out["accuracy"] = float(np.mean(y_true == y_pred))
+    out["ari"] = float(adjusted_rand_score(y_true, y_pred))
+    out["ami"] = float(adjusted_mutual_info_score(y_true, y_pred))
+    return out
+
+
+def cluster_agreement(true_labels: np.ndarray, clusters: np.ndarray) -> dict[str, float]:
+    """ARI and AMI between reference labels and unsupervised clusters."""
+    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+    y_true = np.asarray(true_labels).astype(str)
+    y_clu = np.asarray(clusters).astype(str)
+    return {
+        "ari": float(adjusted_rand_score(y_true, y_clu)),
+        "ami": float(adjusted_mutual_info_score(y_true, y_clu)),
+    }
+
+
+def kmeans_agreement(
+    train_latent: np.ndarray,
+    test_latent: np.ndarray,
+    test_labels: np.ndarray,
+    n_clusters: int,
+    seed: int = 0,
+) -> dict[str, float]:
+    """KMeans fitted on training latents; test cells go to their nearest centroid."""
+    from sklearn.cluster import KMeans
+
+    n_clusters = max(1, min(n_clusters, len(train_latent)))
+    kmeans = KMeans(n_clusters=n_clusters, n_init=3, random_state=seed)
+    kmeans.fit(np.asarray(train_latent, dtype=np.float64))
+    clusters = kmeans.predict(np.asarray(test_latent, dtype=np.float64))
+    return cluster_agreement(test_labels, clusters)
+
+
+def leiden_agreement(
+    latent: np.ndarray, labels: np.ndarray, resolution: float = 1.0, seed: int = 0
+) -> dict[str, float]:
+    """Leiden clusters of the scored cells' own kNN graph vs reference labels.
+
+    Clustering is unsupervised: it looks at the latents only, never at the labels.
+    """
+    import anndata as ad
+    import scanpy as sc
+
+    latent = np.asarray(latent, dtype=np.float32)
+    if len(latent) < 4:
+        return {"ari": float("nan"), "ami": float("nan")}
+    adata = ad.AnnData(np.zeros((len(latent), 1), dtype=np.float32))
+    adata.obsm["X_latent"] = latent
+    n_neighbors = int(min(15, len(latent) - 1))
+    sc.pp.neighbors(adata, use_rep="X_latent", n_neighbors=n_neighbors, random_state=seed)
+    sc.tl.leiden(
+        adata,
+        resolution=resolution,
+        random_state=seed,
+        flavor="igraph",
+        n_iterations=2,
+        directed=False,
+    )
+    return cluster_agreement(labels, adata.obs["leiden"].to_numpy())
+
+
+def silhouette(latent: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette width of cells grouped by reference label (Euclidean); NaN if undefined."""
+    from sklearn.metrics import silhouette_score
+
+    labels = np.asarray(labels).astype(str)
+    n_labels = np.unique(labels).size
+    if n_labels < 2 or n_labels >= len(labels):
+        return float("nan")
+    return float(silhouette_score(np.asarray(latent, dtype=np.float64), labels))
+
+
+# --------------------------------------------------------------------------- peak prediction
+
+
+def threshold_grid(start: float, stop: float, step: float) -> np.ndarray:
+    """Thresholds ``start, start + step, ..., stop`` (stop included when on the grid)."""
+    if step <= 0:
+        raise ValueError(f"threshold step must be positive, got {step}")
+    n = int(np.floor((stop - start) / step + 1e-9)) + 1
+    return np.round(start + step * np.arange(max(n, 1)), 10)
+
+
+def binary_scores(observed: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 of boolean predictions against boolean observations (pooled)."""
+    observed = np.asarray(observed, dtype=bool)
+    predicted = np.asarray(predicted, dtype=bool)
+    tp = float(np.sum(observed & predicted))
+    fp = float(np.sum(~observed & predicted))
+    fn = float(np.sum(observed & ~predicted))
+    precision = tp / (tp + fp) if tp + fp > 0 else 0.0
+    recall = tp / (tp + fn) if tp + fn > 0 else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def threshold_sweep(
+    observed: np.ndarray, scores: np.ndarray, thresholds: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Pooled precision, recall and F1 of ``scores > t`` for every threshold ``t``."""
+    observed = np.asarray(observed, dtype=bool)
+    scores = np.asarray(scores)
+    rows = [binary_scores(observed, scores > t) for t in thresholds]
+    return {
+        "threshold": np.asarray(thresholds, dtype=float),
+        "precision": np.array([r["precision"] for r in rows]),
+        "recall": np.array([r["recall"] for r in rows]),
+        "f1": np.array([r["f1"] for r in rows]),
+    }
+
+
+def choose_threshold(sweep: dict[str, np.ndarray]) -> float:
+    """The threshold with the highest F1 (the lowest such threshold on ties)."""
+    return float(sweep["threshold"][int(np.argmax(sweep["f1"]))])
+
+
+def column_ranking(
+    observed: np.ndarray, scores: np.ndarray, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
+    """AUROC and average precision of each column, from one sort per column.
+
+    AUROC counts a tie between a positive and a negative as one half (Mann-Whitney);
+    average precision follows scikit-learn's ``average_precision_score``: tied scores form
+    one threshold, so every cell of a tie group takes the precision at the group's end.
+    NaN where a column lacks a class. Columns are processed in blocks to bound memory.
+    """
+    observed = np.asarray(observed, dtype=bool)
+    scores = np.asarray(scores)
+    if observed.shape[1] > chunk:
+        parts = [
+            column_ranking(observed[:, i : i + chunk], scores[:, i : i + chunk], chunk)
+            for i in range(0, observed.shape[1], chunk)
+        ]
+        return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])
+    n = observed.shape[0]
+    order = np.argsort(-scores, axis=0)
+    s_sorted = np.take_along_axis(scores, order, axis=0)
+    y_sorted = np.take_along_axis(observed, order, axis=0)
+    tp = np.cumsum(y_sorted, axis=0, dtype=np.float64)
+    fp = np.arange(1, n + 1)[:, None] - tp
+    position = np.arange(n)[:, None]
+    is_end = np.ones_like(y_sorted)
+    is_end[:-1] = s_sorted[:-1] != s_sorted[1:]
+    is_start = np.ones_like(y_sorted)
+    is_start[1:] = is_end[:-1]
+    end = np.minimum.accumulate(np.where(is_end, position, n)[::-1], axis=0)[::-1]
+    start = np.maximum.accumulate(np.where(is_start, position, -1), axis=0)
+    n_pos = tp[-1]
+    n_neg = n - n_pos
+    fp_end = np.take_along_axis(fp, end, axis=0)
+    start_is_negative = ~np.take_along_axis(y_sorted, start, axis=0)
+    fp_before = np.take_along_axis(fp, start, axis=0) - start_is_negative
+    # per positive: negatives ranked below it, plus one half of the negatives tied with it
+    wins = np.where(y_sorted, (n_neg - fp_end) + 0.5 * (fp_end - fp_before), 0.0).sum(0)
+    precision_at_end = np.take_along_axis(tp, end, axis=0) / (end + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = wins / (n_pos * n_neg)
+        ap = np.where(y_sorted, precision_at_end, 0.0).sum(0) / n_pos
+    auc[(n_pos == 0) | (n_neg == 0)] = np.nan
+    ap[n_pos == 0] = np.nan
+    return auc, ap
+
+
+def auroc_columns(observed: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """AUROC of each column (ties count one half); NaN where a column has one class only."""
+    return column_ranking(observed, scores)[0]
+
+
+def average_precision_columns(observed: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Average precision of each column (scikit-learn's definition); NaN without positives."""
+    return column_ranking(observed, scores)[1]
+
+
+def ranking_scores(observed: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Threshold-free scores of peak predictions (cells x peaks), pooled, per cell and per peak.
+
+    Per-cell and per-peak values are means over the cells / peaks that have both classes.
+    ``prevalence`` (the open fraction) is the AUPRC of a random ranking; per-peak AUPRC's
+    floor is the mean prevalence of the peaks scored.
+    """
+    observed = np.asarray(observed, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float32)
+    pooled_auroc, pooled_ap = column_ranking(observed.reshape(-1, 1), scores.reshape(-1, 1))
+    per_peak_auroc, per_peak_ap = column_ranking(observed, scores)
+    per_cell_auroc, per_cell_ap = column_ranking(observed.T, scores.T)
+    both_peak = ~np.isnan(per_peak_auroc)
+    both_cell = ~np.isnan(per_cell_auroc)
+    peak_prevalence = observed.mean(0)
+
+    def _mean(values: np.ndarray, mask: np.ndarray) -> float:
+        return float(np.mean(values[mask])) if mask.any() else float("nan")
+
+    return {
+        "auroc": float(pooled_auroc[0]),
+        "auprc": float(pooled_ap[0]),
+        "prevalence": float(observed.mean()),
+        "auroc_per_cell": _mean(per_cell_auroc, both_cell),
+        "auprc_per_cell": _mean(per_cell_ap, both_cell),
+        "auroc_per_peak": _mean(per_peak_auroc, both_peak),
+        "auprc_per_peak": _mean(per_peak_ap, both_peak),
+        "prevalence_per_peak": _mean(peak_prevalence, both_peak),
+        "n_peaks_scored": int(both_peak.sum()),
+        "n_cells_scored": int(both_cell.sum()),
+    }
+
+
+def reliability_curve(
+    observed: np.ndarray, probabilities: np.ndarray, n_bins: int = 10
+) -> dict[str, np.ndarray]:
+    """Mean predicted probability, observed open fraction and count in equal-width bins.
+
+    Bins are ``[0, 1/n), [1/n, 2/n), ..., [(n-1)/n, 1]``; empty bins have NaN means.
+    """
+    y = np.asarray(observed, dtype=bool).ravel()
+    p = np.clip(np.asarray(probabilities, dtype=np.float64).ravel(), 0.0, 1.0)
+    index = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    count = np.bincount(index, minlength=n_bins).astype(np.float64)
+    sum_p = np.bincount(index, weights=p, minlength=n_bins)
+    sum_y = np.bincount(index, weights=y.astype(np.float64), minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.where(count > 0, sum_p / count, np.nan)
+        frac_y = np.where(count > 0, sum_y / count, np.nan)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return {
+        "bin_lower": edges[:-1],
+        "bin_upper": edges[1:],
+        "mean_predicted": mean_p,
+        "observed_fraction": frac_y,
+        "count": count,
+    }
+
+
+def expected_calibration_error(curve: dict[str, np.ndarray]) -> float:
+    """Expected calibration error: count-weighted mean of |observed - predicted| over bins."""
+    count = curve["count"]
+    filled = count > 0
+    if not filled.any():
+        return float("nan")
+    gap = np.abs(curve["observed_fraction"][filled] - curve["mean_predicted"][filled])
+    return float(np.sum(count[filled] * gap) / np.sum(count))
+
+
+# --------------------------------------------------------------------------- gene prediction
+
+
+def pearson_per_column(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each column of ``observed`` with the same column of ``predicted``.
+
+    NaN where the observation is constant (nothing to correlate with); 0 where only the
+    prediction is constant (a constant prediction carries no signal for that column).
+    """
+    x = np.asarray(observed, dtype=np.float64)
+    y = np.asarray(predicted, dtype=np.float64)
+    xc = x - x.mean(0)
+    yc = y - y.mean(0)
+    sx = np.sqrt((xc**2).sum(0))
+    sy = np.sqrt((yc**2).sum(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (xc * yc).sum(0) / (sx * sy)
+    flat_x = sx <= 1e-12 * np.maximum(1.0, np.abs(x).max(0))
+    flat_y = sy <= 1e-12 * np.maximum(1.0, np.abs(y).max(0))
+    r[flat_y] = 0.0
+    r[flat_x] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
+def per_cell_pearson(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Pearson correlation across genes, one value per cell (the reference design's measure)."""
+    return pearson_per_column(np.asarray(observed).T, np.asarray(predicted).T)
+
+
+def per_gene_pearson(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Pearson correlation across cells, one value per gene."""
+    return pearson_per_column(observed, predicted)
+
+
+def per_gene_spearman(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Spearman correlation across cells (Pearson of average ranks), one value per gene."""
+    x = stats.rankdata(np.asarray(observed, dtype=np.float64), axis=0)
+    y = stats.rankdata(np.asarray(predicted, dtype=np.float64), axis=0)
+    return pearson_per_column(x, y)
+
+
+def rmse(observed: np.ndarray, predicted: np.ndarray) -> float:
+    """Root mean squared error over all entries."""
+    diff = np.asarray(observed, dtype=np.float64) - np.asarray(predicted, dtype=np.float64)
+    return float(np.sqrt(np.mean(diff**2)))

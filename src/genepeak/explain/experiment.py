@@ -1,0 +1,603 @@
+"""Perturbation experiments end to end: choose cells, perturb, test against nulls, annotate, write.
+
+``explain_gene`` runs one experiment (one or more genes, one cell or a population);
+``explain`` runs the experiments of an :class:`~genepeak.config.ExplainConfig` (by default the
+reference design's five PBMC experiments) and writes tables, plots and link files.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genepeak._utils import log, progress, seed_everything
+from genepeak.config import ExplainConfig, PerturbationConfig
+from genepeak.errors import GenepeakError, InputError
+from genepeak.explain import cells as cellsel
+from genepeak.explain import links, perturb, validate
+from genepeak.explain.null import benjamini_hochberg, empirical_pvalues, matched_null_genes
+
+
+@dataclass
+class ExplainResult:
+    """One perturbation experiment: the per-peak table and everything needed to judge it."""
+
+    name: str
+    genes: list[str]
+    cells: list[str]
+    cell_type: str | None
+    values: list[float]  # new values in model input space (first cell when counts were given)
+    before_values: list[float]  # the genes' values in the (first) cell before the change
+    changes: list[str]  # "NKG7 3.67 (18) -> 2.89 (8)" per gene (first cell of a population)
+    threshold: float
+    margin: float
+    n_passes: int
+    table: pd.DataFrame  # one row per peak, ranked (strongest first)
+    null_genes: list[list[str]]  # per null set, one matched gene per perturbed gene (first cell)
+    noise_flip_rate: float  # mean per-peak flip frequency of unperturbed passes
+    dose_response: pd.DataFrame | None = None
+    validation: dict = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def top(self, k: int = 20) -> pd.DataFrame:
+        """The ``k`` most sensitive peaks (by change frequency, then |posterior-mean shift|)."""
+        return self.table.head(k)
+
+    @property
+    def n_significant(self) -> int:
+        """Peaks with FDR < 0.05 and a positive effect over the null genes."""
+        return int(((self.table["fdr"] < 0.05) & (self.table["effect_size"] > 0)).sum())
+
+    def summary(self) -> dict:
+        """One line of numbers for the summary table and the report."""
+        top = self.table.iloc[0] if len(self.table) else None
+        row = {
+            "experiment": self.name,
+            "change": "; ".join(self.changes),
+            "cells": len(self.cells),
+            "cell": self.cells[0] if len(self.cells) == 1 else f"{len(self.cells)} cells",
+            "cell_type": self.cell_type or "",
+            "threshold": self.threshold,
+            "n_changed": int((self.table["score"] > 0).sum()),
+            "n_significant": self.n_significant,
+            "noise_flip_rate": self.noise_flip_rate,
+            "top_peak": top["peak"] if top is not None else "",
+            "top_score": float(top["score"]) if top is not None else float("nan"),
+            "seconds": round(self.seconds, 2),
+        }
+        for method, metrics in self.validation.get("planted", {}).items():
+            row[f"{method}_auprc"] = metrics.get("auprc")
+        if "tss" in self.validation:
+            row["tss_enrichment"] = self.validation["tss"].get("enrichment")
+        return row
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str | int | float) else list(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "experiment"
+
+
+def _choose_cells(mdata, cell, cell_type, population, config, labels_key) -> list[str]:
+    rna = mdata.mod["rna"]
+    if cell is not None:
+        chosen = _as_list(cell)
+        cellsel.check_cells(rna, [str(c) for c in chosen])
+        return [str(c) for c in chosen]
+    if cell_type is None:
+        raise InputError("give a cell barcode (cell=...) or a cell type (cell_type=...) to perturb")
+    if population:
+        labels = mdata.obs[labels_key] if labels_key and labels_key in mdata.obs else None
+        return cellsel.cells_of_type(rna, cell_type, config.markers, labels)
+    return [cellsel.representative_cell(rna, cell_type, config.markers)]
+
+
+def _dose_values(rna, gene: str) -> tuple[float, float]:
+    """(0, top) where top is the model-space value of twice the gene's highest normalised count."""
+    col = rna[:, gene].X
+    top = float(col.max()) if col.shape[0] else 0.0
+    return 0.0, float(np.log1p(2.0 * np.expm1(top)))
+
+
+def explain_gene(
+    model,
+    mdata,
+    genes: str | list[str],
+    values: float | list[float] | None = None,
+    cell_type: str | None = None,
+    cell: str | list[str] | None = None,
+    *,
+    values_are_counts: bool = False,
+    population: bool = False,
+    config: ExplainConfig | None = None,
+    threshold: float | None = None,
+    name: str | None = None,
+    out_dir: str | Path | None = None,
+    truth: str | Path | pd.DataFrame | None = None,
+    annotation: str | Path | None = None,
+    labels_key: str | None = None,
+    dose_response: bool = True,
+) -> ExplainResult:
+    """Perturb ``genes`` to ``values`` in one cell (or a population) and rank the peaks.
+
+    Parameters
+    ----------
+    model
+        A trained GPG / PGP / DualVAE (anything with ``peaks_from_genes(x, n_samples)``,
+        ``genes``, ``peaks``, ``peak_scale``).
+    mdata
+        The prepared MuData the model was trained on.
+    genes, values
+        Gene(s) and their new values, in model input space (log1p of size-factor-normalised
+        counts) or, with ``values_are_counts``, raw counts converted with each cell's own size
+        factor. ``values=None`` silences the genes (0).
+    cell_type, cell
+        A barcode (or list) to perturb, or a cell type whose representative cell is chosen by
+        marker expression (all cells of the type with ``population=True``).
+    config
+        Monte-Carlo options (passes, margin, threshold, null genes, dose steps, markers, seed).
+    threshold
+        Decision threshold; overrides ``config.threshold``; None chooses it on validation cells.
+    out_dir
+        When given, the link table, BEDPE, Signac links, dose-response table and plots go here.
+    truth
+        Planted links (simulated data): adds AUPRC / precision@k against a correlation baseline.
+    annotation
+        Gene annotation TSV for genes without coordinates in ``rna.var``.
+    labels_key
+        ``mdata.obs`` column to select a population by label instead of markers.
+    """
+    started = time.perf_counter()
+    config = config or ExplainConfig()
+    seed_everything(config.seed)
+    rng = np.random.default_rng(config.seed)
+    rna = mdata.mod["rna"]
+    genes = [str(g) for g in _as_list(genes)]
+    gene_idx = perturb.gene_indices(model, mdata, genes)
+    raw_values = [0.0] * len(genes) if values is None else _as_list(values)
+    raw_values = perturb.check_values(raw_values, genes)
+    cells = _choose_cells(mdata, cell, cell_type, population, config, labels_key)
+    if threshold is None:
+        threshold = config.threshold
+    if threshold is None:
+        threshold = perturb.choose_threshold(model, mdata, seed=config.seed)
+    model_genes = [str(g) for g in model.genes]
+    peaks = [str(p) for p in model.peaks]
+    n, n_null = config.n_passes, config.n_null_genes
+    mean_expr = _mean_expression(rna, model_genes)
+
+    sums: dict[str, np.ndarray] = {}
+    first: dict = {}
+    label = f"{population and 'population' or 'cell'} perturbation of {','.join(genes)}"
+    iterator = progress(cells, desc=label) if len(cells) > 1 else cells
+    for i, barcode in enumerate(iterator):
+        x = perturb.model_rows(rna, model_genes, [barcode])[0]
+        new = _model_values(rna, barcode, raw_values, values_are_counts)
+        null_sets = matched_null_genes(x, mean_expr, gene_idx, n_null, rng)
+        rows = np.repeat(x[None, :], 2 + len(null_sets), axis=0)
+        rows[0, gene_idx] = new
+        for s, null_genes in enumerate(null_sets):
+            rows[1 + s, null_genes] = new
+        # posterior means of every row; the last row is the unperturbed cell: the baseline
+        deterministic = perturb.deterministic_rows(model, rows)
+        baseline = deterministic[-1]
+        if i == 0:
+            perturb.assert_stochastic(model, x, baseline)
+        flips = perturb.flips_for_rows(model, rows, baseline, n, threshold, config.margin)
+        noise_mean = flips.mean[-1]
+        cell_stats = {
+            "f_gain": flips.f_gain[0],
+            "f_loss": flips.f_loss[0],
+            "null_f": flips.frequency[1:-1],
+            "null_shift": (deterministic[1:-1] - baseline).astype(np.float64),
+            "shift": (deterministic[0] - baseline).astype(np.float64),
+            "noise_f": flips.frequency[-1],
+            "baseline": baseline.astype(np.float64),
+            "mean_perturbed": flips.mean[0].astype(np.float64),
+            "mean_shift": (flips.mean[0] - noise_mean).astype(np.float64),
+            "open": (baseline > threshold).astype(np.float64),
+        }
+        for key, value in cell_stats.items():
+            sums[key] = sums.get(key, 0.0) + value
+        if i == 0:
+            first = {
+                "x": x,
+                "new": new,
+                "baseline": baseline,
+                "null_sets": null_sets,
+                "cell": barcode,
+                # the null genes are chosen per cell: keep the first cell's for the TSS check
+                "null_f": cell_stats["null_f"],
+                "null_shift": cell_stats["null_shift"],
+            }
+    stats = {k: v / len(cells) for k, v in sums.items()}
+
+    table = _peak_table(stats, peaks, genes, n)
+    genes_coords = links.gene_coordinates(rna.var, annotation or _annotation_from_uns(mdata))
+    peak_coords = links.peak_coordinates(mdata.mod["atac"].var, peaks)
+    table = _add_context(table, peak_coords, genes_coords, genes)
+    table = table.sort_values(["score", "abs_shift"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+
+    changes = _describe_changes(rna, first["cell"], genes, first["x"][gene_idx], first["new"])
+    null_names = [[model_genes[j] for j in s] for s in first["null_sets"]]
+    result = ExplainResult(
+        name=name or f"{'+'.join(genes)}_{_slug(cell_type or first['cell'])}",
+        genes=genes,
+        cells=cells,
+        cell_type=cell_type,
+        values=[float(v) for v in first["new"]],
+        before_values=[float(v) for v in first["x"][gene_idx]],
+        changes=changes,
+        threshold=float(threshold),
+        margin=float(config.margin),
+        n_passes=n,
+        table=table,
+        null_genes=null_names,
+        noise_flip_rate=float(np.mean(stats["noise_f"])),
+    )
+    if dose_response:
+        result.dose_response = _dose_response(
+            model, rna, first, gene_idx, genes, table, threshold, config
+        )
+    result.validation = _validation(mdata, result, first, genes_coords, peak_coords, config, truth)
+    result.seconds = time.perf_counter() - started
+    if out_dir is not None:
+        result.files = write_result(result, out_dir, genes_coords, config.top_k)
+    return result
+
+
+def _mean_expression(rna, model_genes: list[str]) -> np.ndarray:
+    cols = rna.var_names.get_indexer(pd.Index(model_genes))
+    return np.asarray(rna.X[:, cols].mean(axis=0)).ravel()
+
+
+def _model_values(rna, cell: str, values: list[float], are_counts: bool) -> np.ndarray:
+    if not are_counts:
+        return np.asarray(values, dtype=np.float32)
+    sf = perturb.cell_size_factor(rna, cell)
+    return np.asarray([perturb.count_to_model_value(v, sf) for v in values], dtype=np.float32)
+
+
+def _describe_changes(rna, cell, genes, before, after) -> list[str]:
+    sf = (
+        perturb.cell_size_factor(rna, cell)
+        if ("size_factor" in rna.obs or "counts" in rna.layers)
+        else 1.0
+    )
+    out = []
+    for gene, b, a in zip(genes, before, after):
+        observed = perturb.raw_count(rna, cell, gene)
+        b_count = observed if observed is not None else perturb.model_value_to_count(b, sf)
+        out.append(
+            perturb.format_change(
+                gene, float(b), b_count, float(a), perturb.model_value_to_count(a, sf)
+            )
+        )
+    return out
+
+
+def _annotation_from_uns(mdata) -> str | None:
+    """The gene annotation recorded at preparation, or the simulator's next to the source."""
+    record = mdata.uns.get("genepeak", {}) if hasattr(mdata, "uns") else {}
+    record = record if isinstance(record, dict) else {}
+    prep = record.get("prepare", {})
+    path = prep.get("gene_annotation") if isinstance(prep, dict) else None
+    if path and Path(str(path)).is_file():
+        return str(path)
+    source = record.get("source")
+    if isinstance(source, str) and source:
+        for folder in (Path(source), Path(source).parent):
+            candidate = folder / "gene_annotation.tsv"
+            if candidate.is_file():
+                return str(candidate)
+    return None
+
+
+def _peak_table(stats: dict, peaks: list[str], genes: list[str], n_passes: int) -> pd.DataFrame:
+    f_gain, f_loss = stats["f_gain"], stats["f_loss"]
+    score = f_gain + f_loss
+    effect, pvalues = empirical_pvalues(score, stats["null_f"])
+    null_sd = stats["null_f"].std(axis=0) if len(stats["null_f"]) else np.zeros_like(score)
+    zscore = effect / (null_sd + 1.0 / n_passes)
+    direction = np.where(stats["open"] > 0.5, "loss", "gain")
+    direction = np.where(f_gain > f_loss, "gain", np.where(f_loss > f_gain, "loss", direction))
+    return pd.DataFrame(
+        {
+            "peak": peaks,
+            "gene": ",".join(genes),
+            "score": score,
+            "direction": direction,
+            "p_value": pvalues,
+            "fdr": benjamini_hochberg(pvalues),
+            "effect_size": effect,
+            "zscore": zscore,
+            "f_gain": f_gain,
+            "f_loss": f_loss,
+            "baseline": stats["baseline"],
+            "mean_perturbed": stats["mean_perturbed"],
+            "mean_shift": stats["mean_shift"],
+            "shift": stats["shift"],
+            "abs_shift": np.abs(stats["shift"]),
+            "noise_rate": stats["noise_f"],
+        }
+    )
+
+
+def _add_context(table, peak_coords, genes_coords, genes) -> pd.DataFrame:
+    table = table.copy()
+    coords = peak_coords.loc[table["peak"]]
+    table["chrom"] = coords["chrom"].to_numpy()
+    table["start"] = coords["start"].to_numpy()
+    table["end"] = coords["end"].to_numpy()
+    near = links.nearest_genes(coords, genes_coords)
+    table["nearest_gene"] = near["nearest_gene"].to_numpy()
+    table["nearest_gene_distance"] = near["nearest_gene_distance"].to_numpy()
+    distances = [
+        links.distance_to_tss(coords, genes_coords.at[g, "chrom"], int(genes_coords.at[g, "tss"]))
+        for g in genes
+    ]
+    stacked = np.vstack(distances)
+    with np.errstate(all="ignore"):
+        pick = np.nanargmin(np.where(np.isnan(stacked), np.inf, np.abs(stacked)), axis=0)
+    table["distance_to_tss"] = stacked[pick, np.arange(stacked.shape[1])]
+    return table
+
+
+def _dose_response(model, rna, first, gene_idx, genes, table, threshold, config) -> pd.DataFrame:
+    """Sweep all perturbed genes together from silence to twice their highest normalised count."""
+    steps = np.linspace(0.0, 1.0, config.dose_steps)
+    tops = np.array([_dose_values(rna, g)[1] for g in genes])
+    rows = np.repeat(first["x"][None, :], len(steps), axis=0)
+    for s, t in enumerate(steps):
+        rows[s, gene_idx] = t * tops
+    flips = perturb.flips_for_rows(
+        model, rows, first["baseline"], config.n_passes, threshold, config.margin
+    )
+    top = table.head(config.top_k)
+    index = pd.Index([str(p) for p in model.peaks])
+    cols = index.get_indexer(top["peak"])
+    sf = perturb.cell_size_factor(rna, first["cell"]) if "size_factor" in rna.obs else 1.0
+    records = []
+    for s, t in enumerate(steps):
+        value = float(t * tops[0])
+        for peak, c in zip(top["peak"], cols):
+            records.append(
+                {
+                    "peak": peak,
+                    "gene": ",".join(genes),
+                    "step": s,
+                    "value": value,
+                    "count": perturb.model_value_to_count(value, sf),
+                    "f_gain": float(flips.f_gain[s, c]),
+                    "f_loss": float(flips.f_loss[s, c]),
+                    "signed_frequency": float(flips.f_gain[s, c] - flips.f_loss[s, c]),
+                    "mean_prediction": float(flips.mean[s, c]),
+                    "baseline": float(first["baseline"][c]),
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+def _validation(mdata, result, stats, genes_coords, peak_coords, config, truth) -> dict:
+    out: dict = {}
+    # flips: the table's order (change frequency, then |shift|) as a strict ranking;
+    # shift: |posterior-mean shift| alone, which does not depend on the threshold
+    rankings = {
+        "flips": pd.Series(np.arange(len(result.table), 0, -1.0), index=result.table["peak"]),
+        "shift": pd.Series(result.table["abs_shift"].to_numpy(), index=result.table["peak"]),
+    }
+    if truth is not None:
+        table = validate.read_truth(truth)
+        if validate.planted_peaks(table, result.genes):
+            out["planted"] = validate.compare_with_correlation(mdata, rankings, result.genes, table)
+    out["tss"] = _tss_check(result, stats, genes_coords, peak_coords, config)
+    return out
+
+
+def _tss_check(result, stats, genes_coords, peak_coords, config) -> dict:
+    """Top-k peaks of the perturbed gene vs of each null gene, within cis_window of own TSS.
+
+    ``stats`` holds the (first) cell's null flip frequencies and shifts, whose genes are
+    ``result.null_genes``.
+    """
+    k = config.top_k
+    gene = result.genes[0]
+    if genes_coords.at[gene, "tss"] < 0:
+        return {}
+    target = result.table["distance_to_tss"].to_numpy()[:k]
+    null_distances = []
+    order_peaks = peak_coords.index  # stats arrays follow model.peaks order
+    for s, null_set in enumerate(result.null_genes):
+        g = null_set[0]
+        if genes_coords.at[g, "tss"] < 0:
+            continue
+        f = stats["null_f"][s]
+        shift = np.abs(stats["null_shift"][s])
+        order = np.lexsort((-shift, -f))[:k]
+        d = links.distance_to_tss(
+            peak_coords.loc[order_peaks[order]],
+            genes_coords.at[g, "chrom"],
+            int(genes_coords.at[g, "tss"]),
+        )
+        null_distances.append(d)
+    return validate.tss_enrichment(target, null_distances, config.cis_window)
+
+
+def write_result(
+    result: ExplainResult, out_dir: str | Path, genes_coords: pd.DataFrame, top_k: int
+) -> dict[str, Path]:
+    """Write the link table, BEDPE, Signac links, dose-response table and the two plots."""
+    from genepeak.report import explain_figures
+
+    out_dir = Path(out_dir)
+    stem = _slug(result.name)
+    files = {
+        "links": links.write_link_table(result.table, out_dir / f"{stem}_links.tsv"),
+        "bedpe": links.write_bedpe(
+            result.table.head(max(top_k, 100)), genes_coords, out_dir / f"{stem}_links.bedpe"
+        ),
+        "signac": links.write_signac_links(
+            result.table.head(max(top_k, 100)), genes_coords, out_dir / f"{stem}_signac_links.tsv"
+        ),
+        "top_peaks_plot": explain_figures.plot_top_peaks(
+            result, out_dir / f"{stem}_top_peaks.png", top_k
+        ),
+    }
+    if result.dose_response is not None:
+        from genepeak._utils import atomic_path
+
+        path = out_dir / f"{stem}_dose_response.tsv"
+        with atomic_path(path) as tmp:
+            result.dose_response.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        files["dose_response"] = path
+        files["dose_response_plot"] = explain_figures.plot_dose_response(
+            result, out_dir / f"{stem}_dose_response.png"
+        )
+    return files
+
+
+# --------------------------------------------------------------------------- the design's five
+
+
+#: The reference design's five PBMC experiments: (gene, cell type, kind).
+DESIGN_EXPERIMENTS: list[tuple[str, str, str]] = [
+    ("NKG7", "NK", "partial"),
+    ("CD79A", "B", "silence"),
+    ("FCGR3A", "CD14 monocyte", "activate"),
+    ("CD8B", "CD8 T", "activate"),
+    ("IL7R", "CD4 T", "silence"),
+]
+
+
+def design_experiment(
+    model, mdata, gene: str, cell_type: str, kind: str, config: ExplainConfig
+) -> PerturbationConfig:
+    """Concrete values for one design experiment in this data.
+
+    ``silence`` sets the gene to 0; ``partial`` halves the representative cell's normalised
+    count (the design's NKG7 18 -> 8); ``activate`` sets it to twice the gene's highest
+    normalised count in the data.
+    """
+    rna = mdata.mod["rna"]
+    perturb.gene_indices(model, mdata, [gene])
+    cell = cellsel.representative_cell(rna, cell_type, config.markers)
+    if kind == "silence":
+        value = 0.0
+    elif kind == "partial":
+        current = float(perturb.model_rows(rna, [gene], [cell])[0, 0])
+        value = float(np.log1p(np.expm1(current) / 2.0))
+    else:
+        value = _dose_values(rna, gene)[1]
+    return PerturbationConfig(
+        genes=[gene],
+        values=[value],
+        cell_type=cell_type,
+        cell=cell,
+        name=f"{gene}_{_slug(cell_type)}_{kind}",
+    )
+
+
+def explain(
+    model,
+    mdata,
+    config: ExplainConfig | None = None,
+    out_dir: str | Path | None = None,
+    truth: str | Path | pd.DataFrame | None = None,
+    annotation: str | Path | None = None,
+    labels_key: str | None = None,
+) -> list[ExplainResult]:
+    """Run every experiment of ``config`` (default: the design's five PBMC experiments).
+
+    Experiments whose gene is absent from the model (or whose cell type has no marker in the
+    data) are skipped with a message. With ``out_dir``, each experiment's files and an
+    ``explain_summary.tsv`` are written there. ``truth`` (planted links of simulated data)
+    adds planted-link recovery; ``annotation`` gives gene coordinates; ``labels_key`` selects
+    populations (``PerturbationConfig.population``) by ``mdata.obs`` labels, else by markers.
+    """
+    config = config or ExplainConfig()
+    threshold = config.threshold
+    if threshold is None:
+        threshold = perturb.choose_threshold(model, mdata, seed=config.seed)
+        log(f"explain: decision threshold {threshold:g} chosen on validation cells (F1-optimal)")
+    experiments: list[PerturbationConfig] = []
+    skipped: list[tuple[str, str]] = []
+    if config.experiments:
+        experiments = list(config.experiments)
+    else:
+        for gene, cell_type, kind in DESIGN_EXPERIMENTS:
+            try:
+                experiments.append(design_experiment(model, mdata, gene, cell_type, kind, config))
+            except InputError as err:
+                skipped.append((f"{gene} in {cell_type}", str(err)))
+    results = []
+    for exp in experiments:
+        label = exp.name or f"{'+'.join(exp.genes)} in {exp.cell or exp.cell_type}"
+        try:
+            result = explain_gene(
+                model,
+                mdata,
+                exp.genes,
+                exp.values or None,
+                cell_type=exp.cell_type,
+                cell=exp.cell,
+                values_are_counts=exp.values_are_counts,
+                population=exp.population,
+                config=config,
+                threshold=threshold,
+                name=exp.name,
+                out_dir=out_dir,
+                truth=truth,
+                annotation=annotation,
+                labels_key=labels_key,
+            )
+        except InputError as err:
+            if config.experiments and not _is_absent_gene(err):
+                raise
+            skipped.append((label, str(err)))
+            continue
+        log(
+            f"explain: {result.name}: {'; '.join(result.changes)}; {result.n_significant} peaks at FDR<0.05"
+        )
+        results.append(result)
+    for label, reason in skipped:
+        log(f"explain: skipped {label}: {reason}")
+    if out_dir is not None:
+        _write_summary(results, skipped, Path(out_dir))
+    return results
+
+
+def _is_absent_gene(err: GenepeakError) -> bool:
+    text = str(err)
+    return "unknown gene" in text or "not among the model" in text
+
+
+def _write_summary(results, skipped, out_dir: Path) -> None:
+    from genepeak._utils import atomic_path
+
+    rows = [dict(r.summary(), status="done") for r in results]
+    rows += [{"experiment": label, "status": f"skipped: {reason}"} for label, reason in skipped]
+    with atomic_path(out_dir / "explain_summary.tsv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+
+
+__all__ = [
+    "DESIGN_EXPERIMENTS",
+    "ExplainResult",
+    "design_experiment",
+    "explain",
+    "explain_gene",
+    "write_result",
+]

@@ -1,0 +1,252 @@
+"""Genomic context of perturbation results and link files (TSV, BEDPE, Signac-style).
+
+Gene TSS come from ``rna.var`` (``tss``; else the ``start``/``end`` interval and strand; else a
+10x ``interval`` column ``chr1:100-200``) and, for genes without coordinates, from a gene
+annotation TSV (columns ``gene``/``symbol``, ``chrom``, ``start``, ``end``[, ``strand``, ``tss``]).
+Peaks are parsed from ``atac.var`` (``chrom``/``start``/``end``) or their names
+(``chr1:100-200``, ``chr1-100-200``, ``chr1_100_200``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genepeak._utils import atomic_path
+from genepeak.errors import InputError
+
+_PEAK_NAME = re.compile(
+    r"^(?P<chrom>[^:_\-]+(?:_[^:_\-]+)*?)[:_\-](?P<start>\d+)[\-_](?P<end>\d+)$"
+)
+_INTERVAL = re.compile(r"^(?P<chrom>[^:]+):(?P<start>\d+)-(?P<end>\d+)$")
+
+
+def peak_coordinates(atac_var: pd.DataFrame, peaks: list[str] | None = None) -> pd.DataFrame:
+    """``chrom``, ``start``, ``end`` of each peak (index = peak name), from var or names."""
+    names = pd.Index([str(p) for p in (peaks if peaks is not None else atac_var.index)])
+    if {"chrom", "start", "end"} <= set(atac_var.columns):
+        coords = atac_var.loc[names, ["chrom", "start", "end"]].copy()
+        coords["chrom"] = coords["chrom"].astype(str)
+        coords[["start", "end"]] = coords[["start", "end"]].astype(np.int64)
+        return coords
+    rows = []
+    for name in names:
+        match = _PEAK_NAME.match(name)
+        if match is None:
+            raise InputError(
+                f"peak name {name!r} is not in a recognised format (chr1:100-200, chr1-100-200 "
+                "or chr1_100_200) and atac.var has no chrom/start/end columns"
+            )
+        rows.append((match["chrom"], int(match["start"]), int(match["end"])))
+    return pd.DataFrame(rows, index=names, columns=["chrom", "start", "end"])
+
+
+def read_gene_annotation(path: str | Path) -> pd.DataFrame:
+    """Gene coordinate table (index = gene symbol; chrom, start, end, strand, tss)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"gene annotation {path} does not exist")
+    table = pd.read_csv(path, sep="\t", comment=None)
+    name_col = next((c for c in ("gene", "symbol", "gene_symbol", "gene_name") if c in table), None)
+    missing = [c for c in ("chrom", "start", "end") if c not in table]
+    if name_col is None or missing:
+        raise InputError(
+            f"gene annotation {path}: expected columns gene (or symbol), chrom, start, end "
+            f"[, strand, tss]; found {', '.join(table.columns)}"
+        )
+    table = table.drop_duplicates(subset=name_col).set_index(name_col)
+    table.index = table.index.astype(str)
+    if "strand" not in table:
+        table["strand"] = "."
+    if "tss" not in table:
+        table["tss"] = -1
+    return _fill_tss(table[["chrom", "start", "end", "strand", "tss"]].copy())
+
+
+def _fill_tss(table: pd.DataFrame) -> pd.DataFrame:
+    """Fill unknown TSS (-1 / NaN) from the interval: start on + or unknown strand, end-1 on -."""
+    tss = pd.to_numeric(table["tss"], errors="coerce").fillna(-1).astype(np.int64)
+    start = pd.to_numeric(table["start"], errors="coerce").fillna(-1).astype(np.int64)
+    end = pd.to_numeric(table["end"], errors="coerce").fillna(-1).astype(np.int64)
+    from_interval = np.where(table["strand"].astype(str) == "-", end - 1, start)
+    tss = np.where((tss < 0) & (start >= 0), from_interval, tss)
+    table["tss"] = tss
+    table["chrom"] = table["chrom"].fillna("").astype(str)
+    return table
+
+
+def gene_coordinates(rna_var: pd.DataFrame, annotation: str | Path | None = None) -> pd.DataFrame:
+    """TSS and interval of every gene of ``rna_var``; ``tss == -1`` where unknown everywhere.
+
+    Order of preference: ``rna_var['tss']``; the annotation (it knows the strand); the interval
+    (its start, or end - 1 on the minus strand; the start when the strand is unknown).
+    """
+    table = pd.DataFrame(index=pd.Index(rna_var.index.astype(str)))
+    if {"chrom", "start", "end"} <= set(rna_var.columns):
+        table["chrom"] = rna_var["chrom"].astype(str).to_numpy()
+        table["start"] = rna_var["start"].to_numpy()
+        table["end"] = rna_var["end"].to_numpy()
+    elif "interval" in rna_var:
+        parsed = rna_var["interval"].astype(str).str.extract(_INTERVAL)
+        table["chrom"] = parsed["chrom"].fillna("").to_numpy()
+        table["start"] = pd.to_numeric(parsed["start"]).fillna(-1).to_numpy()
+        table["end"] = pd.to_numeric(parsed["end"]).fillna(-1).to_numpy()
+    else:
+        table["chrom"], table["start"], table["end"] = "", -1, -1
+    table["strand"] = rna_var["strand"].astype(str).to_numpy() if "strand" in rna_var else "."
+    table["tss"] = rna_var["tss"].to_numpy() if "tss" in rna_var else -1
+    tss_given = pd.to_numeric(table["tss"], errors="coerce").fillna(-1).to_numpy() >= 0
+    table = _fill_tss(table)
+    # an annotation knows the strand, which a 10x interval does not: prefer it to the interval
+    unknown = ~tss_given | (table["chrom"].isin(["", "nan", "NA"])).to_numpy()
+    if unknown.any() and annotation is not None:
+        ann = read_gene_annotation(annotation)
+        hit = unknown & table.index.isin(ann.index)
+        names = table.index[hit]
+        for column in ("chrom", "start", "end", "strand", "tss"):
+            values = table[column].to_numpy().copy()
+            if column in ("chrom", "strand"):
+                values = values.astype(object)
+            else:
+                values = values.astype(np.int64)
+            values[hit] = ann.loc[names, column].to_numpy()
+            table[column] = values
+    table["tss"] = table["tss"].astype(np.int64)
+    return table
+
+
+def nearest_genes(peaks: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
+    """Nearest gene TSS to each peak's midpoint: columns ``nearest_gene``, ``nearest_gene_distance``."""
+    mid = ((peaks["start"].to_numpy() + peaks["end"].to_numpy()) // 2).astype(np.int64)
+    nearest = np.full(len(peaks), "", dtype=object)
+    distance = np.full(len(peaks), -1, dtype=np.int64)
+    known = genes[genes["tss"] >= 0]
+    for chrom, group in known.groupby("chrom", sort=False):
+        rows = np.flatnonzero(peaks["chrom"].to_numpy() == chrom)
+        if rows.size == 0:
+            continue
+        order = np.argsort(group["tss"].to_numpy(), kind="stable")
+        tss = group["tss"].to_numpy()[order]
+        names = group.index.to_numpy()[order]
+        pos = np.searchsorted(tss, mid[rows])
+        left = np.clip(pos - 1, 0, tss.size - 1)
+        right = np.clip(pos, 0, tss.size - 1)
+        use_right = np.abs(tss[right] - mid[rows]) < np.abs(tss[left] - mid[rows])
+        best = np.where(use_right, right, left)
+        nearest[rows] = names[best]
+        distance[rows] = np.abs(tss[best] - mid[rows])
+    return pd.DataFrame(
+        {"nearest_gene": nearest, "nearest_gene_distance": distance}, index=peaks.index
+    )
+
+
+def distance_to_tss(peaks: pd.DataFrame, chrom: str, tss: int) -> np.ndarray:
+    """Signed distance (bp) from a gene TSS to each peak's midpoint; NaN on other chromosomes."""
+    mid = (peaks["start"].to_numpy() + peaks["end"].to_numpy()) / 2.0
+    out = np.where(peaks["chrom"].to_numpy() == chrom, np.floor(mid) - tss, np.nan)
+    if tss < 0:
+        out[:] = np.nan
+    return out
+
+
+# --------------------------------------------------------------------------- link files
+
+LINK_COLUMNS = [
+    "peak",
+    "gene",
+    "score",
+    "direction",
+    "p_value",
+    "fdr",
+    "effect_size",
+    "zscore",
+    "distance_to_tss",
+    "nearest_gene",
+    "nearest_gene_distance",
+    "f_gain",
+    "f_loss",
+    "baseline",
+    "mean_perturbed",
+    "mean_shift",
+    "shift",
+    "noise_rate",
+    "chrom",
+    "start",
+    "end",
+]
+
+
+def write_link_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write the per-peak link table as TSV (documented columns first, extras after)."""
+    cols = [c for c in LINK_COLUMNS if c in table] + [c for c in table if c not in LINK_COLUMNS]
+    with atomic_path(path) as tmp:
+        table[cols].to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    return Path(path)
+
+
+def write_bedpe(table: pd.DataFrame, genes: pd.DataFrame, path: str | Path) -> Path:
+    """BEDPE (IGV / UCSC interaction track): gene TSS (1 bp) paired with each linked peak.
+
+    Links whose gene has no known TSS are left out. ``score`` is the change frequency x 1000.
+    """
+    rows = table[table["gene"].isin(genes.index[genes["tss"] >= 0])]
+    first_gene = rows["gene"].astype(str).str.split(",").str[0]
+    tss = genes.loc[first_gene, "tss"].to_numpy()
+    bedpe = pd.DataFrame(
+        {
+            "chrom1": genes.loc[first_gene, "chrom"].to_numpy(),
+            "start1": tss,
+            "end1": tss + 1,
+            "chrom2": rows["chrom"].to_numpy(),
+            "start2": rows["start"].to_numpy(),
+            "end2": rows["end"].to_numpy(),
+            "name": (
+                first_gene + "|" + rows["peak"].astype(str) + "|" + rows["direction"]
+            ).to_numpy(),
+            "score": np.round(rows["score"].to_numpy() * 1000).astype(int),
+            "strand1": genes.loc[first_gene, "strand"].replace({"": "."}).to_numpy(),
+            "strand2": ".",
+        }
+    )
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write("#chrom1\tstart1\tend1\tchrom2\tstart2\tend2\tname\tscore\tstrand1\tstrand2\n")
+            bedpe.to_csv(fh, sep="\t", header=False, index=False)
+    return Path(path)
+
+
+def write_signac_links(table: pd.DataFrame, genes: pd.DataFrame, path: str | Path) -> Path:
+    """Signac ``Links()``-style TSV: one genomic span from the gene TSS to the peak midpoint.
+
+    Columns as ``LinkPeaks`` returns them (1-based closed ``start``/``end``): seqnames, start,
+    end, width, strand, score, gene, peak (``chr-start-end``), zscore, pvalue. In R:
+    ``Links(obj) <- makeGRangesFromDataFrame(read.delim(path), keep.extra.columns = TRUE)``.
+    """
+    rows = table[table["gene"].isin(genes.index[genes["tss"] >= 0])]
+    rows = rows[rows["chrom"].to_numpy() == genes.loc[rows["gene"], "chrom"].to_numpy()]
+    tss = genes.loc[rows["gene"], "tss"].to_numpy()
+    mid = ((rows["start"].to_numpy() + rows["end"].to_numpy()) // 2).astype(np.int64)
+    start = np.minimum(tss, mid) + 1
+    end = np.maximum(tss, mid) + 1
+    signac = pd.DataFrame(
+        {
+            "seqnames": rows["chrom"].to_numpy(),
+            "start": start,
+            "end": end,
+            "width": end - start + 1,
+            "strand": "*",
+            "score": rows["score"].to_numpy(),
+            "gene": rows["gene"].to_numpy(),
+            "peak": (
+                rows["chrom"] + "-" + rows["start"].astype(str) + "-" + rows["end"].astype(str)
+            ).to_numpy(),
+            "zscore": rows["zscore"].to_numpy() if "zscore" in rows else np.nan,
+            "pvalue": rows["p_value"].to_numpy() if "p_value" in rows else np.nan,
+        }
+    )
+    with atomic_path(path) as tmp:
+        signac.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    return Path(path)

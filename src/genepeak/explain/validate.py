@@ -1,0 +1,167 @@
+"""How trustworthy a perturbation ranking is: planted-link recovery and TSS enrichment.
+
+- Simulated data: AUPRC and precision at top-k of the ranking against the planted links of the
+  perturbed gene, next to a correlation baseline (Pearson between the gene's expression and each
+  peak's accessibility across cells, the statistic of Signac's ``LinkPeaks``).
+- Real data: are the top links of the perturbed gene closer than ``window`` bp to its TSS more
+  often than the top links of the null genes to theirs (one-sided Fisher exact test)?
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.stats import fisher_exact
+from sklearn.metrics import average_precision_score
+
+from genepeak.errors import InputError
+
+
+def read_truth(truth: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Planted links as a table with ``gene``, ``peak`` and ``effect`` (signed; 0 = null)."""
+    if isinstance(truth, pd.DataFrame):
+        table = truth.copy()
+        source = "the ground-truth table"
+    else:
+        path = Path(truth)
+        if not path.is_file():
+            raise InputError(f"ground-truth links {path} does not exist")
+        table = pd.read_csv(path, sep="\t")
+        source = str(path)
+    if "gene" not in table or "peak" not in table:
+        raise InputError(
+            f"{source}: expected columns gene and peak (and effect or sign); found "
+            f"{', '.join(map(str, table.columns))}"
+        )
+    effect_col = next(
+        (c for c in ("effect", "effect_size", "weight", "strength", "beta") if c in table), None
+    )
+    if effect_col is not None:
+        effect = pd.to_numeric(table[effect_col], errors="coerce").fillna(0.0)
+        if "sign" in table and (effect >= 0).all():
+            effect = effect * np.sign(pd.to_numeric(table["sign"], errors="coerce").fillna(0))
+    elif "sign" in table:
+        effect = pd.to_numeric(table["sign"].replace({"+": 1, "-": -1}), errors="coerce").fillna(
+            0.0
+        )
+    else:
+        effect = pd.Series(1.0, index=table.index)
+    out = pd.DataFrame(
+        {"gene": table["gene"].astype(str), "peak": table["peak"].astype(str), "effect": effect}
+    )
+    return out[(out["gene"] != "") & (out["gene"].str.lower() != "nan")]
+
+
+def planted_peaks(truth: pd.DataFrame, genes: list[str]) -> set[str]:
+    """Peaks with a planted non-zero effect from any of ``genes``."""
+    hit = truth["gene"].isin(genes) & (truth["effect"] != 0)
+    return set(truth.loc[hit, "peak"])
+
+
+def recovery_metrics(
+    scores: pd.Series, positives: set[str], top_k: tuple[int, ...] = (10, 20, 50)
+) -> dict[str, float]:
+    """AUPRC (average precision) and precision at top-k of ``scores`` (higher = stronger link).
+
+    ``prevalence`` (fraction of positives) is the AUPRC of a random ranking.
+    """
+    labels = scores.index.isin(list(positives))
+    n_pos = int(labels.sum())
+    out: dict[str, float] = {"n_peaks": float(len(scores)), "n_planted": float(n_pos)}
+    out["prevalence"] = n_pos / len(scores) if len(scores) else float("nan")
+    values = np.nan_to_num(scores.to_numpy(dtype=np.float64), nan=-np.inf)
+    if n_pos == 0 or n_pos == len(scores):
+        out["auprc"] = float("nan")
+    else:
+        values = np.where(np.isfinite(values), values, np.nanmin(values[np.isfinite(values)]) - 1)
+        out["auprc"] = float(average_precision_score(labels, values))
+    order = np.argsort(-values, kind="stable")
+    for k in top_k:
+        k_eff = min(k, len(scores))
+        out[f"precision_at_{k}"] = float(labels[order[:k_eff]].mean()) if k_eff else float("nan")
+    return out
+
+
+def correlation_scores(mdata, genes: list[str], peaks: list[str]) -> pd.Series:
+    """Pearson r across cells between the (summed) expression of ``genes`` and each peak.
+
+    Computed on the sparse matrices (``rna.X``, ``atac.X``) without densifying them.
+    """
+    rna, atac = mdata.mod["rna"], mdata.mod["atac"]
+    cols = rna.var_names.get_indexer(pd.Index(genes))
+    if (cols < 0).any():
+        raise InputError(f"genes {genes} are not all in rna.var_names")
+    g = rna.X[:, cols]
+    g = np.asarray(g.sum(axis=1) if sp.issparse(g) else np.asarray(g).sum(axis=1)).ravel()
+    peak_cols = atac.var_names.get_indexer(pd.Index(peaks))
+    x = atac.X[:, peak_cols]
+    x = x if sp.issparse(x) else sp.csr_matrix(np.asarray(x))
+    n = x.shape[0]
+    mean_x = np.asarray(x.mean(axis=0)).ravel()
+    mean_x2 = np.asarray(x.multiply(x).mean(axis=0)).ravel()
+    cov = np.asarray(x.T @ g).ravel() / n - mean_x * g.mean()
+    sd = np.sqrt(np.maximum(mean_x2 - mean_x**2, 0.0)) * g.std()
+    r = np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 0)
+    return pd.Series(r, index=pd.Index(peaks))
+
+
+def compare_with_correlation(
+    mdata,
+    rankings: dict[str, pd.Series],
+    genes: list[str],
+    truth: pd.DataFrame,
+    top_k: tuple[int, ...] = (10, 20, 50),
+) -> dict[str, dict[str, float]]:
+    """Planted-link recovery of each perturbation ranking and of |Pearson r| on the same peaks.
+
+    ``rankings`` maps a method name to peak scores (higher = stronger link); all must cover
+    the same peaks. The correlation baseline is added as ``"correlation"``.
+    """
+    peaks = next(iter(rankings.values())).index
+    positives = planted_peaks(truth, genes) & set(peaks)
+    out = {name: recovery_metrics(scores, positives, top_k) for name, scores in rankings.items()}
+    corr = correlation_scores(mdata, genes, list(peaks)).abs()
+    out["correlation"] = recovery_metrics(corr, positives, top_k)
+    return out
+
+
+def tss_enrichment(
+    target_distances: np.ndarray, null_distances: list[np.ndarray], window: int = 100_000
+) -> dict[str, float]:
+    """Top links within ``window`` bp of the perturbed gene's TSS vs null genes' top links.
+
+    Distances are those of each gene's top-k peaks to that gene's own TSS (NaN = another
+    chromosome, counted as outside). Returns both fractions, their ratio and the one-sided
+    Fisher exact p-value that the target's fraction is higher.
+    """
+    target = np.abs(np.asarray(target_distances, dtype=np.float64))
+    null = (
+        np.abs(np.concatenate([np.asarray(d, np.float64) for d in null_distances]))
+        if null_distances
+        else np.array([])
+    )
+    t_in = int(np.sum(target <= window))
+    n_in = int(np.sum(null <= window))
+    out = {
+        "window": float(window),
+        "target_within": float(t_in),
+        "target_total": float(target.size),
+        "null_within": float(n_in),
+        "null_total": float(null.size),
+        "target_fraction": t_in / target.size if target.size else float("nan"),
+        "null_fraction": n_in / null.size if null.size else float("nan"),
+    }
+    if target.size and null.size:
+        table = [[t_in, target.size - t_in], [n_in, null.size - n_in]]
+        out["p_value"] = float(fisher_exact(table, alternative="greater").pvalue)
+        denom = out["null_fraction"]
+        out["enrichment"] = (
+            out["target_fraction"] / denom if denom > 0 else float("inf") if t_in else float("nan")
+        )
+    else:
+        out["p_value"] = float("nan")
+        out["enrichment"] = float("nan")
+    return out

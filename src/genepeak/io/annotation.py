@@ -1,0 +1,146 @@
+"""Gene coordinates: 10x ``interval`` strings and gene annotation tables (TSS, strand).
+
+Without an annotation table, genes take chrom/start/end from the 10x ``interval`` (for ARC
+that is the span of the gene's annotated TSSs) with ``strand = "."`` and ``tss = -1``: the
+interval alone does not say which end is the TSS. With a table (``PrepareConfig.gene_annotation``)
+genes are matched by Ensembl id first, then by symbol, and take chrom/start/end/strand/tss from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genepeak.errors import InputError
+from genepeak.io.peaks import check_same_naming
+
+GENE_COLUMNS = ("chrom", "start", "end", "strand", "tss")
+_SYMBOL_COLUMNS = ("symbol", "gene", "gene_name", "gene_symbol", "name")
+_ID_COLUMNS = ("ensembl_ids", "ensembl_id", "gene_id", "gene_ids")
+
+
+def intervals_to_coordinates(intervals: pd.Series | np.ndarray, index=None) -> pd.DataFrame:
+    """Parse 10x intervals ``chr1:100-200`` into chrom/start/end (``""`` / -1 where missing)."""
+    values = pd.Series(np.asarray(intervals, dtype=object), index=index).fillna("").astype(str)
+    parts = values.str.extract(r"^(?P<chrom>.+):(?P<start>\d+)-(?P<end>\d+)$")
+    known = parts["chrom"].notna()
+    return pd.DataFrame(
+        {
+            "chrom": parts["chrom"].where(known, "").astype(str),
+            "start": pd.to_numeric(parts["start"]).where(known, -1).astype(np.int64),
+            "end": pd.to_numeric(parts["end"]).where(known, -1).astype(np.int64),
+        },
+        index=values.index,
+    )
+
+
+def read_gene_annotation(path: str | Path) -> pd.DataFrame:
+    """Read a gene coordinate TSV (gzip allowed) with a header row.
+
+    Required columns: a gene symbol (``symbol``, ``gene``, ``gene_name`` or ``name``),
+    ``chrom``, ``start``, ``end`` (0-based half-open). Optional: ``strand`` and ``tss`` (derived
+    from strand when absent: start on ``+``, end on ``-``) and Ensembl ids (``ensembl_ids``,
+    comma-separated allowed). The format of orgHsEgDb_3.16_hg38_gene_coords.tsv.gz is accepted.
+
+    Returns
+    -------
+    DataFrame with ``symbol``, ``gene_id`` (one row per Ensembl id, ``""`` when none),
+    ``chrom``, ``start``, ``end``, ``strand``, ``tss``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"gene annotation {path} does not exist")
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise InputError(f"gene annotation {path} could not be read as a TSV: {err}") from err
+    symbol = next((c for c in _SYMBOL_COLUMNS if c in table.columns), None)
+    missing = [c for c in ("chrom", "start", "end") if c not in table.columns]
+    if symbol is None or missing:
+        need = missing + ([] if symbol else ["symbol (or gene / gene_name)"])
+        raise InputError(
+            f"gene annotation {path}: missing column(s) {', '.join(need)}; expected a header "
+            f"with symbol, chrom, start, end[, strand, tss, ensembl_ids]; found {list(table.columns)}"
+        )
+    try:
+        start = table["start"].astype(np.int64)
+        end = table["end"].astype(np.int64)
+    except ValueError as err:
+        raise InputError(f"gene annotation {path}: start/end must be integers ({err})") from err
+    strand = table["strand"] if "strand" in table.columns else pd.Series(".", index=table.index)
+    strand = strand.where(strand.isin(["+", "-"]), ".")
+    if "tss" in table.columns:
+        tss = pd.to_numeric(table["tss"], errors="coerce").fillna(-1).astype(np.int64)
+    else:
+        tss = pd.Series(np.where(strand == "-", end, np.where(strand == "+", start, -1)))
+    id_col = next((c for c in _ID_COLUMNS if c in table.columns), None)
+    out = pd.DataFrame(
+        {
+            "symbol": table[symbol].to_numpy(),
+            "gene_id": table[id_col].to_numpy() if id_col else "",
+            "chrom": table["chrom"].to_numpy(),
+            "start": start.to_numpy(),
+            "end": end.to_numpy(),
+            "strand": strand.to_numpy(),
+            "tss": tss.to_numpy(),
+        }
+    )
+    out["gene_id"] = out["gene_id"].str.split(",")
+    out = out.explode("gene_id", ignore_index=True)
+    out["gene_id"] = out["gene_id"].fillna("").str.strip().str.split(".").str[0]
+    return out
+
+
+def annotate_genes(var: pd.DataFrame, annotation: pd.DataFrame | None) -> pd.DataFrame:
+    """Gene coordinates for ``var`` (RNA var with ``gene_ids`` and/or ``interval``).
+
+    Returns a DataFrame indexed like ``var`` with chrom, start, end, strand, tss. Genes the
+    annotation does not know keep their 10x interval with strand "." and tss -1.
+    """
+    if "interval" in var.columns:
+        coords = intervals_to_coordinates(var["interval"], index=var.index)
+    elif {"chrom", "start", "end"} <= set(var.columns):
+        coords = var[["chrom", "start", "end"]].copy()
+        coords["chrom"] = coords["chrom"].fillna("").astype(str)
+        coords["start"] = (
+            pd.to_numeric(coords["start"], errors="coerce").fillna(-1).astype(np.int64)
+        )
+        coords["end"] = pd.to_numeric(coords["end"], errors="coerce").fillna(-1).astype(np.int64)
+    else:
+        coords = pd.DataFrame({"chrom": "", "start": -1, "end": -1}, index=var.index)
+    coords["strand"] = var["strand"].astype(str) if "strand" in var.columns else "."
+    coords["tss"] = (
+        pd.to_numeric(var["tss"], errors="coerce").fillna(-1).astype(np.int64)
+        if "tss" in var.columns
+        else -1
+    )
+    if annotation is None or annotation.empty:
+        return coords[list(GENE_COLUMNS)]
+    known_chroms = coords.loc[coords["chrom"] != "", "chrom"]
+    if len(known_chroms):
+        check_same_naming(annotation["chrom"], "the gene annotation", known_chroms, "the genes")
+    by_id = annotation[annotation["gene_id"] != ""].drop_duplicates("gene_id").set_index("gene_id")
+    by_symbol = annotation.drop_duplicates("symbol").set_index("symbol")
+    gene_ids = (
+        var["gene_ids"].astype(str).str.split(".").str[0]
+        if "gene_ids" in var.columns
+        else pd.Series("", index=var.index)
+    )
+    matched = by_id.reindex(gene_ids.to_numpy())[list(GENE_COLUMNS)]
+    matched.index = var.index
+    from_symbol = by_symbol.reindex(var.index.to_numpy())[list(GENE_COLUMNS)]
+    from_symbol.index = var.index
+    matched = matched.fillna(from_symbol)
+    hit = matched["chrom"].notna().to_numpy()
+    for column in GENE_COLUMNS:
+        values = coords[column].to_numpy().copy()
+        values[hit] = matched[column].to_numpy()[hit]
+        coords[column] = values
+    coords["start"] = coords["start"].astype(np.int64)
+    coords["end"] = coords["end"].astype(np.int64)
+    coords["tss"] = coords["tss"].astype(np.int64)
+    coords["chrom"] = coords["chrom"].astype(str)
+    coords["strand"] = coords["strand"].astype(str)
+    return coords[list(GENE_COLUMNS)]

@@ -1,0 +1,459 @@
+"""The user-facing model class shared by GPG, PGP and DualVAE, and ``load``.
+
+A model owns its configs, the feature names and split it was trained on, and a torch module
+(``module_class``) holding the math. It reads inputs from a prepared MuData
+(docs/architecture.md) and writes results back into it, scanpy style.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from genepeak._utils import log, seed_everything
+from genepeak.config import ModelConfig, TrainConfig, from_dict, to_dict
+from genepeak.errors import ConfigError, InputError
+from genepeak.models.io import read_model_dir, write_model_dir
+from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
+from genepeak.train.data import CellData, batch_rows
+from genepeak.train.loop import fit, resolve_device, set_threads
+from genepeak.train.split import stratified_split
+
+#: structural options: a checkpoint whose values differ belongs to another architecture
+SIGNATURE_FIELDS = (
+    "architecture",
+    "latent_dim",
+    "hidden",
+    "activation",
+    "norm",
+    "rna_loss",
+    "atac_loss",
+    "alignment",
+    "genes",
+)
+#: floats per chunk of Monte-Carlo output kept in memory during prediction
+PREDICTION_CHUNK = 2**25
+
+
+class Model:
+    """Base of GPG, PGP and DualVAE (see docs/architecture.md for the API)."""
+
+    architecture: ClassVar[str] = ""
+    module_class: ClassVar[type] = torch.nn.Module
+    peak_task: ClassVar[str] = ""
+    gene_task: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        mdata,
+        model_config: ModelConfig | None = None,
+        train_config: TrainConfig | None = None,
+        **overrides: Any,
+    ) -> None:
+        model_config, train_config = _merge_configs(
+            self.architecture, model_config, train_config, overrides
+        )
+        rna = _modality(mdata, "rna", self.architecture)
+        genes = _select_genes(rna, model_config.genes)
+        peaks = np.asarray(_modality(mdata, "atac", self.architecture).var_names).astype(str)
+        self._setup(mdata, model_config, train_config, genes, peaks)
+
+    # ------------------------------------------------------------------ construction
+
+    def _setup(self, mdata, model_config, train_config, genes, peaks, split=None) -> None:
+        self.mdata = mdata
+        self.model_config, self.train_config = model_config, train_config
+        self.genes, self.peaks = np.asarray(genes).astype(str), np.asarray(peaks).astype(str)
+        _check_latent_size(model_config.latent_dim, len(self.genes), len(self.peaks))
+        _check_finite(mdata, self.genes, self.peaks, self._needs_counts)
+        seed_everything(train_config.seed)
+        self.module = self.module_class(
+            len(self.genes),
+            len(self.peaks),
+            model_config,
+            gene_target_sum=_median_library(
+                mdata, "rna", self.genes, model_config.rna_loss == "nb"
+            ),
+            peak_target_sum=_median_library(
+                mdata, "atac", self.peaks, model_config.atac_loss == "poisson"
+            ),
+        )
+        self.split = split if split is not None else self._make_split(mdata)
+        self.history = pd.DataFrame()
+
+    def _make_split(self, mdata) -> dict[str, np.ndarray]:
+        key = self.train_config.labels_key
+        labels = mdata.obs[key].to_numpy() if key in mdata.obs else None
+        if labels is None:
+            log(f"mdata.obs has no {key!r} column: the split is not stratified")
+        return stratified_split(
+            np.asarray(mdata.obs_names),
+            labels,
+            self.train_config.val_fraction,
+            self.train_config.test_fraction,
+            self.train_config.seed,
+        )
+
+    @property
+    def _needs_counts(self) -> tuple[bool, bool]:
+        return (self.module_class_needs("rna"), self.module_class_needs("atac"))
+
+    def module_class_needs(self, modality: str) -> bool:
+        loss = self.model_config.rna_loss if modality == "rna" else self.model_config.atac_loss
+        return loss in ("nb", "bernoulli", "poisson")
+
+    @property
+    def latent_keys(self) -> tuple[str, ...]:
+        return ("z1", "z2")
+
+    @property
+    def peak_scale(self) -> str:
+        """``probability`` with a Bernoulli peak head, else ``log1p``."""
+        return self.module.peak_head.scale
+
+    @property
+    def signature(self) -> dict[str, Any]:
+        config = to_dict(self.model_config)
+        out = {key: config[key] for key in SIGNATURE_FIELDS}
+        out.update(n_genes=len(self.genes), n_peaks=len(self.peaks))
+        return out
+
+    def __repr__(self) -> str:
+        cfg = self.model_config
+        return (
+            f"{type(self).__name__}({len(self.genes)} genes x {len(self.peaks)} peaks, "
+            f"hidden={cfg.hidden}, latent={cfg.latent_dim}, trained epochs={len(self.history)})"
+        )
+
+    # ------------------------------------------------------------------ training
+
+    def train(self, out_dir: str | Path | None = None, resume: bool = False) -> Model:
+        """Train on the ``train`` cells; validation cells drive early stopping.
+
+        Parameters
+        ----------
+        out_dir
+            Folder for per-epoch checkpoints, ``training_log.csv`` and the final saved model.
+        resume
+            Continue from ``out_dir/checkpoint.pt`` (refused when it is of another architecture).
+        """
+        config = self.train_config
+        checkpoint = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+        if resume and checkpoint is not None and checkpoint.exists():
+            saved = read_checkpoint(checkpoint, self.signature)["split"]
+            self.split = {k: np.asarray(v, dtype=str) for k, v in saved.items()}
+        device = resolve_device(config.device)
+        if config.devices > 1:
+            device = torch.device("cpu")  # each DDP process moves its own batches to its device
+        train_data = self._cell_data(self.mdata, self.split["train"], device, counts=True)
+        val_data = None
+        if len(self.split["val"]):
+            val_data = self._cell_data(self.mdata, self.split["val"], device, counts=True)
+        split = {k: list(map(str, v)) for k, v in self.split.items()}
+        log(
+            f"training {type(self).__name__} on {len(train_data)} cells "
+            f"({len(self.genes)} genes, {len(self.peaks)} peaks) on {device}"
+        )
+        if config.devices > 1:
+            from genepeak.train.lightning_module import fit_distributed
+
+            history = fit_distributed(
+                self.module, train_data, val_data, config, out_dir, resume, self.signature, split
+            )
+        else:
+            history = fit(
+                self.module, train_data, val_data, config, out_dir, resume, self.signature, split
+            )
+        self.history = history
+        if out_dir is not None:
+            self.save(out_dir)
+        return self
+
+    # ------------------------------------------------------------------ results
+
+    def latent(self, mdata=None, cells=None, key: str | None = None) -> np.ndarray:
+        """Posterior means ``(cells, latent_dim)`` of latent ``key`` (default: the first)."""
+        key = key or self.latent_keys[0]
+        if key not in self.latent_keys:
+            raise InputError(
+                f"unknown latent {key!r}; this model has {', '.join(self.latent_keys)}"
+            )
+        return self._apply(lambda g, p, k: self.module.latent(g, p, key), mdata, cells, None)
+
+    def predict_peaks(self, mdata=None, cells=None, n_samples: int | None = None) -> np.ndarray:
+        """Peaks on the input scale (``peak_scale``); ``(K, cells, peaks)`` with ``n_samples=K``."""
+        return self._apply(self.module.predict_peaks, mdata, cells, n_samples, len(self.peaks))
+
+    def predict_genes(self, mdata=None, cells=None, n_samples: int | None = None) -> np.ndarray:
+        """Genes on the log1p input scale; ``(K, cells, genes)`` with ``n_samples=K``."""
+        return self._apply(self.module.predict_genes, mdata, cells, n_samples, len(self.genes))
+
+    def peaks_from_genes(self, x_genes, n_samples: int | None = None) -> np.ndarray:
+        """Peaks predicted from gene values in model input space ``(cells, len(model.genes))``."""
+        if x_genes.shape[-1] != len(self.genes):
+            raise InputError(
+                f"x_genes has {x_genes.shape[-1]} columns; the model expects "
+                f"{len(self.genes)} (model.genes, in order)"
+            )
+        matrix = sp.csr_matrix(x_genes, dtype=np.float32)
+        if not np.isfinite(matrix.data).all():
+            raise InputError("x_genes contains NaN or infinite values")
+        device = self._device
+        data = CellData(
+            matrix, sp.csr_matrix((matrix.shape[0], 0), dtype=np.float32), device=device
+        )
+        return self._batched(
+            data, lambda g, p, k: self.module.peaks_from_genes(g, k), n_samples, len(self.peaks)
+        )
+
+    def write_results(self, mdata=None) -> None:
+        """Store every latent in ``mdata.obsm['X_<architecture>_<key>']`` (all cells)."""
+        mdata = self.mdata if mdata is None else mdata
+        for key in self.latent_keys:
+            mdata.obsm[f"X_{self.architecture}_{key}"] = self.latent(mdata, key=key)
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path: str | Path) -> Path | None:
+        """Write weights, configs, feature names, split, history and versions into ``path``."""
+        if _distributed_rank() != 0:
+            return None  # under DDP only the first process writes
+        config = {
+            "architecture": self.architecture,
+            "model": to_dict(self.model_config),
+            "train": to_dict(self.train_config),
+        }
+        return write_model_dir(
+            path, self.module.state_dict(), config, self.genes, self.peaks, self.split, self.history
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def _device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def _apply(self, fn, mdata, cells, n_samples, n_out: int = 0) -> np.ndarray:
+        mdata = self.mdata if mdata is None else mdata
+        data = self._cell_data(mdata, cells, self._device, counts=False)
+        return self._batched(data, fn, n_samples, n_out or self.model_config.latent_dim)
+
+    @torch.no_grad()
+    def _batched(self, data: CellData, fn, n_samples, n_out: int) -> np.ndarray:
+        if n_samples is not None and n_samples < 1:
+            raise InputError(f"n_samples must be a positive integer or None, got {n_samples}")
+        width = max(n_out, len(self.genes), len(self.peaks)) * (n_samples or 1)
+        batch_size = int(np.clip(PREDICTION_CHUNK // width, 1, 4096))
+        was_training = self.module.training
+        self.module.eval()
+        outputs = []
+        previous_threads = set_threads(self.train_config, self._device, self.module, quiet=True)
+        try:
+            with torch.random.fork_rng(
+                devices=[self._device] if self._device.type == "cuda" else []
+            ):
+                torch.manual_seed(self.train_config.seed)
+                for rows in batch_rows(len(data), batch_size, shuffle=False):
+                    batch = data.batch(rows)
+                    outputs.append(fn(batch.genes, batch.peaks, n_samples).float().cpu().numpy())
+        finally:
+            torch.set_num_threads(previous_threads)
+            self.module.train(was_training)
+        if not outputs:
+            shape = (0, n_out) if n_samples is None else (n_samples, 0, n_out)
+            return np.zeros(shape, dtype=np.float32)
+        return np.concatenate(outputs, axis=0 if n_samples is None else 1)
+
+    def _cell_data(self, mdata, cells, device, counts: bool) -> CellData:
+        rna = _modality(mdata, "rna", self.architecture)
+        atac = _modality(mdata, "atac", self.architecture)
+        rows = _cell_rows(mdata, cells)
+        gene_cols = _feature_columns(rna.var_names, self.genes, "genes", "rna")
+        peak_cols = _feature_columns(atac.var_names, self.peaks, "peaks", "atac")
+        need_gene_counts, need_peak_counts = self._needs_counts if counts else (False, False)
+        return CellData(
+            _rows_cols(rna.X, rows, gene_cols),
+            _rows_cols(atac.X, rows, peak_cols),
+            _rows_cols(_counts(rna, "rna"), rows, gene_cols) if need_gene_counts else None,
+            _rows_cols(_counts(atac, "atac"), rows, peak_cols) if need_peak_counts else None,
+            device=device,
+        )
+
+
+# ---------------------------------------------------------------------- load
+
+
+def load(path: str | Path, mdata) -> Model:
+    """Load a saved model and attach it to ``mdata`` (which must hold its genes and peaks)."""
+    from genepeak.models import MODEL_CLASSES
+
+    saved = read_model_dir(path)
+    architecture = saved["config"].get("architecture")
+    if architecture not in MODEL_CLASSES:
+        raise InputError(f"{path}/config.json: unknown architecture {architecture!r}")
+    cls = MODEL_CLASSES[architecture]
+    model_config = from_dict(ModelConfig, saved["config"]["model"], where=f"{path}/config.json")
+    train_config = from_dict(TrainConfig, saved["config"]["train"], where=f"{path}/config.json")
+    rna = _modality(mdata, "rna", architecture)
+    atac = _modality(mdata, "atac", architecture)
+    _feature_columns(rna.var_names, saved["genes"], "genes", "rna")
+    _feature_columns(atac.var_names, saved["peaks"], "peaks", "atac")
+    split = saved["split"]
+    if not np.isin(np.concatenate(list(split.values())), np.asarray(mdata.obs_names)).all():
+        log("the saved split names cells absent from this MuData; pass cells= explicitly")
+    model = cls.__new__(cls)
+    model._setup(mdata, model_config, train_config, saved["genes"], saved["peaks"], split=split)
+    model.module.load_state_dict(saved["weights"])
+    model.history = saved["history"]
+    return model
+
+
+# ---------------------------------------------------------------------- input checks
+
+
+def _merge_configs(architecture, model_config, train_config, overrides):
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    model_dict = to_dict(model_config) if model_config is not None else {}
+    train_dict = to_dict(train_config) if train_config is not None else {}
+    for key, value in overrides.items():
+        if key in model_fields:
+            model_dict[key] = value
+        elif key in train_fields:
+            train_dict[key] = value
+        else:
+            close = difflib.get_close_matches(key, sorted(model_fields | train_fields), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"unknown option {key!r} (neither a ModelConfig nor a TrainConfig field).{hint}"
+            )
+    if model_dict.get("architecture", architecture) != architecture:
+        log(
+            f"model_config.architecture={model_dict['architecture']!r} ignored: this is {architecture}"
+        )
+    model_dict["architecture"] = architecture
+    return from_dict(ModelConfig, model_dict), from_dict(TrainConfig, train_dict)
+
+
+def _modality(mdata, name: str, architecture: str):
+    mods = getattr(mdata, "mod", None)
+    if mods is None or name not in mods:
+        present = ", ".join(mods) if mods is not None else "none (not a MuData)"
+        raise InputError(
+            f"the {architecture.upper()} model needs the {name!r} modality in the MuData; "
+            f"found: {present}. Prepare the data with genepeak.prepare (docs/architecture.md)."
+        )
+    return mods[name]
+
+
+def _select_genes(rna, gene_set: str) -> np.ndarray:
+    if gene_set == "all":
+        return np.asarray(rna.var_names).astype(str)
+    if "highly_variable" not in rna.var:
+        raise InputError(
+            "genes='hvg' needs rna.var['highly_variable']; run genepeak.prepare "
+            "(or sc.pp.highly_variable_genes) first, or use genes='all'"
+        )
+    mask = rna.var["highly_variable"].to_numpy().astype(bool)
+    if not mask.any():
+        raise InputError("rna.var['highly_variable'] marks no gene; use genes='all'")
+    return np.asarray(rna.var_names[mask]).astype(str)
+
+
+def _check_latent_size(latent_dim: int, n_genes: int, n_peaks: int) -> None:
+    smallest = min(n_genes, n_peaks)
+    if latent_dim > smallest:
+        which = "genes" if n_genes <= n_peaks else "peaks"
+        raise ConfigError(
+            f"latent_dim={latent_dim} is larger than the input ({smallest} {which}); "
+            f"choose latent_dim <= {smallest}"
+        )
+
+
+def _check_finite(mdata, genes, peaks, needs_counts) -> None:
+    layers = [("rna", "X"), ("atac", "X")]
+    layers += [("rna", "counts")] if needs_counts[0] else []
+    layers += [("atac", "counts")] if needs_counts[1] else []
+    for name, layer in layers:
+        adata = mdata.mod[name]
+        matrix = adata.X if layer == "X" else _counts(adata, name)
+        values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            where = "X" if layer == "X" else "layers['counts']"
+            raise InputError(
+                f"mdata.mod['{name}'].{where} contains {int(bad.sum())} NaN or "
+                "infinite values; fix or remove those cells/features before training"
+            )
+
+
+def _counts(adata, name: str):
+    if "counts" not in adata.layers:
+        raise InputError(
+            f"a count likelihood needs raw counts in mdata.mod['{name}'].layers"
+            "['counts'], which is absent; use an MSE-type loss or prepare the data "
+            "with genepeak.prepare"
+        )
+    return adata.layers["counts"]
+
+
+def _median_library(mdata, name: str, features, needed: bool) -> float:
+    if not needed:
+        return 1.0
+    adata = mdata.mod[name]
+    cols = _feature_columns(adata.var_names, features, name, name)
+    totals = np.asarray(sp.csr_matrix(_counts(adata, name))[:, cols].sum(1)).ravel()
+    return float(max(np.median(totals), 1.0))
+
+
+def _feature_columns(var_names, wanted, what: str, modality: str) -> np.ndarray:
+    index = pd.Index(var_names).get_indexer(wanted)
+    missing = np.asarray(wanted)[index < 0]
+    if len(missing):
+        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise InputError(
+            f"this MuData lacks {len(missing)} of the model's {len(wanted)} {what} "
+            f"in mdata.mod['{modality}'].var_names (e.g. {shown}); use the data the "
+            "model was trained on, prepared the same way"
+        )
+    return index
+
+
+def _cell_rows(mdata, cells) -> np.ndarray:
+    names = pd.Index(mdata.obs_names)
+    if cells is None:
+        return np.arange(len(names))
+    cells = np.asarray(cells)
+    if cells.dtype == bool:
+        if len(cells) != len(names):
+            raise InputError(f"boolean cells mask has length {len(cells)}, expected {len(names)}")
+        return np.flatnonzero(cells)
+    rows = names.get_indexer(cells.astype(str))
+    if (rows < 0).any():
+        shown = ", ".join(map(str, cells[rows < 0][:5]))
+        raise InputError(
+            f"{int((rows < 0).sum())} requested cells are not in mdata.obs_names (e.g. {shown})"
+        )
+    return rows
+
+
+def _rows_cols(matrix, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
+    matrix = matrix if sp.issparse(matrix) else sp.csr_matrix(matrix)
+    matrix = sp.csr_matrix(matrix)[rows]
+    if len(cols) != matrix.shape[1] or (cols != np.arange(matrix.shape[1])).any():
+        matrix = matrix[:, cols]
+    return sp.csr_matrix(matrix, dtype=np.float32)
+
+
+def _distributed_rank() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0)))

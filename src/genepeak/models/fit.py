@@ -1,0 +1,65 @@
+"""Train a model from one YAML-style mapping (what ``genepeak train --config run.yaml`` reads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genepeak.config import ModelConfig, TrainConfig, from_dict, preset, to_dict
+from genepeak.errors import ConfigError, InputError
+
+FIT_KEYS = ("data", "out", "preset", "model", "train", "resume")
+PRESET_NAMES = ("gpg", "pgp", "dual", "small-gpg", "small-pgp", "small-dual")
+
+
+def configs_from_mapping(config: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+    """Model and training configs: the preset (if any) overridden by ``model`` / ``train``."""
+    name = config.get("preset")
+    model_dict: dict[str, Any] = {}
+    train_dict: dict[str, Any] = {}
+    if name is not None:
+        if name not in PRESET_NAMES:
+            raise ConfigError(
+                f"preset: {name!r} is not valid; choose one of: {', '.join(PRESET_NAMES)}"
+            )
+        small = name.startswith("small-")
+        model_preset, train_preset = preset(name.removeprefix("small-"), small=small)
+        model_dict, train_dict = to_dict(model_preset), to_dict(train_preset)
+    for key in ("model", "train"):
+        if config.get(key) is not None and not isinstance(config[key], dict):
+            raise ConfigError(f"{key}: expected a mapping of options, got {config[key]!r}")
+    model_dict.update(config.get("model") or {})
+    train_dict.update(config.get("train") or {})
+    return from_dict(ModelConfig, model_dict, "model"), from_dict(TrainConfig, train_dict, "train")
+
+
+def fit_from_config(config: dict[str, Any]):
+    """Read the prepared ``.h5mu`` at ``config['data']``, train, and save to ``config['out']``.
+
+    Keys: ``data`` (path), ``out`` (model folder), ``preset`` (gpg, pgp, dual, small-gpg,
+    small-pgp, small-dual; optional), ``model`` (ModelConfig options), ``train`` (TrainConfig
+    options), ``resume`` (bool). Returns the trained model.
+    """
+    import mudata
+
+    from genepeak.models import MODEL_CLASSES
+
+    if not isinstance(config, dict):
+        raise ConfigError(f"expected a mapping with keys {', '.join(FIT_KEYS)}, got {config!r}")
+    unknown = [key for key in config if key not in FIT_KEYS]
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r}; valid keys: {', '.join(FIT_KEYS)}")
+    for key in ("data", "out"):
+        if not isinstance(config.get(key), str | Path):
+            raise ConfigError(f"{key}: expected a path (string), got {config.get(key)!r}")
+    resume = config.get("resume", False)
+    if not isinstance(resume, bool):
+        raise ConfigError(f"resume: expected true or false, got {resume!r}")
+    model_config, train_config = configs_from_mapping(config)
+    path = Path(config["data"])
+    if not path.is_file():
+        raise InputError(f"data: {path} does not exist; prepare one with `genepeak prepare`")
+    mdata = mudata.read_h5mu(path)
+    cls = MODEL_CLASSES[model_config.architecture]
+    model = cls(mdata, model_config=model_config, train_config=train_config)
+    return model.train(out_dir=config["out"], resume=resume)

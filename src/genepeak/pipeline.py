@@ -1,0 +1,208 @@
+"""``genepeak run``: simulate (or read) -> prepare -> train -> evaluate -> explain -> report."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genepeak._utils import atomic_path, log, seed_everything
+from genepeak.config import (
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    from_dict,
+    load_yaml,
+    preset,
+    to_dict,
+)
+
+ARCHITECTURES = {"gpg": "GPG", "pgp": "PGP", "dual": "DualVAE"}
+
+
+@dataclass
+class RunResult:
+    """What ``run`` produced: paths of the report and metrics, the models, the timings."""
+
+    out_dir: Path
+    report_path: Path
+    metrics_path: Path
+    models: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Stopwatch:
+    def __init__(self, n_steps: int) -> None:
+        self.n_steps, self.step, self.timings = n_steps, 0, {}
+
+    def start(self, name: str) -> None:
+        self.step += 1
+        self.name, self.t0 = name, time.perf_counter()
+        log(f"[{self.step}/{self.n_steps}] {name} ...")
+
+    def stop(self, detail: str = "") -> None:
+        seconds = time.perf_counter() - self.t0
+        self.timings[self.name] = round(seconds, 2)
+        log(f"[{self.step}/{self.n_steps}] {self.name} done in {seconds:.1f} s {detail}".rstrip())
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as meta
+
+    versions = {"python": platform.python_version()}
+    for package in ("genepeak", "torch", "numpy", "scanpy", "anndata", "mudata", "scikit-learn"):
+        try:
+            versions[package] = meta.version(package)
+        except meta.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _model_configs(config: RunConfig, small: bool) -> dict[str, tuple[ModelConfig, TrainConfig]]:
+    """The three architectures' configs: presets, overridden by the run config's sections."""
+    configs = {}
+    for name in ARCHITECTURES:
+        model_config, train_config = preset(name, small=small)
+        if name in config.models:
+            model_config = config.models[name]
+        if name in config.train:
+            train_config = config.train[name]
+        train_config.seed = config.seed
+        configs[name] = (model_config, train_config)
+    return configs
+
+
+def run(config: RunConfig | None = None) -> RunResult:
+    """Run the whole genepeak path and write ``report.html`` and ``metrics.json``.
+
+    Parameters
+    ----------
+    config
+        Every option of the run; the default simulates the built-in dataset.
+
+    Returns
+    -------
+    RunResult with the paths written and the trained models.
+    """
+    import genepeak.models as models_module
+    from genepeak.evaluate import evaluate
+    from genepeak.prepare.pipeline import prepare
+    from genepeak.report.html import write_run_report
+    from genepeak.report.qc import plot_prepare_qc
+
+    config = config or RunConfig()
+    seed_everything(config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = _Stopwatch(6 if config.run_explain else 5)
+    simulated = config.input is None
+    truth_path = None
+
+    clock.start("data")
+    if simulated:
+        from genepeak.simulate import simulate
+
+        sim = simulate(out / "simulated_data", shape=config.shape, seed=config.seed)
+        source = sim.out_dir
+        truth_path = sim.links_path
+        if config.prepare.gene_annotation is None:
+            config.prepare.gene_annotation = str(sim.annotation_path)
+        detail = f"(simulated {config.shape}: {sim.n_cells} cells, {sim.n_genes} genes, {sim.n_peaks} peaks)"
+    else:
+        source = config.input
+        detail = f"({source})"
+    clock.stop(detail)
+
+    clock.start("prepare")
+    labels_key = config.labels_key or config.prepare.labels_key
+    prepared_path = out / "prepared.h5mu"
+    mdata = prepare(source, config.prepare, out=prepared_path, labels_key=config.labels_key)
+    qc_figures = plot_prepare_qc(mdata, out / "figures" / "qc")
+    clock.stop(
+        f"({mdata.n_obs} cells, {mdata.mod['rna'].n_vars} genes, {mdata.mod['atac'].n_vars} peaks)"
+    )
+
+    clock.start("train GPG, PGP and Dual VAE")
+    trained = {}
+    for name, (model_config, train_config) in _model_configs(config, small=simulated).items():
+        train_config.labels_key = labels_key
+        model_cls = getattr(models_module, ARCHITECTURES[name])
+        model = model_cls(mdata, model_config=model_config, train_config=train_config)
+        model.train(out_dir=out / "models" / name)
+        model.save(out / "models" / name)
+        model.write_results(mdata)
+        trained[name] = model
+    clock.stop()
+
+    clock.start("evaluate on held-out cells")
+    evaluation = evaluate(mdata, trained, config.evaluate, labels_key=labels_key)
+    metrics_path = out / "metrics.json"
+    evaluation.to_json(metrics_path)
+    clock.stop()
+
+    explained = None
+    if config.run_explain:
+        clock.start("explain (perturbation)")
+        from genepeak.explain import explain
+
+        explained = explain(
+            trained["gpg"], mdata, config.explain, out_dir=out / "explain", truth=truth_path
+        )
+        clock.stop()
+
+    clock.start("report")
+    params = to_dict(config)
+    params["models"] = {n: to_dict(m.model_config) for n, m in trained.items()}
+    params["train"] = {n: to_dict(m.train_config) for n, m in trained.items()}
+    data_summary = {
+        "source": "built-in simulator" if simulated else str(source),
+        "cells": mdata.n_obs,
+        "genes": mdata.mod["rna"].n_vars,
+        "peaks": mdata.mod["atac"].n_vars,
+        "reference labels": labels_key,
+        "label categories": int(mdata.obs[labels_key].nunique()),
+    }
+    report_path = write_run_report(
+        out / "report.html",
+        data_summary=data_summary,
+        qc_figures=qc_figures,
+        evaluation=evaluation,
+        models=trained,
+        explain=explained,
+        params=params,
+        versions=_versions(),
+        timings=clock.timings,
+    )
+    with atomic_path(out / "results.h5mu") as tmp:
+        mdata.write(tmp)
+    clock.stop()
+    with atomic_path(out / "timings.json") as tmp:
+        tmp.write_text(json.dumps(clock.timings, indent=2))
+    log(f"report: {report_path}")
+    return RunResult(out, report_path, metrics_path, trained, clock.timings)
+
+
+def run_from_cli(
+    out: str | None = None,
+    input: str | None = None,
+    config_path: str | None = None,
+    labels_key: str | None = None,
+    shape: str | None = None,
+    seed: int | None = None,
+) -> RunResult:
+    """Build a RunConfig from a YAML file and command-line options, then ``run`` it."""
+    data = load_yaml(config_path) if config_path else {}
+    for key, value in (
+        ("out", out),
+        ("input", input),
+        ("labels_key", labels_key),
+        ("shape", shape),
+        ("seed", seed),
+    ):
+        if value is not None:
+            data[key] = value
+    where = config_path or "command line"
+    return run(from_dict(RunConfig, data, where=str(where)))

@@ -1,0 +1,182 @@
+"""ATAC preparation: peak coordinates, standard chromosomes, blacklist, open-fraction filter,
+log1p; optional peak calling from fragments (snapatac2 / MACS3) with cut-site counting."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from genepeak._utils import log
+from genepeak.config import PrepareConfig
+from genepeak.errors import InputError
+from genepeak.io.fragments import count_cut_sites, open_fragments
+from genepeak.io.peaks import (
+    is_standard_chromosome,
+    overlaps_any,
+    peak_coordinates,
+    peak_names,
+    read_bed,
+    require_ucsc,
+)
+
+
+def open_fraction(
+    counts: sp.csr_matrix, rows: np.ndarray | None = None, block: int = 4096
+) -> np.ndarray:
+    """Fraction of cells (all, or the positions ``rows``) in which each peak has a count > 0.
+
+    Works through blocks of rows, so no copy of the matrix is made.
+    """
+    csr = sp.csr_matrix(counts)
+    selected = np.ones(csr.shape[0], dtype=bool) if rows is None else np.zeros(csr.shape[0], bool)
+    if rows is not None:
+        selected[rows] = True
+    n_cells = int(selected.sum())
+    if n_cells == 0:
+        return np.zeros(csr.shape[1])
+    opened = np.zeros(csr.shape[1], dtype=np.int64)
+    for start in range(0, csr.shape[0], block):
+        stop = min(start + block, csr.shape[0])
+        lo, hi = csr.indptr[start], csr.indptr[stop]
+        row_of_entry = np.repeat(selected[start:stop], np.diff(csr.indptr[start : stop + 1]))
+        use = row_of_entry & (csr.data[lo:hi] > 0)
+        opened += np.bincount(csr.indices[lo:hi][use], minlength=csr.shape[1])
+    return opened / n_cells
+
+
+def prepare_atac(
+    adata: ad.AnnData, config: PrepareConfig, source: str = "ATAC", cells: pd.Index | None = None
+) -> tuple[ad.AnnData, np.ndarray]:
+    """Filter peaks and normalise raw ATAC counts (X = counts).
+
+    Parameters
+    ----------
+    adata
+        Raw ATAC counts in X.
+    config
+        Peak filters.
+    source
+        Name used in error messages.
+    cells
+        The cells to keep (e.g. those passing RNA QC), in order; default all. Selecting them
+        here, together with the peaks, avoids an intermediate copy of the matrix.
+
+    Returns
+    -------
+    The prepared ATAC AnnData and the open fraction (over the kept cells) of every input peak
+    before filtering.
+    """
+    rows = np.arange(adata.n_obs) if cells is None else adata.obs_names.get_indexer(cells)
+    if (rows < 0).any():
+        raise InputError(
+            f"{source}: {int((rows < 0).sum())} requested cells are not in the ATAC data"
+        )
+    counts = sp.csr_matrix(adata.X, dtype=np.float32)
+    coords = peak_coordinates(adata.var, source=f"{source} peak names")
+    frac_before = open_fraction(counts, rows)
+    keep = np.ones(adata.n_vars, dtype=bool)
+    if config.standard_chromosomes_only:
+        require_ucsc(coords["chrom"], f"{source} peaks")
+        keep &= is_standard_chromosome(coords["chrom"])
+    if config.blacklist:
+        blacklist = read_bed(config.blacklist, source=f"blacklist {config.blacklist}")
+        listed = overlaps_any(coords, blacklist)
+        log(f"ATAC: {int((listed & keep).sum())} peaks overlap the blacklist and are dropped")
+        keep &= ~listed
+    keep &= frac_before >= config.min_peak_fraction
+    if not keep.any():
+        raise InputError(
+            f"{source}: no peak left after filtering ({adata.n_vars} peaks in; "
+            f"{int((frac_before >= config.min_peak_fraction).sum())} open in >= "
+            f"{config.min_peak_fraction:.0%} of cells). Lower PrepareConfig.min_peak_fraction "
+            "or check the chromosome names"
+        )
+    cols = np.flatnonzero(keep)
+    kept = counts[rows][:, cols] if cells is not None else counts[:, cols]
+    var = coords.iloc[cols].reset_index(drop=True)
+    var["frac_cells"] = frac_before[cols]
+    var.index = peak_names(var)
+    if var.index.has_duplicates:
+        var.index = pd.Index(ad.utils.make_index_unique(var.index))
+    extra = [c for c in adata.var.columns if c not in var.columns and c not in ("chr",)]
+    for column in extra:
+        var[column] = adata.var[column].to_numpy()[cols]
+    atac = ad.AnnData(X=kept.copy(), obs=adata.obs.iloc[rows].copy(), var=var)
+    atac.layers["counts"] = kept
+    np.log1p(atac.X.data, out=atac.X.data)
+    atac.obs["total_counts"] = np.asarray(kept.sum(axis=1)).ravel().astype(np.float64)
+    atac.obs["n_peaks_by_counts"] = np.diff(kept.indptr).astype(np.int64)
+    log(f"ATAC: {atac.n_vars} of {adata.n_vars} peaks kept")
+    return atac, frac_before
+
+
+def call_peaks(
+    fragments_path: str | Path,
+    barcodes: Sequence[str],
+    qvalue: float = 0.05,
+    n_jobs: int = 2,
+) -> pd.DataFrame:
+    """Call peaks from a fragments file with snapatac2 (MACS3) over all given cells.
+
+    Returns
+    -------
+    DataFrame of merged, fixed-width (501 bp) peaks: ``chrom``, ``start``, ``end``.
+    """
+    try:
+        import snapatac2 as snap
+    except ImportError as err:  # pragma: no cover - snapatac2 is a declared dependency
+        raise InputError("peak calling needs snapatac2: pip install snapatac2") from err
+    path = Path(fragments_path)
+    tabix = open_fragments(path)
+    contigs = list(tabix.contigs)
+    tabix.close()
+    chrom_sizes = {c: s for c, s in snap.genome.hg38.chrom_sizes.items() if c in contigs}
+    if not chrom_sizes:
+        raise InputError(
+            f"fragments file {path}: none of its chromosomes ({', '.join(contigs[:5])}...) is an "
+            "hg38 UCSC chromosome (chr1..chrY); peak calling supports GRCh38 with UCSC names"
+        )
+    with tempfile.TemporaryDirectory(prefix="genepeak_peaks_") as tmp:
+        data = snap.pp.import_fragments(
+            str(path),
+            chrom_sizes=chrom_sizes,
+            file=None,
+            min_num_fragments=0,
+            sorted_by_barcode=False,
+            whitelist=list(map(str, barcodes)),
+            tempdir=tmp,
+            n_jobs=n_jobs,
+        )
+        data.obs["all_cells"] = "all"
+        called = snap.tl.macs3(
+            data, groupby="all_cells", qvalue=qvalue, inplace=False, tempdir=tmp, n_jobs=n_jobs
+        )
+        merged = snap.tl.merge_peaks(called, chrom_sizes)
+    names = merged["Peaks"].to_list()
+    if not names:
+        raise InputError(f"MACS3 called no peak from {path}; check the fragments and barcodes")
+    from genepeak.io.peaks import parse_peak_names
+
+    peaks = parse_peak_names(names, source="called peaks").reset_index(drop=True)
+    log(f"called {len(peaks)} peaks from {path.name}")
+    return peaks
+
+
+def atac_from_fragments(
+    fragments_path: str | Path, barcodes: Sequence[str], peaks: pd.DataFrame | None = None
+) -> ad.AnnData:
+    """Cell x peak counts from fragments: call peaks (when ``peaks`` is None) and count cut sites."""
+    if peaks is None:
+        peaks = call_peaks(fragments_path, barcodes)
+    counts = count_cut_sites(fragments_path, peaks, barcodes)
+    var = peaks[["chrom", "start", "end"]].reset_index(drop=True)
+    var.index = peak_names(var)
+    return ad.AnnData(
+        X=counts, obs=pd.DataFrame(index=pd.Index(list(barcodes), dtype=str)), var=var
+    )

@@ -1,0 +1,292 @@
+"""RNA preparation: QC metrics and filters, Scrublet, median-library normalisation, HVGs,
+PCA, neighbours, UMAP and Leiden — scanpy underneath, sparse throughout."""
+
+from __future__ import annotations
+
+import warnings
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+import scipy.sparse as sp
+
+from genepeak._utils import log
+from genepeak.config import PrepareConfig
+from genepeak.errors import InputError
+from genepeak.prepare import timed_step
+
+QC_COLUMNS = [
+    "total_counts",
+    "n_genes_by_counts",
+    "pct_counts_mt",
+    "pct_counts_ribo",
+    "pct_counts_hb",
+]
+
+
+def gene_sets(var_names: pd.Index) -> dict[str, np.ndarray]:
+    """Masks of mitochondrial (MT-), ribosomal (RPS, RPL) and haemoglobin (HB, not HBP) genes."""
+    upper = pd.Index(var_names.astype(str)).str.upper()
+    return {
+        "mt": np.asarray(upper.str.startswith("MT-"), dtype=bool),
+        "ribo": np.asarray(upper.str.startswith(("RPS", "RPL")), dtype=bool),
+        "hb": np.asarray(upper.str.match(r"^HB[^P]"), dtype=bool),
+    }
+
+
+def qc_metrics(counts: sp.csr_matrix, var_names: pd.Index, obs_names: pd.Index) -> pd.DataFrame:
+    """Per-cell QC from raw counts: totals, genes detected, % MT / ribosomal / haemoglobin."""
+    counts = sp.csr_matrix(counts)
+    total = np.asarray(counts.sum(axis=1)).ravel().astype(np.float64)
+    n_genes = np.asarray((counts > 0).sum(axis=1)).ravel()
+    frame = pd.DataFrame(
+        {"total_counts": total, "n_genes_by_counts": n_genes.astype(np.int64)}, index=obs_names
+    )
+    safe = np.where(total > 0, total, 1.0)
+    for name, mask in gene_sets(var_names).items():
+        subset = np.asarray(counts[:, np.flatnonzero(mask)].sum(axis=1)).ravel()
+        frame[f"pct_counts_{name}"] = 100.0 * subset / safe
+    return frame
+
+
+def qc_filter(qc: pd.DataFrame, config: PrepareConfig) -> np.ndarray:
+    """Boolean mask of cells passing the thresholds; raises when no cell passes."""
+    rules = {
+        f"pct_counts_mt <= {config.max_pct_mt:g}": qc["pct_counts_mt"] <= config.max_pct_mt,
+        f"pct_counts_ribo <= {config.max_pct_ribo:g}": qc["pct_counts_ribo"] <= config.max_pct_ribo,
+        f"n_genes_by_counts >= {config.min_genes_per_cell}": qc["n_genes_by_counts"]
+        >= config.min_genes_per_cell,
+    }
+    if config.max_pct_hb is not None:
+        rules[f"pct_counts_hb <= {config.max_pct_hb:g}"] = qc["pct_counts_hb"] <= config.max_pct_hb
+    if config.min_counts_per_cell is not None:
+        rules[f"total_counts >= {config.min_counts_per_cell}"] = (
+            qc["total_counts"] >= config.min_counts_per_cell
+        )
+    if config.max_counts_per_cell is not None:
+        rules[f"total_counts <= {config.max_counts_per_cell}"] = (
+            qc["total_counts"] <= config.max_counts_per_cell
+        )
+    keep = np.ones(len(qc), dtype=bool)
+    for passed in rules.values():
+        keep &= passed.to_numpy()
+    if not keep.any():
+        failed = "; ".join(f"{rule}: {int((~ok).sum())} fail" for rule, ok in rules.items())
+        raise InputError(
+            f"zero cells left after RNA QC ({len(qc)} cells in). Per threshold: {failed}. "
+            "Relax the PrepareConfig thresholds (max_pct_mt, max_pct_ribo, min_genes_per_cell, "
+            "min_counts_per_cell, max_counts_per_cell) for this dataset"
+        )
+    log(f"RNA QC: {int(keep.sum())} of {len(qc)} cells pass")
+    return keep
+
+
+def run_scrublet(adata: ad.AnnData, config: PrepareConfig) -> None:
+    """Scrublet doublet score and call in ``obs`` (diagnostic; NaN / False when not computable)."""
+    adata.obs["doublet_score"] = np.nan
+    adata.obs["predicted_doublet"] = False
+    if not config.run_scrublet:
+        return
+    n_cells, n_genes = adata.shape
+    if n_cells < 30 or n_genes < 30:
+        log(
+            f"Scrublet skipped: {n_cells} cells x {n_genes} genes is too small to simulate doublets"
+        )
+        return
+    work = ad.AnnData(X=adata.layers["counts"].copy(), obs=adata.obs[[]].copy())
+    if config.batch_key and config.batch_key in adata.obs:
+        work.obs["batch"] = adata.obs[config.batch_key].astype(str).to_numpy()
+    # Scrublet keeps only its most variable genes (~15%), so the PCA must fit in those
+    n_comps = int(max(2, min(30, n_cells - 1, n_genes // 10)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # threshold=1 (scores are <= 1) defers the call: scanpy's automatic threshold needs
+            # scikit-image, so the same histogram-minimum rule is applied below instead
+            sc.pp.scrublet(
+                work,
+                batch_key="batch" if "batch" in work.obs else None,
+                n_prin_comps=n_comps,
+                threshold=1.0,
+                # sparse truncated SVD instead of a dense, mean-centred copy of
+                # (cells + simulated doublets) x genes: ~3 GB less at PBMC-10k scale
+                mean_center=False,
+                use_approx_neighbors=False,  # see embed(): pynndescent path breaks on scipy 1.17
+                random_state=config.seed,
+                verbose=False,
+            )
+    except (ValueError, IndexError, np.linalg.LinAlgError) as err:
+        log(f"Scrublet could not run on this data ({err}); doublet scores left as NaN")
+        return
+    scores = work.obs["doublet_score"].to_numpy(np.float64)
+    adata.obs["doublet_score"] = scores
+    threshold = histogram_minimum(_simulated_scores(work.uns.get("scrublet", {})))
+    if threshold is None:
+        log("Scrublet: simulated doublet scores are not bimodal; no cell called a doublet")
+        return
+    adata.obs["predicted_doublet"] = scores > threshold
+    log(
+        f"Scrublet: {int((scores > threshold).sum())} predicted doublets (threshold {threshold:.3f})"
+    )
+
+
+def _simulated_scores(uns: dict) -> np.ndarray:
+    if "doublet_scores_sim" in uns:
+        return np.asarray(uns["doublet_scores_sim"], dtype=np.float64)
+    parts = [
+        np.asarray(batch["doublet_scores_sim"], dtype=np.float64)
+        for batch in uns.get("batches", {}).values()
+        if "doublet_scores_sim" in batch
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def histogram_minimum(values: np.ndarray, bins: int = 256, max_iter: int = 10_000) -> float | None:
+    """Threshold at the valley of a bimodal histogram (smoothed until it has two peaks).
+
+    The rule Scrublet uses (scikit-image's ``threshold_minimum``); None when not bimodal.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size < 10 or values.min() == values.max():
+        return None
+    hist, edges = np.histogram(values, bins=bins)
+    smooth = hist.astype(np.float64)
+    for _ in range(max_iter):
+        padded = np.concatenate([smooth[:1], smooth, smooth[-1:]])
+        smooth = (padded[:-2] + padded[1:-1] + padded[2:]) / 3.0
+        rising = np.diff(smooth) > 0
+        peaks = np.flatnonzero(rising[:-1] & ~rising[1:]) + 1
+        if len(peaks) == 2:
+            low, high = peaks
+            valley = low + int(np.argmin(smooth[low : high + 1]))
+            return float((edges[valley] + edges[valley + 1]) / 2)
+        if len(peaks) < 2:
+            return None
+    return None
+
+
+def normalise(adata: ad.AnnData) -> None:
+    """``X = log1p(counts / size_factor)`` with size factors relative to the median library."""
+    counts = adata.layers["counts"]
+    total = np.asarray(counts.sum(axis=1)).ravel().astype(np.float64)
+    target = float(np.median(total))
+    if target <= 0:
+        raise InputError("RNA: the median library size is 0; the cells carry no counts")
+    size_factor = np.where(total > 0, total / target, 1.0)
+    scaled = sp.diags((1.0 / size_factor).astype(np.float32)) @ counts
+    scaled = sp.csr_matrix(scaled, dtype=np.float32)
+    np.log1p(scaled.data, out=scaled.data)
+    adata.X = scaled
+    adata.obs["total_counts"] = total
+    adata.obs["size_factor"] = size_factor
+    adata.uns["target_sum"] = target
+
+
+def select_hvgs(adata: ad.AnnData, config: PrepareConfig) -> None:
+    """Mark ``config.n_top_genes`` highly variable genes (Seurat flavour, batch-aware)."""
+    n_top = int(min(config.n_top_genes, adata.n_vars))
+    batch_key = config.batch_key if config.batch_key and config.batch_key in adata.obs else None
+    if config.batch_key and batch_key is None:
+        raise InputError(
+            f"PrepareConfig.batch_key={config.batch_key!r} is not an RNA obs column; "
+            f"available: {list(adata.obs.columns)}"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.pp.highly_variable_genes(
+            adata, n_top_genes=n_top, flavor="seurat", batch_key=batch_key, subset=False
+        )
+    adata.var["highly_variable"] = adata.var["highly_variable"].astype(bool)
+
+
+def embed(adata: ad.AnnData, config: PrepareConfig) -> None:
+    """PCA on HVGs, k-NN graph, UMAP and Leiden clusters (``obs['leiden']``)."""
+    n_cells = adata.n_obs
+    n_hvg = int(adata.var["highly_variable"].sum())
+    n_pcs = int(min(config.n_pcs, n_cells - 1, n_hvg - 1))
+    if n_pcs < 2:
+        raise InputError(
+            f"RNA: {n_cells} cells and {n_hvg} HVGs are too few for a PCA; at least 3 of each needed"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.pp.pca(
+            adata,
+            n_comps=n_pcs,
+            mask_var="highly_variable",
+            svd_solver="arpack",
+            random_state=config.seed,
+        )
+        n_neighbors = int(min(config.n_neighbors, n_cells - 1))
+        # exact k-NN: scanpy 1.11's approximate (pynndescent, used from 4,096 cells) path calls
+        # csr_array.getnnz, which scipy 1.17 removed; exact is also deterministic
+        sc.pp.neighbors(
+            adata,
+            n_neighbors=n_neighbors,
+            n_pcs=n_pcs,
+            transformer="sklearn",
+            random_state=config.seed,
+        )
+        if config.compute_umap and n_cells > n_neighbors + 1:
+            sc.tl.umap(adata, random_state=config.seed)
+        sc.tl.leiden(
+            adata,
+            resolution=config.leiden_resolution,
+            flavor="igraph",
+            n_iterations=2,
+            directed=False,
+            random_state=config.seed,
+            key_added="leiden",
+        )
+    adata.obs["leiden"] = adata.obs["leiden"].astype("category")
+
+
+def prepare_rna(
+    adata: ad.AnnData, config: PrepareConfig, timings: dict[str, float] | None = None
+) -> tuple[ad.AnnData, pd.DataFrame]:
+    """Prepare raw RNA counts (X = counts) into the prepared layout of docs/architecture.md.
+
+    ``timings``, when given, receives the seconds spent per step.
+
+    Returns
+    -------
+    The prepared RNA AnnData (cells and genes kept) and the per-cell QC before filtering.
+    """
+    adata.var_names_make_unique()
+    with timed_step("RNA QC and filters", timings):
+        counts = sp.csr_matrix(adata.X, dtype=np.float32)
+        qc_before = qc_metrics(counts, adata.var_names, adata.obs_names)
+        keep = qc_filter(qc_before, config)
+        rna = ad.AnnData(
+            X=counts[keep], obs=adata.obs.iloc[np.flatnonzero(keep)].copy(), var=adata.var.copy()
+        )
+        n_cells = np.bincount(rna.X.indices[rna.X.data > 0], minlength=rna.n_vars)
+        gene_keep = n_cells >= config.min_cells_per_gene
+        if not gene_keep.any():
+            raise InputError(
+                f"RNA: no gene is detected in >= {config.min_cells_per_gene} cells "
+                f"(min_cells_per_gene) among {rna.n_obs} cells; lower the threshold"
+            )
+        rna = rna[:, gene_keep].copy()
+        rna.var["n_cells"] = n_cells[gene_keep].astype(np.int64)
+        rna.layers["counts"] = sp.csr_matrix(rna.X, dtype=np.float32)
+        for column in QC_COLUMNS[1:]:
+            rna.obs[column] = qc_before.loc[rna.obs_names, column].to_numpy()
+    with timed_step("RNA Scrublet", timings):
+        run_scrublet(rna, config)
+    if config.filter_doublets:
+        singlets = ~rna.obs["predicted_doublet"].to_numpy(bool)
+        if not singlets.any():
+            raise InputError(
+                "zero cells left after removing Scrublet doublets; set filter_doublets=False"
+            )
+        rna = rna[singlets].copy()
+    with timed_step("RNA normalise and HVGs", timings):
+        normalise(rna)
+        select_hvgs(rna, config)
+    log(f"RNA: {rna.n_obs} cells x {rna.n_vars} genes, median library {rna.uns['target_sum']:.0f}")
+    with timed_step("RNA PCA, neighbours, UMAP, Leiden", timings):
+        embed(rna, config)
+    return rna, qc_before

@@ -1,0 +1,1 @@
+"""genepeak.train: sparse batching, split, beta schedule, the training loop and checkpoints."""

@@ -1,0 +1,138 @@
+"""evaluate(): every metric for every model and baseline, one split, JSON on disk."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from eval_fakes import FakeModel
+
+from genepeak.config import EvaluateConfig
+from genepeak.errors import InputError
+from genepeak.evaluate import HEADLINE, LATENT_COLUMNS, evaluate
+from genepeak.evaluate.multivi import MULTIVI_MISSING, multivi_available
+
+CONFIG = EvaluateConfig(n_pcs=10, knn_k=5, compute_umap=False)
+PEAK_KEYS = (
+    "threshold",
+    "val_f1",
+    "precision",
+    "recall",
+    "f1",
+    "auroc",
+    "auprc",
+    "prevalence",
+    "auroc_per_cell",
+    "auprc_per_cell",
+    "auroc_per_peak",
+    "auprc_per_peak",
+    "prevalence_per_peak",
+    "ece",
+)
+GENE_KEYS = ("pearson_per_cell", "pearson_per_gene", "spearman_per_gene", "rmse")
+
+
+@pytest.fixture
+def result(fake_model):
+    return evaluate(fake_model.mdata, {"fake": fake_model}, CONFIG)
+
+
+def test_metrics_json_has_every_metric_for_every_predictor(result, tmp_path):
+    path = result.to_json(tmp_path / "out" / "metrics.json")
+    metrics = json.loads(path.read_text())
+    assert set(metrics) == {"fake", "mean", "knn", "ridge", "pca", "_run"}
+    for name in ("fake", "mean", "knn", "ridge"):
+        for key in PEAK_KEYS:
+            assert key in metrics[name]["peaks"], (name, key)
+        for key in GENE_KEYS:
+            assert isinstance(metrics[name]["genes"][key], float), (name, key)
+    for name, keys in (("fake", ("z1", "z2")), ("pca", ("rna", "atac"))):
+        assert set(metrics[name]["latent"]) == set(keys)
+        for key in keys:
+            assert set(LATENT_COLUMNS) <= set(metrics[name]["latent"][key])
+    assert metrics["pca"]["peaks"] is None and metrics["mean"]["latent"] == {}
+    assert metrics["fake"]["peaks"]["ece"] is None  # log1p head: no calibration, stored null
+    assert isinstance(metrics["mean"]["peaks"]["ece"], float)
+    assert metrics["_run"]["n_cells"]["test"] == len(result.split["test"])
+    assert "ceiling" in " ".join(metrics["_run"]["notes"])
+    assert not list(tmp_path.joinpath("out").glob(".*tmp"))  # written atomically
+
+
+def test_table_rows_columns_and_expected_orderings(result):
+    table = result.table
+    assert list(table.index) == ["fake", "mean", "knn", "ridge", "pca"]
+    assert [h.column for h in HEADLINE] == [
+        c for c in table.columns if c in {h.column for h in HEADLINE}
+    ]
+    # the prevalence predictor ranks cells within a peak not at all
+    assert table.loc["mean", "peak_auroc_per_peak"] == pytest.approx(0.5)
+    assert table.loc["mean", "gene_pearson_per_gene"] == pytest.approx(0.0)
+    # the fake reads the planted gene -> peak link: far above the prevalence baseline
+    assert table.loc["fake", "peak_auroc_per_peak"] > 0.6
+    assert table.loc["fake", "gene_pearson_per_gene"] > 0.99  # 0.9 x the truth
+    assert table.loc["fake", "peak_task"] == "translation"
+    assert table.loc["fake", "gene_task"] == "reconstruction"
+    # RNA-PCA separates the RNA-derived labels (the ceiling)
+    assert table.loc["pca", "latent_f1_weighted"] > 0.8
+    assert list(result.latent_table.index) == ["fake:z1", "fake:z2", "pca:rna", "pca:atac"]
+
+
+def test_arrays_for_the_figures(result):
+    n_test = len(result.split["test"])
+    assert result.test_labels.shape == (n_test,)
+    assert result.latents["fake"]["z1"].shape == (n_test, 8)
+    assert result.latents_2d["pca"]["atac"].shape == (n_test, 2)
+    assert result.embedding_method == "PC"
+    curves = result.threshold_curves["fake"]
+    assert (
+        len(curves["sweep_test"]["f1"]) == 11
+        and curves["threshold"] in curves["sweep_val"]["threshold"]
+    )
+    assert "reliability" in result.threshold_curves["knn"]
+    assert result.pearson["ridge"]["per_gene"].shape == (60,)
+    assert result.threshold("fake") == result.metrics["fake"]["peaks"]["threshold"]
+
+
+def test_models_on_different_splits_are_refused(tiny_mdata):
+    one, other = FakeModel(tiny_mdata, seed=0), FakeModel(tiny_mdata, seed=1)
+    with pytest.raises(InputError, match="different splits"):
+        evaluate(tiny_mdata, {"a": one, "b": other}, CONFIG)
+
+
+def test_unknown_labels_key_and_missing_modality(fake_model):
+    with pytest.raises(InputError, match="cell_type"):
+        evaluate(fake_model.mdata, {"fake": fake_model}, CONFIG, labels_key="cell_type")
+    import mudata as md
+
+    rna_only = md.MuData({"rna": fake_model.mdata.mod["rna"]})
+    with pytest.raises(InputError, match="atac"):
+        evaluate(rna_only, {}, CONFIG)
+
+
+def test_baselines_alone_use_the_models_split_function(tiny_mdata):
+    result = evaluate(tiny_mdata, {}, CONFIG)
+    expected = FakeModel(tiny_mdata).split  # same function, same seed and fractions
+    for key in ("train", "val", "test"):
+        np.testing.assert_array_equal(np.sort(result.split[key]), np.sort(expected[key]))
+
+
+@pytest.mark.skipif(multivi_available(), reason="scvi-tools is installed")
+def test_multivi_without_scvi_tools_is_skipped_with_a_message(tiny_mdata):
+    config = EvaluateConfig(n_pcs=10, compute_umap=False, run_multivi=True)
+    result = evaluate(tiny_mdata, {}, config)
+    assert result.skipped == {"multivi": MULTIVI_MISSING}
+    assert result.metrics["_run"]["skipped"]["multivi"].startswith("MultiVI skipped")
+    assert "genepeak[compare]" in MULTIVI_MISSING
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not multivi_available(), reason="scvi-tools is not installed")
+def test_multivi_is_trained_on_the_training_cells_and_scored(tiny_mdata):
+    config = EvaluateConfig(n_pcs=10, compute_umap=False, run_multivi=True, multivi_epochs=10)
+    result = evaluate(tiny_mdata, {}, config)
+    assert result.skipped == {}
+    entry = result.metrics["multivi"]
+    assert entry["peak_scale"] == "probability" and 0 <= entry["peaks"]["auroc"] <= 1
+    assert np.isfinite(entry["genes"]["pearson_per_gene"])
+    assert set(entry["latent"]) == {"joint"}

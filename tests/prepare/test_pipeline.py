@@ -1,0 +1,244 @@
+"""prepare(): the prepared-MuData contract of docs/architecture.md, on written ARC data and on
+every real subset in ../shared/data."""
+
+from __future__ import annotations
+
+import warnings
+
+import mudata as md
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from synthetic_arc import FEW_GENES_CELLS, HIGH_MT_CELLS, N_CELLS, make_arc_counts
+
+from genepeak.config import PrepareConfig
+from genepeak.errors import ConfigError, InputError
+from genepeak.prepare.pipeline import prepare, read_input
+
+# on the small synthetic folder: fewer HVGs than genes so the selection is visible
+SMALL = dict(n_top_genes=50)
+
+
+def reopen(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return md.read_h5mu(path)
+
+
+def assert_contract(mdata, labels_key="leiden"):
+    """Every field docs/architecture.md promises for a prepared MuData."""
+    rna, atac = mdata.mod["rna"], mdata.mod["atac"]
+    assert list(rna.obs_names) == list(atac.obs_names) == list(mdata.obs_names)
+    for adata in (rna, atac):
+        assert sp.isspmatrix_csr(adata.X) and adata.X.dtype == np.float32
+        counts = adata.layers["counts"]
+        assert sp.isspmatrix_csr(counts) and counts.dtype == np.float32
+        assert np.all(counts.data == np.round(counts.data))
+    for column in (
+        "total_counts",
+        "n_genes_by_counts",
+        "pct_counts_mt",
+        "pct_counts_ribo",
+        "pct_counts_hb",
+        "size_factor",
+        "doublet_score",
+        "predicted_doublet",
+        "leiden",
+    ):
+        assert column in rna.obs, column
+    for column in (
+        "gene_ids",
+        "chrom",
+        "start",
+        "end",
+        "strand",
+        "tss",
+        "highly_variable",
+        "n_cells",
+    ):
+        assert column in rna.var, column
+    for column in ("chrom", "start", "end", "frac_cells"):
+        assert column in atac.var, column
+    assert {"total_counts", "n_peaks_by_counts"} <= set(atac.obs.columns)
+    # X is log1p(counts / size_factor) with size factors from the median library
+    total = np.asarray(rna.layers["counts"].sum(axis=1)).ravel()
+    np.testing.assert_allclose(rna.obs["size_factor"], total / np.median(total), rtol=1e-6)
+    assert rna.uns["target_sum"] == pytest.approx(np.median(total))
+    row = rna.layers["counts"][0].toarray().ravel() / rna.obs["size_factor"].iloc[0]
+    np.testing.assert_allclose(rna.X[0].toarray().ravel(), np.log1p(row), rtol=1e-5)
+    np.testing.assert_allclose(atac.X.data, np.log1p(atac.layers["counts"].data), rtol=1e-6)
+    assert (
+        atac.var_names[0]
+        == f"{atac.var['chrom'].iloc[0]}:{atac.var['start'].iloc[0]}-{atac.var['end'].iloc[0]}"
+    )
+    info = mdata.uns["genepeak"]
+    assert {"prepare", "source", "version", "qc_before", "peak_frac_before"} <= set(info)
+    assert info["prepare"]["labels_key"] == labels_key
+    assert mdata.obs[labels_key].notna().all()
+    assert {"X_pca"} <= set(rna.obsm) and {"connectivities", "distances"} <= set(rna.obsp)
+
+
+def test_prepare_arc_folder_end_to_end(arc_outs, tmp_path):
+    folder, _ = arc_outs
+    out = tmp_path / "prepared.h5mu"
+    figures = tmp_path / "figures"
+    mdata = prepare(folder, PrepareConfig(**SMALL), out=out, figures_dir=figures)
+    assert_contract(mdata)
+    # the planted QC failures are exactly the cells removed
+    raw = read_input(folder)
+    dropped = set(raw.obs_names) - set(mdata.obs_names)
+    assert dropped == {raw.obs_names[i] for i in HIGH_MT_CELLS + FEW_GENES_CELLS}
+    assert mdata.n_obs == N_CELLS - 5
+    assert int(mdata.mod["rna"].var["highly_variable"].sum()) == 50
+    assert mdata.mod["rna"].obsm["X_pca"].shape == (N_CELLS - 5, 49)  # clipped to HVGs - 1
+    assert mdata.mod["rna"].obsm["X_umap"].shape == (N_CELLS - 5, 2)
+    # non-standard chromosomes are gone; every kept peak is open in >= 3 % of the cells
+    assert not mdata.mod["atac"].var["chrom"].isin(["chrM", "chrUn_KI270742v1"]).any()
+    assert (mdata.mod["atac"].var["frac_cells"] >= 0.03).all()
+    assert len(mdata.uns["genepeak"]["qc_before"]) == N_CELLS
+    # genes take the 10x interval, strand unknown without an annotation table
+    var = mdata.mod["rna"].var
+    assert (var.loc["GENE10", "chrom"], var.loc["GENE10", "start"], var.loc["GENE10", "end"]) == (
+        "chr1",
+        50_000,
+        52_000,
+    )
+    assert (var["strand"] == ".").all() and (var["tss"] == -1).all()
+    # reopens with mudata, identical counts; nothing half-written left
+    again = reopen(out)
+    assert_contract(again)
+    assert (again.mod["atac"].layers["counts"] != mdata.mod["atac"].layers["counts"]).nnz == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figures", "outs", "prepared.h5mu"]
+    assert sorted(p.name for p in figures.iterdir()) == [
+        "hvg_dispersion.png",
+        "peak_activity.png",
+        "qc_violins.png",
+        "rna_umap.png",
+    ]
+    assert all((figures / n).stat().st_size > 5000 for n in ("qc_violins.png", "rna_umap.png"))
+
+
+def test_prepare_is_seeded(arc_outs):
+    folder, _ = arc_outs
+    config = PrepareConfig(**SMALL, compute_umap=False)
+    first, second = prepare(folder, config), prepare(folder, config)
+    assert first.obs["leiden"].tolist() == second.obs["leiden"].tolist()
+    np.testing.assert_array_equal(first.mod["rna"].obsm["X_pca"], second.mod["rna"].obsm["X_pca"])
+
+
+def test_zero_cells_left_writes_nothing(arc_outs, tmp_path):
+    folder, _ = arc_outs
+    out = tmp_path / "never.h5mu"
+    with pytest.raises(
+        InputError,
+        match=r"zero cells left after RNA QC \(150 cells in\).*min_genes_per_cell >= 100000|n_genes_by_counts >= 100000: 150 fail",
+    ):
+        prepare(folder, PrepareConfig(min_genes_per_cell=100_000), out=out)
+    assert not out.exists() and not list(tmp_path.glob(".never*"))
+
+
+def test_labels_key_and_subsample_from_mudata(arc_outs):
+    folder, types = arc_outs
+    raw = read_input(folder)
+    raw.mod["rna"].obs["cell_type"] = np.array(["T", "B", "Mono"])[types]
+    config = PrepareConfig(**SMALL, compute_umap=False, subsample_fraction=0.5)
+    mdata = prepare(raw, config, labels_key="cell_type")
+    assert_contract(mdata, labels_key="cell_type")
+    kept = mdata.obs["cell_type"].value_counts().sort_index()
+    # QC removes cells 3, 10, 40 (T) and 77, 90 (B): T 47, B 48, Mono 50 -> half of each, rounded
+    assert kept.to_dict() == {"B": 24, "Mono": 25, "T": 24}
+    with pytest.raises(
+        InputError,
+        match=r"labels_key 'celltype' is not an obs column of the input; available: \[.*'cell_type'",
+    ):
+        prepare(raw, PrepareConfig(**SMALL, compute_umap=False), labels_key="celltype")
+
+
+def test_output_must_be_h5mu(arc_outs, tmp_path):
+    folder, _ = arc_outs
+    with pytest.raises(ConfigError, match=r"prepared output must be a .h5mu file, got .*out.h5ad"):
+        prepare(folder, out=tmp_path / "out.h5ad")
+    assert not (tmp_path / "out.h5ad").exists()
+
+
+def test_call_peaks_without_fragments(arc_outs):
+    folder, _ = arc_outs
+    with pytest.raises(ConfigError, match="call_peaks=True needs a fragments file"):
+        prepare(folder, PrepareConfig(call_peaks=True))
+
+
+def test_gene_naming_mismatch_between_genes_and_peaks(tmp_path):
+    import pandas as pd
+
+    from genepeak.io.tenx_write import write_10x_h5
+
+    counts, barcodes, features, _ = make_arc_counts()
+    genes = features["feature_type"] == "Gene Expression"
+    features.loc[genes, "interval"] = features.loc[genes, "interval"].str.replace(
+        "chr", "", regex=False
+    )
+    write_10x_h5(
+        tmp_path / "filtered_feature_bc_matrix.h5", counts, barcodes, pd.DataFrame(features)
+    )
+    with pytest.raises(
+        InputError, match=r"the peaks uses UCSC names.*the gene coordinates uses Ensembl names"
+    ):
+        prepare(tmp_path, PrepareConfig(**SMALL, compute_umap=False, run_scrublet=False))
+
+
+# --------------------------------------------------------------------------- real subsets
+# These subsets are tiny or cut to marker genes, so some defaults must be relaxed:
+# - pbmc_1k_markers keeps only 45 marker genes: no cell detects 100 genes (min_genes_per_cell=5),
+#   and RPS27, one of the 45, holds > 15 % of many cells' counts (ribosomal filter off).
+# - bmmc keeps 600 genes, ~10 % of them ribosomal, so most cells exceed 15 % ribosomal counts
+#   (max_pct_ribo=60) and detect fewer than 100 of the 600 genes (min_genes_per_cell=20).
+
+
+@pytest.mark.realdata
+def test_real_pbmc_1k_markers(shared_data, tmp_path):
+    path = shared_data("pbmc_multiome_1k_markers", "pbmc_1k_markers.h5mu")
+    config = PrepareConfig(
+        min_genes_per_cell=5, max_pct_ribo=100, n_top_genes=20, compute_umap=False
+    )
+    mdata = prepare(path, config, out=tmp_path / "p.h5mu")
+    assert_contract(reopen(tmp_path / "p.h5mu"))
+    assert mdata.n_obs == 998 and mdata.mod["rna"].n_vars == 45
+    assert mdata.mod["atac"].n_vars == 112  # of 174 peaks, open in >= 3 % of cells
+    assert mdata.mod["rna"].var.loc["CD2", "chrom"] == "chr1"
+    assert mdata.mod["atac"].uns["files"]["fragments"].endswith("atac_fragments.tsv.gz")
+
+
+@pytest.mark.realdata
+def test_real_pbmc10k_two_h5ad_with_annotation(shared_data, tmp_path):
+    rna = shared_data("pbmc10k_multiome_100cells", "10xpbmc_rna_subset.h5ad")
+    atac = shared_data("pbmc10k_multiome_100cells", "10xpbmc_atac_subset.h5ad")
+    genes = shared_data("annotations", "orgHsEgDb_3.16_hg38_gene_coords.tsv.gz")
+    config = PrepareConfig(gene_annotation=str(genes))
+    mdata = prepare(f"{rna},{atac}", config, out=tmp_path / "p.h5mu", labels_key="celltype")
+    assert_contract(reopen(tmp_path / "p.h5mu"), labels_key="celltype")
+    assert mdata.n_obs == 78  # 22 of the 100 cells have > 15 % ribosomal counts
+    var = mdata.mod["rna"].var
+    # these genes carry no 10x interval; the hg38 table gives coordinates, strand and TSS
+    assert (var["tss"] >= 0).mean() > 0.9
+    assert set(var["strand"]) <= {"+", "-", "."}
+
+
+@pytest.mark.realdata
+def test_real_bmmc_with_cell_types_and_batches(shared_data, tmp_path):
+    rna = shared_data("bmmc_neurips2021_500cells", "starter.output_rna.h5ad")
+    atac = shared_data("bmmc_neurips2021_500cells", "starter.output_mod2.h5ad")
+    config = PrepareConfig(
+        max_pct_ribo=60, min_genes_per_cell=20, batch_key="batch", compute_umap=False
+    )
+    mdata = prepare(f"{rna},{atac}", config, out=tmp_path / "p.h5mu", labels_key="cell_type")
+    assert_contract(reopen(tmp_path / "p.h5mu"), labels_key="cell_type")
+    assert mdata.n_obs > 450
+    assert mdata.obs["cell_type"].nunique() >= 15
+    assert "highly_variable_nbatches" in mdata.mod["rna"].var  # batch-aware HVGs
+
+
+@pytest.mark.realdata
+def test_real_tenx_fixtures_are_not_paired(shared_data):
+    """The format fixtures are single-modality cuts: prepare says so instead of guessing."""
+    with pytest.raises(InputError, match="holds only one modality"):
+        prepare(shared_data("tenx_format_fixtures", "pbmc_granulocyte_ff_bc_ex.h5"))

@@ -1,0 +1,83 @@
+"""Config validation: unknown keys, types, ranges and choices give clear messages."""
+
+import pytest
+
+from genepeak.config import (
+    ModelConfig,
+    PrepareConfig,
+    RunConfig,
+    TrainConfig,
+    from_dict,
+    load_config,
+    preset,
+    to_dict,
+)
+from genepeak.errors import ConfigError
+
+
+def test_defaults_follow_reference_design():
+    prep = PrepareConfig()
+    assert (prep.max_pct_mt, prep.max_pct_ribo, prep.min_genes_per_cell) == (25.0, 15.0, 100)
+    assert (prep.n_top_genes, prep.n_pcs, prep.n_neighbors, prep.min_peak_fraction) == (
+        2000,
+        50,
+        15,
+        0.03,
+    )
+    model, train = preset("gpg")
+    assert (model.latent_dim, model.hidden, model.activation) == (256, [1024], "tanh")
+    assert (train.epochs, train.lr, train.beta_max, train.beta_warmup_epochs) == (30, 1e-4, 0.1, 20)
+    assert preset("pgp")[1].lr == 2e-4
+    dual_model, dual_train = preset("dual")
+    assert (dual_model.hidden, dual_model.atac_loss, dual_train.epochs) == (
+        [2048],
+        "weighted_mse",
+        100,
+    )
+
+
+def test_unknown_key_suggests_closest():
+    with pytest.raises(
+        ConfigError, match=r"unknown option 'latnet_dim'.*Did you mean 'latent_dim'"
+    ):
+        from_dict(ModelConfig, {"latnet_dim": 8})
+
+
+def test_wrong_type_and_range_and_choice():
+    with pytest.raises(ConfigError, match=r"TrainConfig.epochs: expected an integer, got 'ten'"):
+        from_dict(TrainConfig, {"epochs": "ten"})
+    with pytest.raises(ConfigError, match=r"lr: -0.1 is below the minimum 0"):
+        from_dict(TrainConfig, {"lr": -0.1})
+    with pytest.raises(
+        ConfigError, match=r"activation: 'swish' is not valid; choose one of: relu, "
+    ):
+        from_dict(ModelConfig, {"activation": "swish"})
+    with pytest.raises(ConfigError, match=r"hidden: expected a non-empty list"):
+        from_dict(ModelConfig, {"hidden": []})
+    with pytest.raises(ConfigError, match=r"expected true or false"):
+        from_dict(PrepareConfig, {"run_scrublet": "yes"})
+
+
+def test_nested_run_config_round_trip(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "shape: tiny\nmodels:\n  gpg: {latent_dim: 8, hidden: [16, 8]}\n"
+        "train:\n  gpg: {epochs: 3, batch_size: null}\nprepare: {max_pct_mt: 20}\n"
+    )
+    config = load_config(RunConfig, path)
+    assert config.models["gpg"].hidden == [16, 8]
+    assert config.train["gpg"].batch_size is None
+    assert config.prepare.max_pct_mt == 20.0
+    assert from_dict(RunConfig, to_dict(config)) == config
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models:\n  gpg: {latent: 8}\n")
+    with pytest.raises(ConfigError, match=r"models.gpg: unknown option 'latent'"):
+        load_config(RunConfig, bad)
+
+
+def test_missing_or_malformed_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(RunConfig, tmp_path / "nope.yaml")
+    (tmp_path / "x.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(RunConfig, tmp_path / "x.yaml")

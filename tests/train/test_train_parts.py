@@ -1,0 +1,78 @@
+"""Beta schedule, split and sparse batching."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from genepeak.train.data import CellData, CSRTensor, batch_rows
+from genepeak.train.schedule import beta_at
+from genepeak.train.split import stratified_split
+
+
+def test_beta_schedule_exact():
+    values = [beta_at(e, 0.0, 0.1, 20) for e in range(25)]
+    assert values[0] == 0.0
+    assert values[10] == pytest.approx(0.05, abs=1e-15)
+    assert values[19] == pytest.approx(0.095, abs=1e-15)
+    assert values[20:] == [0.1] * 5
+    assert np.allclose(np.diff(values[:21]), 0.005)
+    assert beta_at(3, 0.2, 1.0, 4) == pytest.approx(0.8)
+    assert beta_at(0, 0.0, 0.7, 0) == 0.7  # no warm-up
+
+
+def test_split_stratified_seeded_and_disjoint():
+    labels = np.repeat(["a", "b", "c"], [100, 50, 10])
+    names = np.array([f"cell{i}" for i in range(160)])
+    split = stratified_split(names, labels, 0.1, 0.2, seed=3)
+    assert sum(len(v) for v in split.values()) == 160
+    assert len(set(np.concatenate(list(split.values())))) == 160
+    index = {n: i for i, n in enumerate(names)}
+    test_labels = labels[[index[n] for n in split["test"]]]
+    assert (test_labels == "a").sum() == 20 and (test_labels == "b").sum() == 10
+    assert (test_labels == "c").sum() == 2
+    assert len(split["val"]) == 10 + 5 + 1
+    again = stratified_split(names, labels, 0.1, 0.2, seed=3)
+    assert all(np.array_equal(split[k], again[k]) for k in split)
+    other = stratified_split(names, labels, 0.1, 0.2, seed=4)
+    assert not np.array_equal(split["test"], other["test"])
+
+
+def test_split_tiny_classes_keep_a_training_cell():
+    labels = np.array(["a"] * 20 + ["solo"] + ["pair"] * 2)
+    names = np.array([f"c{i}" for i in range(23)])
+    split = stratified_split(names, labels, 0.4, 0.5, seed=0)
+    train = set(split["train"])
+    assert "c20" in train and ({"c21", "c22"} & train)
+    assert len(split["val"]) >= 1
+    unstratified = stratified_split(names, None, 0.1, 0.2, seed=0)
+    assert len(unstratified["test"]) == 5 and len(unstratified["val"]) == 2
+
+
+def test_csr_rows_densify_exactly():
+    rng = np.random.default_rng(0)
+    matrix = sp.random(50, 30, density=0.2, format="csr", random_state=1, dtype=np.float32)
+    tensor = CSRTensor(matrix)
+    rows = torch.tensor(rng.permutation(50)[:17])
+    dense = tensor.dense_rows(rows, "cpu")
+    np.testing.assert_array_equal(dense.numpy(), matrix[rows.numpy()].toarray())
+    np.testing.assert_allclose(
+        tensor.row_sums().numpy(), np.asarray(matrix.sum(1)).ravel(), rtol=1e-6
+    )
+
+
+def test_cell_data_batches_and_library():
+    genes = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]], dtype=np.float32))
+    counts = sp.csr_matrix(np.array([[2.0, 0.0], [0.0, 5.0], [1.0, 1.0]], dtype=np.float32))
+    data = CellData(genes, genes, gene_counts=counts)
+    batch = data.batch(torch.tensor([2, 0]))
+    np.testing.assert_array_equal(batch.genes.numpy(), [[3.0, 4.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(batch.gene_library.numpy(), [2.0, 2.0])
+    assert batch.peak_counts is None
+
+
+def test_batch_rows_cover_every_cell_once():
+    batches = batch_rows(10, 3, shuffle=True, generator=torch.Generator().manual_seed(0))
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    assert [len(b) for b in batches] == [3, 3, 4]  # a lone last cell joins the previous batch
+    assert len(batch_rows(10, None, shuffle=False)) == 1
