@@ -89,9 +89,11 @@ def run(config: RunConfig | None = None) -> RunResult:
     """
     import genepeak.models as models_module
     from genepeak.evaluate import evaluate
+    from genepeak.models.fit import record_data_path
     from genepeak.prepare.pipeline import prepare
     from genepeak.report.html import write_run_report
     from genepeak.report.qc import plot_prepare_qc
+    from genepeak.report.training import plot_loss_curve
 
     config = config or RunConfig()
     seed_everything(config.seed)
@@ -131,8 +133,10 @@ def run(config: RunConfig | None = None) -> RunResult:
         train_config.labels_key = labels_key
         model_cls = getattr(models_module, ARCHITECTURES[name])
         model = model_cls(mdata, model_config=model_config, train_config=train_config)
-        model.train(out_dir=out / "models" / name)
-        model.save(out / "models" / name)
+        model_dir = out / "models" / name
+        model.train(out_dir=model_dir)
+        record_data_path(model_dir, prepared_path)
+        plot_loss_curve(model.history, model_dir / "loss_curve.png")
         model.write_results(mdata)
         trained[name] = model
     clock.stop()

@@ -10,6 +10,16 @@ from genepeak.errors import ConfigError, InputError
 
 FIT_KEYS = ("data", "out", "preset", "model", "train", "resume")
 PRESET_NAMES = ("gpg", "pgp", "dual", "small-gpg", "small-pgp", "small-dual")
+#: written into a model folder: the prepared .h5mu it was trained on (for `genepeak explain`)
+DATA_PATH_FILE = "data_path.txt"
+
+
+def record_data_path(model_dir: str | Path, data: str | Path) -> None:
+    """Note in ``model_dir`` which prepared ``.h5mu`` the model was trained on."""
+    from genepeak._utils import atomic_path
+
+    with atomic_path(Path(model_dir) / DATA_PATH_FILE) as tmp:
+        tmp.write_text(str(Path(data).resolve()) + "\n")
 
 
 def configs_from_mapping(config: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
@@ -62,4 +72,6 @@ def fit_from_config(config: dict[str, Any]):
     mdata = mudata.read_h5mu(path)
     cls = MODEL_CLASSES[model_config.architecture]
     model = cls(mdata, model_config=model_config, train_config=train_config)
-    return model.train(out_dir=config["out"], resume=resume)
+    model.train(out_dir=config["out"], resume=resume)
+    record_data_path(config["out"], path)
+    return model

@@ -1,0 +1,111 @@
+"""The command line as a new user drives it: simulate -> prepare -> train -> explain, and errors."""
+
+from __future__ import annotations
+
+import mudata
+import pandas as pd
+import pytest
+
+from genepeak.cli import main
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A tiny simulated dataset prepared through the CLI (UMAP off to keep it fast)."""
+    root = tmp_path_factory.mktemp("cli")
+    assert main(["simulate", "--out", str(root / "sim"), "--shape", "tiny", "--seed", "3"]) == 0
+    prep = root / "prep.yaml"
+    prep.write_text(
+        f"compute_umap: false\ngene_annotation: {root / 'sim' / 'gene_annotation.tsv'}\n"
+    )
+    out = root / "data.h5mu"
+    code = main(
+        [
+            "prepare",
+            "--input",
+            str(root / "sim"),
+            "--out",
+            str(out),
+            "--config",
+            str(prep),
+            "--figures",
+            str(root / "qc"),
+        ]
+    )
+    assert code == 0
+    return root, out
+
+
+def test_prepare_writes_paired_h5mu_and_figures(prepared):
+    root, out = prepared
+    mdata = mudata.read_h5mu(out)
+    assert list(mdata.mod["rna"].obs_names) == list(mdata.mod["atac"].obs_names)
+    assert mdata.n_obs > 250 and "leiden" in mdata.obs
+    assert mdata.uns["genepeak"]["prepare"]["compute_umap"] is False
+    assert (mdata.mod["rna"].var["tss"] >= 0).mean() > 0.99  # TSS from the annotation
+    assert any(p.suffix == ".png" for p in (root / "qc").iterdir())
+
+
+def test_train_then_explain_from_the_command_line(prepared, capsys):
+    root, data = prepared
+    config = root / "run.yaml"
+    config.write_text(
+        f"data: {data}\nout: {root / 'gpg'}\npreset: small-gpg\n"
+        "model: {latent_dim: 8, hidden: [64]}\ntrain: {epochs: 4, batch_size: 64}\n"
+    )
+    assert main(["train", "--config", str(config)]) == 0
+    saved = root / "gpg"
+    assert (saved / "model.safetensors").is_file()
+    assert (saved / "data_path.txt").read_text().strip() == str(data.resolve())
+    history = pd.read_csv(saved / "training_log.csv")
+    assert len(history) == 4
+
+    out = root / "explain"
+    (root / "explain.yaml").write_text("n_passes: 20\nn_null_genes: 4\ndose_steps: 3\n")
+    code = main(
+        [
+            "explain",
+            "--model",
+            str(saved),
+            "--gene",
+            "NKG7",
+            "--count",
+            "0",
+            "--cell-type",
+            "NK",
+            "--out",
+            str(out),
+            "--config",
+            str(root / "explain.yaml"),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "NKG7" in printed and "-> 0.00 (0)" in printed
+    links_file = next(p for p in out.glob("*_links.tsv") if "signac" not in p.name)
+    links = pd.read_csv(links_file, sep="\t")
+    assert {"peak", "gene", "score", "direction", "p_value"} <= set(links.columns)
+    assert (links["gene"] == "NKG7").all()
+    assert any(out.glob("*.bedpe")) and any(out.glob("*.png"))
+
+
+def test_errors_are_reported_with_exit_code_2(tmp_path, capsys):
+    code = main(
+        ["prepare", "--input", str(tmp_path / "missing"), "--out", str(tmp_path / "x.h5mu")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "genepeak prepare: error:" in err and "missing" in err
+    assert not (tmp_path / "x.h5mu").exists()
+
+    bad = tmp_path / "run.yaml"
+    bad.write_text("models:\n  gpg: {latnet_dim: 8}\n")
+    assert main(["run", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "Did you mean 'latent_dim'" in capsys.readouterr().err
+
+
+def test_run_config_overrides_are_validated(tmp_path, capsys):
+    assert main(["run", "--shape", "huge", "--out", str(tmp_path / "o")]) == 2
+    assert "shape: 'huge' is not valid; choose one of: tiny, small, pbmc3k, pbmc10k" in (
+        capsys.readouterr().err
+    )

@@ -1,0 +1,82 @@
+"""`genepeak run` end to end: the built-in data (tiny shape) and a real subset with real labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genepeak.config import ExplainConfig, RunConfig, from_dict, load_config
+from genepeak.pipeline import run
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _fast_models() -> dict:
+    small = {"latent_dim": 16, "hidden": [64]}
+    return {
+        "models": {
+            "gpg": {"architecture": "gpg", **small},
+            "pgp": {"architecture": "pgp", **small},
+            "dual": {"architecture": "dual", **small, "atac_loss": "weighted_mse"},
+        },
+        "train": {
+            name: {"epochs": 8, "lr": 3e-3, "batch_size": 64} for name in ("gpg", "pgp", "dual")
+        },
+    }
+
+
+def test_run_on_builtin_data_writes_report_metrics_and_explanations(tmp_path):
+    config = from_dict(
+        RunConfig,
+        {
+            "out": str(tmp_path / "out"),
+            "shape": "tiny",
+            "seed": 1,
+            **_fast_models(),
+            "prepare": {"compute_umap": False},
+            "evaluate": {"compute_umap": False},
+        },
+    )
+    config.explain = ExplainConfig(n_passes=20, n_null_genes=3, dose_steps=2)
+    result = run(config)
+
+    out = tmp_path / "out"
+    metrics = json.loads((out / "metrics.json").read_text())
+    for name in ("gpg", "pgp", "dual", "mean", "knn", "ridge"):
+        assert metrics[name]["peaks"]["auroc_per_peak"] is not None, name
+    assert metrics["mean"]["peaks"]["auroc_per_peak"] == pytest.approx(0.5)
+    html = (out / "report.html").read_text()
+    assert "<img" in html and "http://" not in html and "https://" not in html
+    for section in ("Peak prediction", "Gene prediction", "Perturbation", "Parameters"):
+        assert section in html
+    assert set(result.models) == {"gpg", "pgp", "dual"}
+    for name in result.models:
+        model_dir = out / "models" / name
+        assert (model_dir / "loss_curve.png").is_file()
+        assert (
+            Path((model_dir / "data_path.txt").read_text().strip())
+            == (out / "prepared.h5mu").resolve()
+        )
+    summary = (out / "explain" / "explain_summary.tsv").read_text()
+    assert "NKG7" in summary and "CD79A" in summary
+    assert set(result.timings) >= {"data", "prepare", "report"}
+
+
+@pytest.mark.realdata
+def test_run_on_real_bmmc_subset_with_annotated_labels(tmp_path, shared_data):
+    folder = shared_data("bmmc_neurips2021_500cells")
+    config = load_config(RunConfig, EXAMPLES / "bmmc_neurips2021.yaml")
+    config.input = f"{folder / 'starter.output_rna.h5ad'},{folder / 'starter.output_mod2.h5ad'}"
+    config.labels_key = "cell_type"
+    config.out = str(tmp_path / "bmmc")
+    for train in config.train.values():
+        train.epochs = 10
+    run(config)
+    metrics = json.loads((tmp_path / "bmmc" / "metrics.json").read_text())
+    assert metrics["_run"]["labels_key"] == "cell_type"
+    assert metrics["_run"]["n_labels"] >= 15  # 21 annotated types, a few too rare for the split
+    assert sum(metrics["_run"]["n_cells"].values()) == 500
+    assert metrics["pca"]["latent"]["rna"]["f1_weighted"] > 0.5
+    assert (tmp_path / "bmmc" / "report.html").stat().st_size > 50_000
