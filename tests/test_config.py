@@ -65,14 +65,29 @@ def test_nested_run_config_round_trip(tmp_path):
         "train:\n  gpg: {epochs: 3, batch_size: null}\nprepare: {max_pct_mt: 20}\n"
     )
     config = load_config(RunConfig, path)
-    assert config.models["gpg"].hidden == [16, 8]
-    assert config.train["gpg"].batch_size is None
     assert config.prepare.max_pct_mt == 20.0
     assert from_dict(RunConfig, to_dict(config)) == config
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("models:\n  gpg: {latent: 8}\n")
-    with pytest.raises(ConfigError, match=r"models.gpg: unknown option 'latent'"):
-        load_config(RunConfig, bad)
+
+
+def test_run_sections_merge_over_the_preset_and_are_validated(tmp_path):
+    from genepeak.pipeline import _model_configs
+
+    config = from_dict(
+        RunConfig,
+        {"seed": 4, "models": {"gpg": {"latent_dim": 8}}, "train": {"pgp": {"epochs": 3}}},
+    )
+    configs = _model_configs(config, small=True)
+    small_gpg, small_pgp_train = preset("gpg", small=True)[0], preset("pgp", small=True)[1]
+    gpg_model, gpg_train = configs["gpg"]
+    assert gpg_model.latent_dim == 8 and gpg_model.hidden == small_gpg.hidden  # merged
+    assert configs["pgp"][1].epochs == 3 and configs["pgp"][1].lr == small_pgp_train.lr
+    assert gpg_train.seed == configs["dual"][1].seed == 4
+    assert configs["dual"][0] == preset("dual", small=True)[0]  # untouched preset
+    bad = from_dict(RunConfig, {"models": {"gpg": {"latnet_dim": 8}}})
+    with pytest.raises(ConfigError, match=r"models.gpg: unknown option 'latnet_dim'"):
+        _model_configs(bad, small=True)
+    with pytest.raises(ConfigError, match=r"models: unknown architecture 'vae'"):
+        _model_configs(from_dict(RunConfig, {"models": {"vae": {}}}), small=True)
 
 
 def test_missing_or_malformed_file(tmp_path):

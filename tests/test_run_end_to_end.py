@@ -72,7 +72,7 @@ def test_run_on_real_bmmc_subset_with_annotated_labels(tmp_path, shared_data):
     config.labels_key = "cell_type"
     config.out = str(tmp_path / "bmmc")
     for train in config.train.values():
-        train.epochs = 10
+        train["epochs"] = 10
     run(config)
     metrics = json.loads((tmp_path / "bmmc" / "metrics.json").read_text())
     assert metrics["_run"]["labels_key"] == "cell_type"

@@ -175,11 +175,13 @@ class RunConfig:
     input: str | None = None  # None: simulate the built-in default dataset
     out: str = "genepeak_output"
     shape: str = field(default="small", metadata=_choices(*SHAPES))
-    seed: int = 0
+    seed: int = 0  # seeds every step (overrides the seeds of the sections below)
     labels_key: str | None = None  # e.g. "cell_type"; None: Leiden labels from preparation
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
-    models: dict[str, ModelConfig] = field(default_factory=dict)
-    train: dict[str, TrainConfig] = field(default_factory=dict)
+    # per architecture (gpg, pgp, dual): ModelConfig / TrainConfig options merged over the
+    # preset (the small presets on the built-in data, the reference design's on user data)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    train: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     run_explain: bool = True

@@ -19,6 +19,7 @@ from genepeak.config import (
     preset,
     to_dict,
 )
+from genepeak.errors import ConfigError
 
 ARCHITECTURES = {"gpg": "GPG", "pgp": "PGP", "dual": "DualVAE"}
 
@@ -62,14 +63,26 @@ def _versions() -> dict[str, str]:
 
 
 def _model_configs(config: RunConfig, small: bool) -> dict[str, tuple[ModelConfig, TrainConfig]]:
-    """The three architectures' configs: presets, overridden by the run config's sections."""
+    """The three architectures' configs: each preset with the run config's options merged over."""
+    for section in ("models", "train"):
+        unknown = set(getattr(config, section)) - set(ARCHITECTURES)
+        if unknown:
+            raise ConfigError(
+                f"{section}: unknown architecture {sorted(unknown)[0]!r}; "
+                f"valid: {', '.join(ARCHITECTURES)}"
+            )
     configs = {}
     for name in ARCHITECTURES:
-        model_config, train_config = preset(name, small=small)
-        if name in config.models:
-            model_config = config.models[name]
-        if name in config.train:
-            train_config = config.train[name]
+        model_preset, train_preset = preset(name, small=small)
+        model_options = {**to_dict(model_preset), **(config.models.get(name) or {})}
+        train_options = {**to_dict(train_preset), **(config.train.get(name) or {})}
+        model_config = from_dict(ModelConfig, model_options, where=f"models.{name}")
+        if model_config.architecture != name:
+            raise ConfigError(
+                f"models.{name}.architecture is {model_config.architecture!r}; "
+                f"it must be {name!r} (or left out)"
+            )
+        train_config = from_dict(TrainConfig, train_options, where=f"train.{name}")
         train_config.seed = config.seed
         configs[name] = (model_config, train_config)
     return configs
@@ -97,10 +110,13 @@ def run(config: RunConfig | None = None) -> RunResult:
 
     config = config or RunConfig()
     seed_everything(config.seed)
+    simulated = config.input is None
+    model_configs = _model_configs(config, small=simulated)  # validated before any heavy work
+    for section in (config.prepare, config.evaluate, config.explain):
+        section.seed = config.seed
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     clock = _Stopwatch(6 if config.run_explain else 5)
-    simulated = config.input is None
     truth_path = None
 
     clock.start("data")
@@ -129,7 +145,7 @@ def run(config: RunConfig | None = None) -> RunResult:
 
     clock.start("train GPG, PGP and Dual VAE")
     trained = {}
-    for name, (model_config, train_config) in _model_configs(config, small=simulated).items():
+    for name, (model_config, train_config) in model_configs.items():
         train_config.labels_key = labels_key
         model_cls = getattr(models_module, ARCHITECTURES[name])
         model = model_cls(mdata, model_config=model_config, train_config=train_config)

@@ -220,3 +220,20 @@ def test_umap_embedding_keeps_separate_groups_apart():
     assert metrics.silhouette(xy, labels) > 0.5
     pcs, method = embed_2d(latent, use_umap=False)
     assert method == "PC" and metrics.silhouette(pcs, labels) > 0.5
+
+
+def test_pooled_scores_are_estimated_on_a_sample_above_the_size_cap(monkeypatch):
+    from sklearn.metrics import roc_auc_score
+
+    from genepeak.evaluate import metrics as metrics_module
+
+    rng = np.random.default_rng(1)
+    observed = rng.random((400, 300)) < 0.2
+    scores = (observed * 0.5 + rng.random(observed.shape)).astype(np.float32)
+    exact = metrics_module.ranking_scores(observed, scores)
+    assert exact["auroc"] == pytest.approx(roc_auc_score(observed.ravel(), scores.ravel()))
+    monkeypatch.setattr(metrics_module, "POOLED_MAX_ENTRIES", 20_000)
+    estimate = metrics_module.ranking_scores(observed, scores)
+    assert estimate["auroc"] != exact["auroc"]  # really sampled
+    assert estimate["auroc"] == pytest.approx(exact["auroc"], abs=0.01)
+    assert estimate["auroc_per_peak"] == exact["auroc_per_peak"]  # per-peak stays exact

@@ -60,7 +60,7 @@ def test_tss_derived_from_strand_and_missing_columns(tmp_path):
             "gene\tchrom\tstart\tend\tstrand\nA\tchr1\t100\t200\t+\nB\tchr1\t300\t400\t-\n"
         )
     table = read_gene_annotation(path)
-    assert table["tss"].tolist() == [100, 400]
+    assert table["tss"].tolist() == [100, 399]  # 0-based: last base of a minus-strand gene
     bad = tmp_path / "bad.tsv"
     bad.write_text("gene\tchr\tbegin\nA\tchr1\t1\n")
     with pytest.raises(InputError, match=r"missing column\(s\) chrom, start, end"):

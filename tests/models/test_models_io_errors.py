@@ -34,9 +34,10 @@ def test_save_load_identical_outputs(tiny_mdata, tmp_path):
     assert type(loaded) is DualVAE and loaded.model_config == model.model_config
     np.testing.assert_array_equal(loaded.predict_peaks(), model.predict_peaks())
     np.testing.assert_array_equal(loaded.latent(key="shared"), model.latent(key="shared"))
-    np.testing.assert_array_equal(
-        loaded.predict_genes(n_samples=3), model.predict_genes(n_samples=3)
-    )
+    torch.manual_seed(3)
+    expected = model.predict_genes(n_samples=3)
+    torch.manual_seed(3)
+    np.testing.assert_array_equal(loaded.predict_genes(n_samples=3), expected)
     assert all(np.array_equal(loaded.split[k], model.split[k]) for k in model.split)
     assert len(loaded.history) == 2
 

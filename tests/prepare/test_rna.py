@@ -20,11 +20,31 @@ from genepeak.prepare.rna import (
 
 
 def test_gene_sets_exclude_hbp():
-    names = pd.Index(["MT-CO1", "mt-nd1", "RPL3", "RPS6", "RPLP0", "HBB", "HBA1", "HBP1", "CD3E"])
+    names = pd.Index(
+        [
+            "MT-CO1",
+            "mt-nd1",
+            "RPL3",
+            "RPS6",
+            "RPLP0",
+            "RPS27A",
+            "RPL13A",
+            "RPSA",
+            "RPS6KA1",
+            "RPS6KB2",
+            "HBB",
+            "HBA1",
+            "HBG2",
+            "HBP1",
+            "HBEGF",
+            "HBS1L",
+            "CD3E",
+        ]
+    )
     sets = gene_sets(names)
     assert names[sets["mt"]].tolist() == ["MT-CO1", "mt-nd1"]
-    assert names[sets["ribo"]].tolist() == ["RPL3", "RPS6", "RPLP0"]
-    assert names[sets["hb"]].tolist() == ["HBB", "HBA1"]
+    assert names[sets["ribo"]].tolist() == ["RPL3", "RPS6", "RPLP0", "RPS27A", "RPL13A", "RPSA"]
+    assert names[sets["hb"]].tolist() == ["HBB", "HBA1", "HBG2"]
 
 
 def test_qc_metrics_hand_computed():

@@ -92,6 +92,8 @@ def check_split(split: Mapping[str, Sequence[str]], mdata) -> dict[str, np.ndarr
         indexer(mdata.obs_names, out[key], f"split[{key!r}] cells")
     if set(out["train"]) & set(out["test"]) or set(out["val"]) & set(out["test"]):
         raise InputError("split: test cells overlap training or validation cells")
+    if set(out["train"]) & set(out["val"]):
+        raise InputError("split: validation cells overlap training cells")
     return out
 
 

@@ -74,7 +74,8 @@ def read_gene_annotation(path: str | Path) -> pd.DataFrame:
     if "tss" in table.columns:
         tss = pd.to_numeric(table["tss"], errors="coerce").fillna(-1).astype(np.int64)
     else:
-        tss = pd.Series(np.where(strand == "-", end, np.where(strand == "+", start, -1)))
+        # 0-based half-open coordinates: the last base of a minus-strand gene is end - 1
+        tss = pd.Series(np.where(strand == "-", end - 1, np.where(strand == "+", start, -1)))
     id_col = next((c for c in _ID_COLUMNS if c in table.columns), None)
     out = pd.DataFrame(
         {

@@ -257,13 +257,12 @@ class Model:
         outputs = []
         previous_threads = set_threads(self.train_config, self._device, self.module, quiet=True)
         try:
-            with torch.random.fork_rng(
-                devices=[self._device] if self._device.type == "cuda" else []
-            ):
-                torch.manual_seed(self.train_config.seed)
-                for rows in batch_rows(len(data), batch_size, shuffle=False):
-                    batch = data.batch(rows)
-                    outputs.append(fn(batch.genes, batch.peaks, n_samples).float().cpu().numpy())
+            # Stochastic passes draw from torch's global generator (seed it once, e.g. with
+            # genepeak._utils.seed_everything): re-seeding here would repeat the same noise in
+            # every call and every chunk, making Monte-Carlo samples dependent.
+            for rows in batch_rows(len(data), batch_size, shuffle=False):
+                batch = data.batch(rows)
+                outputs.append(fn(batch.genes, batch.peaks, n_samples).float().cpu().numpy())
         finally:
             torch.set_num_threads(previous_threads)
             self.module.train(was_training)

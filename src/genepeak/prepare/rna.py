@@ -28,10 +28,14 @@ QC_COLUMNS = [
 def gene_sets(var_names: pd.Index) -> dict[str, np.ndarray]:
     """Masks of mitochondrial (MT-), ribosomal (RPS, RPL) and haemoglobin (HB, not HBP) genes."""
     upper = pd.Index(var_names.astype(str)).str.upper()
+    # ribosomal protein genes (RPS3A, RPL13, RPLP0, ...), not kinases such as RPS6KA1
+    ribo = upper.str.match(r"^RP[SL]\d+[A-Z]?\d*$|^RPLP[0-2]$|^RPSA$")
+    # haemoglobin subunits (HBA1, HBB, HBD, HBG1, HBZ, HBM, HBQ1, HBE1), not HBP1, HBEGF, HBS1L
+    hb = upper.str.match(r"^HB(A\d?|B|D|E\d|G\d|M|Q\d|Z)$")
     return {
         "mt": np.asarray(upper.str.startswith("MT-"), dtype=bool),
-        "ribo": np.asarray(upper.str.startswith(("RPS", "RPL")), dtype=bool),
-        "hb": np.asarray(upper.str.match(r"^HB[^P]"), dtype=bool),
+        "ribo": np.asarray(ribo, dtype=bool),
+        "hb": np.asarray(hb, dtype=bool),
     }
 
 
@@ -44,7 +48,10 @@ def qc_metrics(counts: sp.csr_matrix, var_names: pd.Index, obs_names: pd.Index) 
         {"total_counts": total, "n_genes_by_counts": n_genes.astype(np.int64)}, index=obs_names
     )
     safe = np.where(total > 0, total, 1.0)
-    for name, mask in gene_sets(var_names).items():
+    sets = gene_sets(var_names)
+    if not sets["mt"].any():
+        log("RNA QC: no MT- gene found (Ensembl IDs as names?): pct_counts_mt is 0 for every cell")
+    for name, mask in sets.items():
         subset = np.asarray(counts[:, np.flatnonzero(mask)].sum(axis=1)).ravel()
         frame[f"pct_counts_{name}"] = 100.0 * subset / safe
     return frame
@@ -283,6 +290,8 @@ def prepare_rna(
                 "zero cells left after removing Scrublet doublets; set filter_doublets=False"
             )
         rna = rna[singlets].copy()
+        rna.var["n_cells"] = np.asarray((rna.layers["counts"] > 0).sum(0)).ravel().astype(np.int64)
+        rna = rna[:, rna.var["n_cells"].to_numpy() >= config.min_cells_per_gene].copy()
     with timed_step("RNA normalise and HVGs", timings):
         normalise(rna)
         select_hvgs(rna, config)
