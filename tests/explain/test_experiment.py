@@ -193,3 +193,25 @@ def test_default_design_experiments_skip_with_messages(tiny_mdata, linear_model,
     assert results == []
     summary = pd.read_csv(tmp_path / "explain_summary.tsv", sep="\t")
     assert len(summary) == 5 and summary["status"].str.startswith("skipped").all()
+
+
+def test_cell_type_by_labels_picks_a_cell_of_that_label(tiny_mdata, linear_model):
+    labels = tiny_mdata.obs["leiden"].astype(str)
+    result = explain_gene(
+        linear_model,
+        tiny_mdata,
+        "GENE3",
+        0.0,
+        cell_type="2",
+        labels_key="leiden",
+        config=CONFIG,
+        threshold=0.5,
+        dose_response=False,
+    )
+    chosen = result.cells[0]
+    assert labels[chosen] == "2"
+    # label "2" has no marker set: the cell nearest the label's mean profile is chosen
+    members = labels.index[labels == "2"]
+    x = tiny_mdata.mod["rna"][members].X.toarray()
+    nearest = members[np.argmin(((x - x.mean(0)) ** 2).sum(1))]
+    assert chosen == nearest

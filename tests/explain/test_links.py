@@ -123,3 +123,16 @@ def test_link_table_puts_documented_columns_first(tmp_path):
     assert list(out.columns[:6]) == ["peak", "gene", "score", "direction", "p_value", "fdr"]
     assert out.columns[-1] == "extra"
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_multi_gene_links_get_one_row_per_gene(tmp_path):
+    genes = links.gene_coordinates(_genes())
+    table = _table()
+    table["gene"] = "A,B"
+    bedpe = links.write_bedpe(table, genes, tmp_path / "x.bedpe").read_text().splitlines()[1:]
+    names = [line.split("\t")[6].split("|")[0] for line in bedpe]
+    assert sorted(names) == ["A", "A", "B", "B"]
+    signac = pd.read_csv(links.write_signac_links(table, genes, tmp_path / "s.tsv"), sep="\t")
+    assert sorted(signac["gene"]) == sorted(
+        g for g in ("A", "B") if genes.loc[g, "chrom"] == "chr1"
+    )

@@ -99,6 +99,14 @@ def representative_cell(rna, cell_type: str, markers: dict[str, list[str]] | Non
     return str(rna.obs_names[int(np.argmax(score))])
 
 
+def central_cell(rna) -> str:
+    """Barcode of the cell closest (Euclidean, on ``rna.X``) to the mean profile of ``rna``."""
+    x = sp.csr_matrix(rna.X, dtype=np.float64)
+    centroid = np.asarray(x.mean(axis=0)).ravel()
+    squared = np.asarray(x.multiply(x).sum(axis=1)).ravel() - 2.0 * (x @ centroid)
+    return str(rna.obs_names[int(np.argmin(squared))])
+
+
 def cells_of_type(
     rna,
     cell_type: str,

@@ -96,9 +96,16 @@ def _choose_cells(mdata, cell, cell_type, population, config, labels_key) -> lis
         return [str(c) for c in chosen]
     if cell_type is None:
         raise InputError("give a cell barcode (cell=...) or a cell type (cell_type=...) to perturb")
+    labels = mdata.obs[labels_key] if labels_key and labels_key in mdata.obs else None
     if population:
-        labels = mdata.obs[labels_key] if labels_key and labels_key in mdata.obs else None
         return cellsel.cells_of_type(rna, cell_type, config.markers, labels)
+    if labels is not None and cell_type in set(map(str, labels.unique())):
+        # the representative among the cells carrying that label
+        members = labels.index[labels.astype(str) == cell_type]
+        try:
+            return [cellsel.representative_cell(rna[members], cell_type, config.markers)]
+        except InputError:  # a label without known markers: the cell nearest its centroid
+            return [cellsel.central_cell(rna[members])]
     return [cellsel.representative_cell(rna, cell_type, config.markers)]
 
 

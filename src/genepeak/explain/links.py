@@ -144,7 +144,7 @@ def nearest_genes(peaks: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
 
 
 def distance_to_tss(peaks: pd.DataFrame, chrom: str, tss: int) -> np.ndarray:
-    """Signed distance (bp) from a gene TSS to each peak's midpoint; NaN on other chromosomes."""
+    """Peak midpoint minus gene TSS in bp (genomic, not strand, orientation); NaN off-chromosome."""
     mid = (peaks["start"].to_numpy() + peaks["end"].to_numpy()) / 2.0
     out = np.where(peaks["chrom"].to_numpy() == chrom, np.floor(mid) - tss, np.nan)
     if tss < 0:
@@ -187,13 +187,20 @@ def write_link_table(table: pd.DataFrame, path: str | Path) -> Path:
     return Path(path)
 
 
+def _one_gene_per_row(table: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a multi-gene perturbation ("A,B") split into one link per gene with a known TSS."""
+    rows = table.assign(gene=table["gene"].astype(str).str.split(",")).explode("gene")
+    rows["gene"] = rows["gene"].str.strip()
+    return rows[rows["gene"].isin(genes.index[genes["tss"] >= 0])].reset_index(drop=True)
+
+
 def write_bedpe(table: pd.DataFrame, genes: pd.DataFrame, path: str | Path) -> Path:
     """BEDPE (IGV / UCSC interaction track): gene TSS (1 bp) paired with each linked peak.
 
     Links whose gene has no known TSS are left out. ``score`` is the change frequency x 1000.
     """
-    rows = table[table["gene"].isin(genes.index[genes["tss"] >= 0])]
-    first_gene = rows["gene"].astype(str).str.split(",").str[0]
+    rows = _one_gene_per_row(table, genes)
+    first_gene = rows["gene"]
     tss = genes.loc[first_gene, "tss"].to_numpy()
     bedpe = pd.DataFrame(
         {
@@ -225,7 +232,7 @@ def write_signac_links(table: pd.DataFrame, genes: pd.DataFrame, path: str | Pat
     end, width, strand, score, gene, peak (``chr-start-end``), zscore, pvalue. In R:
     ``Links(obj) <- makeGRangesFromDataFrame(read.delim(path), keep.extra.columns = TRUE)``.
     """
-    rows = table[table["gene"].isin(genes.index[genes["tss"] >= 0])]
+    rows = _one_gene_per_row(table, genes)
     rows = rows[rows["chrom"].to_numpy() == genes.loc[rows["gene"], "chrom"].to_numpy()]
     tss = genes.loc[rows["gene"], "tss"].to_numpy()
     mid = ((rows["start"].to_numpy() + rows["end"].to_numpy()) // 2).astype(np.int64)

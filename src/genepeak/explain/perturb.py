@@ -289,7 +289,10 @@ def choose_threshold(model, mdata, max_cells: int = 500, seed: int = 0) -> float
         cells = np.asarray(atac.obs_names)
     if cells.size > max_cells:
         cells = np.random.default_rng(seed).choice(cells, max_cells, replace=False)
-    predicted = np.asarray(model.predict_peaks(mdata, cells=list(cells)))
+    # the predictor that is perturbed (genes -> peaks), which for PGP is its second stage and
+    # not predict_peaks (its peaks -> genes -> peaks reconstruction)
+    genes = [str(g) for g in model.genes]
+    predicted = np.asarray(model.peaks_from_genes(model_rows(mdata.mod["rna"], genes, list(cells))))
     layer = atac.layers["counts"] if "counts" in atac.layers else atac.X
     rows = atac.obs_names.get_indexer(pd.Index(cells))
     cols = atac.var_names.get_indexer(pd.Index([str(p) for p in model.peaks]))
