@@ -12,19 +12,7 @@ import pandas as pd
 import pytest
 
 from genepeak.config import ExplainConfig, PrepareConfig, preset
-from genepeak.explain import explain_gene
-
-#: The eight marker drivers the simulator always plants links for, with their cell type.
-DRIVERS = [
-    ("NKG7", "NK"),
-    ("CD79A", "B"),
-    ("MS4A1", "B"),
-    ("FCGR3A", "CD16 monocyte"),
-    ("CD14", "CD14 monocyte"),
-    ("CD8B", "CD8 T"),
-    ("IL7R", "CD4 T"),
-    ("CD3E", "CD8 T"),
-]
+from genepeak.explain.validate import SIMULATED_MARKER_DRIVERS, planted_link_recovery
 
 
 def default_recovery(tmp_path, seed: int = 0) -> pd.DataFrame:
@@ -38,25 +26,8 @@ def default_recovery(tmp_path, seed: int = 0) -> pd.DataFrame:
     model_config, train_config = preset("gpg", small=True)
     train_config.seed = seed
     model = GPG(mdata, model_config=model_config, train_config=train_config).train()
-    config = ExplainConfig(seed=seed)
-    rows = []
-    for gene, cell_type in DRIVERS:
-        result = explain_gene(
-            model,
-            mdata,
-            gene,
-            0.0,
-            cell_type=cell_type,
-            config=config,
-            truth=sim.links_path,
-            dose_response=False,
-        )
-        planted = result.validation["planted"]
-        rows.append(
-            {"gene": gene, "random": planted["flips"]["prevalence"]}
-            | {f"{k}_auprc": planted[k]["auprc"] for k in ("flips", "shift", "correlation")}
-        )
-    return pd.DataFrame(rows)
+    table = planted_link_recovery(model, mdata, sim.links_path, config=ExplainConfig(seed=seed))
+    return table[["gene", "random", "flips_auprc", "shift_auprc", "correlation_auprc"]]
 
 
 @pytest.mark.slow
@@ -72,7 +43,10 @@ def test_perturbation_ranking_recovers_planted_links_on_default_data(tmp_path):
     """
     table = default_recovery(tmp_path)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    assert len(table) == len(DRIVERS) and np.isfinite(table.drop(columns="gene")).all().all()
+    assert (
+        len(table) == len(SIMULATED_MARKER_DRIVERS)
+        and np.isfinite(table.drop(columns="gene")).all().all()
+    )
     mean = table.drop(columns="gene").mean()
     print(mean.to_dict())
     assert mean["random"] == pytest.approx(0.0008, abs=0.0002)
