@@ -200,21 +200,19 @@ def write_bedpe(table: pd.DataFrame, genes: pd.DataFrame, path: str | Path) -> P
     Links whose gene has no known TSS are left out. ``score`` is the change frequency x 1000.
     """
     rows = _one_gene_per_row(table, genes)
-    first_gene = rows["gene"]
-    tss = genes.loc[first_gene, "tss"].to_numpy()
+    gene = rows["gene"]
+    tss = genes.loc[gene, "tss"].to_numpy()
     bedpe = pd.DataFrame(
         {
-            "chrom1": genes.loc[first_gene, "chrom"].to_numpy(),
+            "chrom1": genes.loc[gene, "chrom"].to_numpy(),
             "start1": tss,
             "end1": tss + 1,
             "chrom2": rows["chrom"].to_numpy(),
             "start2": rows["start"].to_numpy(),
             "end2": rows["end"].to_numpy(),
-            "name": (
-                first_gene + "|" + rows["peak"].astype(str) + "|" + rows["direction"]
-            ).to_numpy(),
+            "name": (gene + "|" + rows["peak"].astype(str) + "|" + rows["direction"]).to_numpy(),
             "score": np.round(rows["score"].to_numpy() * 1000).astype(int),
-            "strand1": genes.loc[first_gene, "strand"].replace({"": "."}).to_numpy(),
+            "strand1": genes.loc[gene, "strand"].replace({"": "."}).to_numpy(),
             "strand2": ".",
         }
     )

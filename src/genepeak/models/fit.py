@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from genepeak._utils import atomic_path
 from genepeak.config import ModelConfig, TrainConfig, from_dict, preset, to_dict
 from genepeak.errors import ConfigError, InputError
 
@@ -16,8 +17,6 @@ DATA_PATH_FILE = "data_path.txt"
 
 def record_data_path(model_dir: str | Path, data: str | Path) -> None:
     """Note in ``model_dir`` which prepared ``.h5mu`` the model was trained on."""
-    from genepeak._utils import atomic_path
-
     with atomic_path(Path(model_dir) / DATA_PATH_FILE) as tmp:
         tmp.write_text(str(Path(data).resolve()) + "\n")
 

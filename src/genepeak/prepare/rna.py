@@ -57,6 +57,24 @@ def qc_metrics(counts: sp.csr_matrix, var_names: pd.Index, obs_names: pd.Index) 
     return frame
 
 
+def keep_detected_genes(rna: ad.AnnData, min_cells: int) -> ad.AnnData:
+    """Keep genes with count > 0 in >= ``min_cells`` cells of raw-count ``rna.X``.
+
+    Sets ``var['n_cells']``; raises when no gene passes.
+    """
+    x = sp.csr_matrix(rna.X)
+    n_cells = np.bincount(x.indices[x.data > 0], minlength=rna.n_vars)
+    keep = n_cells >= min_cells
+    if not keep.any():
+        raise InputError(
+            f"RNA: no gene is detected in >= {min_cells} cells "
+            f"(min_cells_per_gene) among {rna.n_obs} cells; lower the threshold"
+        )
+    rna = rna[:, keep].copy()
+    rna.var["n_cells"] = n_cells[keep].astype(np.int64)
+    return rna
+
+
 def qc_filter(qc: pd.DataFrame, config: PrepareConfig) -> np.ndarray:
     """Boolean mask of cells passing the thresholds; raises when no cell passes."""
     rules = {
@@ -269,15 +287,7 @@ def prepare_rna(
         rna = ad.AnnData(
             X=counts[keep], obs=adata.obs.iloc[np.flatnonzero(keep)].copy(), var=adata.var.copy()
         )
-        n_cells = np.bincount(rna.X.indices[rna.X.data > 0], minlength=rna.n_vars)
-        gene_keep = n_cells >= config.min_cells_per_gene
-        if not gene_keep.any():
-            raise InputError(
-                f"RNA: no gene is detected in >= {config.min_cells_per_gene} cells "
-                f"(min_cells_per_gene) among {rna.n_obs} cells; lower the threshold"
-            )
-        rna = rna[:, gene_keep].copy()
-        rna.var["n_cells"] = n_cells[gene_keep].astype(np.int64)
+        rna = keep_detected_genes(rna, config.min_cells_per_gene)
         rna.layers["counts"] = sp.csr_matrix(rna.X, dtype=np.float32)
         for column in QC_COLUMNS[1:]:
             rna.obs[column] = qc_before.loc[rna.obs_names, column].to_numpy()
@@ -289,9 +299,7 @@ def prepare_rna(
             raise InputError(
                 "zero cells left after removing Scrublet doublets; set filter_doublets=False"
             )
-        rna = rna[singlets].copy()
-        rna.var["n_cells"] = np.asarray((rna.layers["counts"] > 0).sum(0)).ravel().astype(np.int64)
-        rna = rna[:, rna.var["n_cells"].to_numpy() >= config.min_cells_per_gene].copy()
+        rna = keep_detected_genes(rna[singlets].copy(), config.min_cells_per_gene)
     with timed_step("RNA normalise and HVGs", timings):
         normalise(rna)
         select_hvgs(rna, config)
