@@ -101,7 +101,7 @@ def _explain(args: argparse.Namespace) -> None:
     print("; ".join(result.changes), f"in {result.summary()['cell']}")
     columns = [
         c
-        for c in ("peak", "direction", "score", "p_value", "fdr", "distance_to_tss")
+        for c in ("peak", "direction", "score", "shift", "flip_frequency", "fdr", "distance_to_tss")
         if c in result.table.columns
     ]
     print(result.table[columns].head(10).to_string(index=False))

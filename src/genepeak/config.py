@@ -28,6 +28,8 @@ ATAC_LOSSES = ("mse", "l1", "huber", "weighted_mse", "bernoulli", "poisson")
 ALIGNMENTS = ("l2", "skl", "fusion")
 ARCHITECTURES = ("gpg", "pgp", "dual")
 GENE_SETS = ("all", "hvg")
+#: how explain ranks peaks: by the posterior-mean shift beyond null genes, or by flip frequency
+RANK_BY = ("shift", "flips")
 PRECISIONS = ("auto", "32", "bf16")
 SHAPES = ("tiny", "small", "pbmc3k", "pbmc10k")
 
@@ -158,6 +160,9 @@ class ExplainConfig:
 
     n_passes: int = field(default=100, metadata=_range(1))
     margin: float = field(default=0.1, metadata=_range(0))
+    # "shift": rank by the posterior-mean shift beyond the null genes (effect size, p-value);
+    # "flips": rank by the change frequency (the reference design), then by that effect size
+    rank_by: str = field(default="shift", metadata=_choices(*RANK_BY))
     threshold: float | None = None  # None: the model's validation-chosen threshold
     top_k: int = field(default=20, metadata=_range(1))
     n_null_genes: int = field(default=20, metadata=_range(0))
@@ -229,7 +234,9 @@ PRESETS: dict[str, tuple[dict, dict]] = {
 }
 SMALL_PRESETS: dict[str, tuple[dict, dict]] = {
     "gpg": (
-        dict(architecture="gpg", latent_dim=32, hidden=[256], activation="tanh"),
+        # ReLU: lower validation loss than tanh on 4 of 4 simulated runs, and 4-13x the planted-
+        # link recovery; [512] ties [256] on validation loss and recovers more links
+        dict(architecture="gpg", latent_dim=32, hidden=[512], activation="relu"),
         # measured on 1,800 x 4,000 x 6,000: lr 1e-3 left GPG's translation at the mean profile
         dict(epochs=30, lr=3e-3, batch_size=128, beta_max=0.1, beta_warmup_epochs=10),
     ),

@@ -2,7 +2,8 @@
 
 The default path: ``simulate(shape="small", seed=0)`` -> ``prepare`` -> the small GPG preset ->
 silence each of the eight PBMC marker drivers in its cell type's representative cell. About
-60-90 s on 2 CPU cores, hence ``slow``. Run with ``pytest -m slow -s`` to see the table.
+35 s on 2 CPU cores; it runs with the default tests so that the floor is checked on every CI
+run. ``pytest tests/explain/test_default_recovery.py -s`` prints the table.
 """
 
 from __future__ import annotations
@@ -30,16 +31,20 @@ def default_recovery(tmp_path, seed: int = 0) -> pd.DataFrame:
     return table[["gene", "random", "flips_auprc", "shift_auprc", "correlation_auprc"]]
 
 
-@pytest.mark.slow
 def test_perturbation_ranking_recovers_planted_links_on_default_data(tmp_path):
-    """Mean flip-ranking AUPRC over the 8 drivers is at least 3x random and >= 0.0025.
+    """The perturbation rankings recover planted links at well above random, for most drivers.
 
-    Measured on 2 CPU cores (small GPG preset, default ExplainConfig), mean AUPRC:
-    training seed 0: flips 0.0048, shift 0.0057; seed 1: 0.0128, 0.0173; seed 2: 0.0053, 0.0055;
-    correlation baseline 0.107, random (prevalence) 0.0008. The mean leans on one or two
-    drivers (MS4A1, IL7R); the others sit at 1-4x random. The GPG learns no within-type
-    signal here (validation per-peak AUROC within leiden clusters 0.506; overall 0.549, below
-    a per-cluster mean predictor's 0.564), and the planted links are within-type covariation.
+    Measured on 2 CPU cores (small GPG preset, default ExplainConfig), AUPRC over the 8 drivers,
+    mean / median, of the shift ranking (the table's default order) and the flip ranking
+    (random = prevalence, 0.0008):
+
+    - default data (simulation seed 0), training seed 0: shift 0.059 / 0.021, flips
+      0.049 / 0.021, 6 of 8 drivers >= 5x random; training seed 1: shift 0.061 / 0.024;
+    - simulation seeds 1 and 2 (other planted links): shift 0.074 / 0.010 and 0.157 / 0.042.
+
+    The Pearson correlation baseline reaches 0.107 / 0.073 on the default data. Drivers whose
+    planted peaks barely vary within their cell type (NKG7, FCGR3A here: within-type partial
+    correlation gives them AUPRC 0.006) stay near random for every method.
     """
     table = default_recovery(tmp_path)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -47,11 +52,15 @@ def test_perturbation_ranking_recovers_planted_links_on_default_data(tmp_path):
         len(table) == len(SIMULATED_MARKER_DRIVERS)
         and np.isfinite(table.drop(columns="gene")).all().all()
     )
-    mean = table.drop(columns="gene").mean()
-    print(mean.to_dict())
+    numbers = table.drop(columns="gene")
+    mean, median = numbers.mean(), numbers.median()
+    print("mean", mean.to_dict(), "median", median.to_dict())
     assert mean["random"] == pytest.approx(0.0008, abs=0.0002)
-    assert mean["flips_auprc"] >= 0.0025
-    assert mean["flips_auprc"] >= 3 * mean["random"]
-    assert mean["shift_auprc"] >= 3 * mean["random"]
+    for method in ("flips_auprc", "shift_auprc"):
+        assert mean[method] >= 0.015 and mean[method] >= 15 * mean["random"]
+        assert median[method] >= 8 * median["random"]
+    # not one lucky gene: most drivers are recovered at >= 5x their own random AUPRC
+    assert (table["shift_auprc"] >= 5 * table["random"]).sum() >= 4
+    assert (table["flips_auprc"] >= 5 * table["random"]).sum() >= 4
     # the correlation baseline is reported next to it and is itself far above random
     assert mean["correlation_auprc"] >= 0.05

@@ -33,7 +33,7 @@ def test_silencing_a_driver_gene_loses_its_peaks(tiny_mdata, linear_model, tmp_p
     )
     top = result.table.head(2)
     assert set(top["peak"]) == {_peak(tiny_mdata, 6), _peak(tiny_mdata, 7)}
-    assert (top["direction"] == "loss").all() and (top["score"] == 1.0).all()
+    assert (top["direction"] == "loss").all() and (top["flip_frequency"] == 1.0).all()
     assert (top["f_gain"] == 0).all()
     # only null genes that themselves drive two peaks (GENE0-9) can reach an effect of 1.0
     drivers = sum(s[0] in {f"GENE{g}" for g in range(10)} for s in result.null_genes)

@@ -104,11 +104,11 @@ def test_bedpe_and_signac_formats(tmp_path):
         "3000",
         "3500",
         "A|chr1:3000-3500|gain",
-        "820",
+        "1000",  # the strongest link scales to 1000
         "+",
         ".",
     ]
-    assert bedpe[2].split("\t")[3:6] == ["chr2", "100", "300"]
+    assert bedpe[2].split("\t")[3:8] == ["chr2", "100", "300", "A|chr2:100-300|loss", "122"]
     signac = pd.read_csv(links.write_signac_links(_table(), genes, tmp_path / "s.tsv"), sep="\t")
     assert len(signac) == 1  # the other-chromosome link has no span
     row = signac.iloc[0]

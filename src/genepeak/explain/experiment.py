@@ -46,7 +46,7 @@ class ExplainResult:
     seconds: float = 0.0
 
     def top(self, k: int = 20) -> pd.DataFrame:
-        """The ``k`` most sensitive peaks (by change frequency, then |posterior-mean shift|)."""
+        """The ``k`` most sensitive peaks, in the table's order (``ExplainConfig.rank_by``)."""
         return self.table.head(k)
 
     @property
@@ -64,7 +64,7 @@ class ExplainResult:
             "cell": self.cells[0] if len(self.cells) == 1 else f"{len(self.cells)} cells",
             "cell_type": self.cell_type or "",
             "threshold": self.threshold,
-            "n_changed": int((self.table["score"] > 0).sum()),
+            "n_changed": int((self.table["flip_frequency"] > 0).sum()),
             "n_significant": self.n_significant,
             "noise_flip_rate": self.noise_flip_rate,
             "top_peak": top["peak"] if top is not None else "",
@@ -229,13 +229,10 @@ def explain_gene(
             }
     stats = {k: v / len(cells) for k, v in sums.items()}
 
-    table = _peak_table(stats, peaks, genes, n)
+    table = _peak_table(stats, peaks, genes, config.rank_by)
     genes_coords = links.gene_coordinates(rna.var, annotation or _annotation_from_uns(mdata))
     peak_coords = links.peak_coordinates(mdata.mod["atac"].var, peaks)
     table = _add_context(table, peak_coords, genes_coords, genes)
-    table = table.sort_values(["score", "abs_shift"], ascending=False, kind="stable").reset_index(
-        drop=True
-    )
     table.insert(0, "rank", np.arange(1, len(table) + 1))
 
     changes = _describe_changes(rna, first["cell"], genes, first["x"][gene_idx], first["new"])
@@ -313,34 +310,47 @@ def _annotation_from_uns(mdata) -> str | None:
     return None
 
 
-def _peak_table(stats: dict, peaks: list[str], genes: list[str], n_passes: int) -> pd.DataFrame:
+def _peak_table(stats: dict, peaks: list[str], genes: list[str], rank_by: str) -> pd.DataFrame:
+    """Per-peak statistics, ranked by ``rank_by`` ("shift" or "flips").
+
+    The p-value, FDR, effect size and z-score compare the |posterior-mean shift| of each peak
+    with the same perturbation applied to expression-matched null genes: a continuous
+    statistic, so it still separates peaks when few of them cross the threshold by the margin.
+    """
     f_gain, f_loss = stats["f_gain"], stats["f_loss"]
-    score = f_gain + f_loss
-    effect, pvalues = empirical_pvalues(score, stats["null_f"])
-    null_sd = stats["null_f"].std(axis=0) if len(stats["null_f"]) else np.zeros_like(score)
-    zscore = effect / (null_sd + 1.0 / n_passes)
-    direction = np.where(stats["open"] > 0.5, "loss", "gain")
+    frequency = f_gain + f_loss
+    shift = stats["shift"]
+    abs_shift = np.abs(shift)
+    null_abs = np.abs(stats["null_shift"])
+    effect, pvalues = empirical_pvalues(abs_shift, null_abs)
+    null_sd = null_abs.std(axis=0) if len(null_abs) else np.zeros_like(abs_shift)
+    # the median null spread keeps peaks that no null gene moves from dividing by ~0
+    zscore = effect / (null_sd + float(np.median(null_sd)) + 1e-12)
+    direction = np.where(shift > 0, "gain", "loss")
     direction = np.where(f_gain > f_loss, "gain", np.where(f_loss > f_gain, "loss", direction))
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "peak": peaks,
             "gene": ",".join(genes),
-            "score": score,
+            "score": effect if rank_by == "shift" else frequency,
             "direction": direction,
             "p_value": pvalues,
             "fdr": benjamini_hochberg(pvalues),
             "effect_size": effect,
             "zscore": zscore,
+            "flip_frequency": frequency,
             "f_gain": f_gain,
             "f_loss": f_loss,
             "baseline": stats["baseline"],
             "mean_perturbed": stats["mean_perturbed"],
             "mean_shift": stats["mean_shift"],
-            "shift": stats["shift"],
-            "abs_shift": np.abs(stats["shift"]),
+            "shift": shift,
+            "abs_shift": abs_shift,
             "noise_rate": stats["noise_f"],
         }
     )
+    keys = ["score", "abs_shift"] if rank_by == "shift" else ["score", "effect_size"]
+    return table.sort_values(keys, ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _add_context(table, peak_coords, genes_coords, genes) -> pd.DataFrame:
@@ -400,16 +410,24 @@ def _dose_response(model, rna, first, gene_idx, genes, table, threshold, config)
 
 def _validation(mdata, result, stats, genes_coords, peak_coords, config, truth) -> dict:
     out: dict = {}
-    # flips: the table's order (change frequency, then |shift|) as a strict ranking;
-    # shift: |posterior-mean shift| alone, which does not depend on the threshold
-    rankings = {
-        "flips": pd.Series(np.arange(len(result.table), 0, -1.0), index=result.table["peak"]),
-        "shift": pd.Series(result.table["abs_shift"].to_numpy(), index=result.table["peak"]),
+    # flips: change frequency, then the shift effect size, as a strict ranking;
+    # shift: the shift effect size (|posterior-mean shift| beyond the null genes), then |shift|
+    table = result.table
+    order = {
+        "flips": np.lexsort((table["effect_size"].to_numpy(), table["flip_frequency"].to_numpy())),
+        "shift": np.lexsort((table["abs_shift"].to_numpy(), table["effect_size"].to_numpy())),
     }
+    rankings = {}
+    for method, ascending in order.items():
+        rank = np.empty(len(table))
+        rank[ascending] = np.arange(1, len(table) + 1)
+        rankings[method] = pd.Series(rank, index=table["peak"].to_numpy())
     if truth is not None:
-        table = validate.read_truth(truth)
-        if validate.planted_peaks(table, result.genes):
-            out["planted"] = validate.compare_with_correlation(mdata, rankings, result.genes, table)
+        truth_table = validate.read_truth(truth)
+        if validate.planted_peaks(truth_table, result.genes):
+            out["planted"] = validate.compare_with_correlation(
+                mdata, rankings, result.genes, truth_table
+            )
     out["tss"] = _tss_check(result, stats, genes_coords, peak_coords, config)
     return out
 
@@ -418,7 +436,7 @@ def _tss_check(result, stats, genes_coords, peak_coords, config) -> dict:
     """Top-k peaks of the perturbed gene vs of each null gene, within cis_window of own TSS.
 
     ``stats`` holds the (first) cell's null flip frequencies and shifts, whose genes are
-    ``result.null_genes``.
+    ``result.null_genes``; their peaks are ranked by the table's statistic (``rank_by``).
     """
     k = config.top_k
     gene = result.genes[0]
@@ -433,7 +451,11 @@ def _tss_check(result, stats, genes_coords, peak_coords, config) -> dict:
             continue
         f = stats["null_f"][s]
         shift = np.abs(stats["null_shift"][s])
-        order = np.lexsort((-shift, -f))[:k]
+        order = (
+            np.argsort(-shift, kind="stable")
+            if config.rank_by == "shift"
+            else np.lexsort((-shift, -f))
+        )[:k]
         d = links.distance_to_tss(
             peak_coords.loc[order_peaks[order]],
             genes_coords.at[g, "chrom"],
@@ -576,7 +598,9 @@ def explain(
             skipped.append((label, str(err)))
             continue
         log(
-            f"explain: {result.name}: {'; '.join(result.changes)}; {result.n_significant} peaks at FDR<0.05"
+            f"explain: {result.name}: {'; '.join(result.changes)}; {result.n_significant} peaks "
+            f"shift more than for null genes (FDR<0.05), "
+            f"{int((result.table['flip_frequency'] > 0).sum())} flip state in some pass"
         )
         results.append(result)
     for label, reason in skipped:

@@ -166,6 +166,7 @@ LINK_COLUMNS = [
     "distance_to_tss",
     "nearest_gene",
     "nearest_gene_distance",
+    "flip_frequency",
     "f_gain",
     "f_loss",
     "baseline",
@@ -194,10 +195,18 @@ def _one_gene_per_row(table: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["gene"].isin(genes.index[genes["tss"] >= 0])].reset_index(drop=True)
 
 
+def _browser_score(score: np.ndarray) -> np.ndarray:
+    """Scores scaled to integers 0-1000 (the strongest link 1000)."""
+    score = np.clip(np.nan_to_num(np.asarray(score, np.float64)), 0.0, None)
+    top = score.max() if score.size else 0.0
+    return np.round(1000 * score / top).astype(int) if top > 0 else np.zeros(score.size, int)
+
+
 def write_bedpe(table: pd.DataFrame, genes: pd.DataFrame, path: str | Path) -> Path:
     """BEDPE (IGV / UCSC interaction track): gene TSS (1 bp) paired with each linked peak.
 
-    Links whose gene has no known TSS are left out. ``score`` is the change frequency x 1000.
+    Links whose gene has no known TSS are left out. ``score`` is the table's score scaled so
+    that the strongest link is 1000 (negative scores are 0), as browsers expect 0-1000.
     """
     rows = _one_gene_per_row(table, genes)
     gene = rows["gene"]
@@ -211,7 +220,7 @@ def write_bedpe(table: pd.DataFrame, genes: pd.DataFrame, path: str | Path) -> P
             "start2": rows["start"].to_numpy(),
             "end2": rows["end"].to_numpy(),
             "name": (gene + "|" + rows["peak"].astype(str) + "|" + rows["direction"]).to_numpy(),
-            "score": np.round(rows["score"].to_numpy() * 1000).astype(int),
+            "score": _browser_score(rows["score"].to_numpy()),
             "strand1": genes.loc[gene, "strand"].replace({"": "."}).to_numpy(),
             "strand2": ".",
         }

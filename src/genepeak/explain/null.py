@@ -46,8 +46,8 @@ def matched_null_genes(
 def empirical_pvalues(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-peak effect size and one-sided empirical p-value against null-gene perturbations.
 
-    ``observed`` (peaks,) is the change frequency of each peak under the real perturbation;
-    ``null`` (null genes, peaks) the same under each null gene. The effect size is
+    ``observed`` (peaks,) is a per-peak response to the real perturbation (explain uses the
+    |posterior-mean shift|); ``null`` (null genes, peaks) the same under each null gene. The effect size is
     ``observed - mean(null)`` per peak. Each null gene's own effect is its excess over the
     mean of the *other* null genes (leave-one-out), which removes how easily each peak flips
     at all; these null effects are pooled over peaks, so with G null genes and P peaks

@@ -186,7 +186,8 @@ def planted_link_recovery(
     """Silence each driver gene in its cell type's representative cell; score the rankings.
 
     Returns one row per driver present in the model: planted peaks, random AUPRC (prevalence),
-    AUPRC of the flip-frequency and posterior-shift rankings and of the correlation baseline.
+    AUPRC of the flip-frequency ranking, of the shift ranking (|posterior-mean shift| beyond the
+    null genes, the table's default order) and of the correlation baseline.
     """
     from genepeak.explain.experiment import explain_gene
 
