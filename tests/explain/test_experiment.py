@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -215,3 +217,41 @@ def test_cell_type_by_labels_picks_a_cell_of_that_label(tiny_mdata, linear_model
     x = tiny_mdata.mod["rna"][members].X.toarray()
     nearest = members[np.argmin(((x - x.mean(0)) ** 2).sum(1))]
     assert chosen == nearest
+
+
+def test_shift_ranking_finds_links_that_never_flip(tiny_mdata, linear_model):
+    # a threshold above every prediction: no peak flips, yet the shift beyond the null genes
+    # ranks the driver's two peaks first and gives them the smallest p-value
+    result = explain_gene(
+        linear_model,
+        tiny_mdata,
+        "GENE3",
+        0.0,
+        cell_type="G3",
+        config=CONFIG,
+        threshold=50.0,
+        dose_response=False,
+    )
+    assert (result.table["flip_frequency"] == 0).all()
+    top = result.table.head(2)
+    assert set(top["peak"]) == {_peak(tiny_mdata, 6), _peak(tiny_mdata, 7)}
+    assert top["p_value"].max() < result.table["p_value"].iloc[2:].min()
+    assert (top["direction"] == "loss").all() and (top["shift"] < 0).all()
+    assert (result.table["score"] == result.table["effect_size"]).all()
+
+
+def test_rank_by_flips_orders_by_change_frequency(tiny_mdata, linear_model):
+    config = dataclasses.replace(CONFIG, rank_by="flips")
+    result = explain_gene(
+        linear_model,
+        tiny_mdata,
+        "GENE3",
+        0.0,
+        cell_type="G3",
+        config=config,
+        threshold=0.5,
+        dose_response=False,
+    )
+    table = result.table
+    assert (table["score"] == table["flip_frequency"]).all()
+    assert table["score"].is_monotonic_decreasing and table["score"].iloc[0] == 1.0
