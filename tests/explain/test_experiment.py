@@ -22,17 +22,14 @@ def _peak(mdata, i):
     return mdata.mod["atac"].var_names[i]
 
 
+def _silence_gene3(model, mdata, **options):
+    """Silence GENE3 (the driver of peaks 6 and 7) in the representative G3 cell."""
+    options = {"config": CONFIG, "threshold": 0.5, **options}
+    return explain_gene(model, mdata, "GENE3", 0.0, cell_type="G3", **options)
+
+
 def test_silencing_a_driver_gene_loses_its_peaks(tiny_mdata, linear_model, tmp_path):
-    result = explain_gene(
-        linear_model,
-        tiny_mdata,
-        "GENE3",
-        0.0,
-        cell_type="G3",
-        config=CONFIG,
-        threshold=0.5,
-        out_dir=tmp_path,
-    )
+    result = _silence_gene3(linear_model, tiny_mdata, out_dir=tmp_path)
     top = result.table.head(2)
     assert set(top["peak"]) == {_peak(tiny_mdata, 6), _peak(tiny_mdata, 7)}
     assert (top["direction"] == "loss").all() and (top["flip_frequency"] == 1.0).all()
@@ -222,16 +219,7 @@ def test_cell_type_by_labels_picks_a_cell_of_that_label(tiny_mdata, linear_model
 def test_shift_ranking_finds_links_that_never_flip(tiny_mdata, linear_model):
     # a threshold above every prediction: no peak flips, yet the shift beyond the null genes
     # ranks the driver's two peaks first and gives them the smallest p-value
-    result = explain_gene(
-        linear_model,
-        tiny_mdata,
-        "GENE3",
-        0.0,
-        cell_type="G3",
-        config=CONFIG,
-        threshold=50.0,
-        dose_response=False,
-    )
+    result = _silence_gene3(linear_model, tiny_mdata, threshold=50.0, dose_response=False)
     assert (result.table["flip_frequency"] == 0).all()
     top = result.table.head(2)
     assert set(top["peak"]) == {_peak(tiny_mdata, 6), _peak(tiny_mdata, 7)}
@@ -242,16 +230,7 @@ def test_shift_ranking_finds_links_that_never_flip(tiny_mdata, linear_model):
 
 def test_rank_by_flips_orders_by_change_frequency(tiny_mdata, linear_model):
     config = dataclasses.replace(CONFIG, rank_by="flips")
-    result = explain_gene(
-        linear_model,
-        tiny_mdata,
-        "GENE3",
-        0.0,
-        cell_type="G3",
-        config=config,
-        threshold=0.5,
-        dose_response=False,
-    )
+    result = _silence_gene3(linear_model, tiny_mdata, config=config, dose_response=False)
     table = result.table
     assert (table["score"] == table["flip_frequency"]).all()
     assert table["score"].is_monotonic_decreasing and table["score"].iloc[0] == 1.0

@@ -50,6 +50,11 @@ class ExplainResult:
         return self.table.head(k)
 
     @property
+    def n_changed(self) -> int:
+        """Peaks that flip state in at least one Monte-Carlo pass."""
+        return int((self.table["flip_frequency"] > 0).sum())
+
+    @property
     def n_significant(self) -> int:
         """Peaks with FDR < 0.05 and a positive effect over the null genes."""
         return int(((self.table["fdr"] < 0.05) & (self.table["effect_size"] > 0)).sum())
@@ -64,7 +69,7 @@ class ExplainResult:
             "cell": self.cells[0] if len(self.cells) == 1 else f"{len(self.cells)} cells",
             "cell_type": self.cell_type or "",
             "threshold": self.threshold,
-            "n_changed": int((self.table["flip_frequency"] > 0).sum()),
+            "n_changed": self.n_changed,
             "n_significant": self.n_significant,
             "noise_flip_rate": self.noise_flip_rate,
             "top_peak": top["peak"] if top is not None else "",
@@ -212,7 +217,6 @@ def explain_gene(
             "baseline": baseline.astype(np.float64),
             "mean_perturbed": flips.mean[0].astype(np.float64),
             "mean_shift": (flips.mean[0] - noise_mean).astype(np.float64),
-            "open": (baseline > threshold).astype(np.float64),
         }
         for key, value in cell_stats.items():
             sums[key] = sums.get(key, 0.0) + value
@@ -310,6 +314,12 @@ def _annotation_from_uns(mdata) -> str | None:
     return None
 
 
+#: ``rank_by`` -> the table columns that order the peaks (descending, first key first):
+#: shift: |posterior-mean shift| beyond the null genes, then |shift|;
+#: flips: change frequency (the reference design), then that effect size
+RANK_KEYS = {"shift": ["effect_size", "abs_shift"], "flips": ["flip_frequency", "effect_size"]}
+
+
 def _peak_table(stats: dict, peaks: list[str], genes: list[str], rank_by: str) -> pd.DataFrame:
     """Per-peak statistics, ranked by ``rank_by`` ("shift" or "flips").
 
@@ -332,7 +342,6 @@ def _peak_table(stats: dict, peaks: list[str], genes: list[str], rank_by: str) -
         {
             "peak": peaks,
             "gene": ",".join(genes),
-            "score": effect if rank_by == "shift" else frequency,
             "direction": direction,
             "p_value": pvalues,
             "fdr": benjamini_hochberg(pvalues),
@@ -349,8 +358,10 @@ def _peak_table(stats: dict, peaks: list[str], genes: list[str], rank_by: str) -
             "noise_rate": stats["noise_f"],
         }
     )
-    keys = ["score", "abs_shift"] if rank_by == "shift" else ["score", "effect_size"]
-    return table.sort_values(keys, ascending=False, kind="stable").reset_index(drop=True)
+    table.insert(2, "score", table[RANK_KEYS[rank_by][0]])
+    return table.sort_values(RANK_KEYS[rank_by], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _add_context(table, peak_coords, genes_coords, genes) -> pd.DataFrame:
@@ -410,15 +421,11 @@ def _dose_response(model, rna, first, gene_idx, genes, table, threshold, config)
 
 def _validation(mdata, result, stats, genes_coords, peak_coords, config, truth) -> dict:
     out: dict = {}
-    # flips: change frequency, then the shift effect size, as a strict ranking;
-    # shift: the shift effect size (|posterior-mean shift| beyond the null genes), then |shift|
+    # both rankings (RANK_KEYS), whichever one orders the table, as strict ranks
     table = result.table
-    order = {
-        "flips": np.lexsort((table["effect_size"].to_numpy(), table["flip_frequency"].to_numpy())),
-        "shift": np.lexsort((table["abs_shift"].to_numpy(), table["effect_size"].to_numpy())),
-    }
     rankings = {}
-    for method, ascending in order.items():
+    for method, keys in RANK_KEYS.items():
+        ascending = np.lexsort([table[key].to_numpy() for key in reversed(keys)])
         rank = np.empty(len(table))
         rank[ascending] = np.arange(1, len(table) + 1)
         rankings[method] = pd.Series(rank, index=table["peak"].to_numpy())
@@ -600,7 +607,7 @@ def explain(
         log(
             f"explain: {result.name}: {'; '.join(result.changes)}; {result.n_significant} peaks "
             f"shift more than for null genes (FDR<0.05), "
-            f"{int((result.table['flip_frequency'] > 0).sum())} flip state in some pass"
+            f"{result.n_changed} flip state in some pass"
         )
         results.append(result)
     for label, reason in skipped:

@@ -47,10 +47,10 @@ def empirical_pvalues(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarra
     """Per-peak effect size and one-sided empirical p-value against null-gene perturbations.
 
     ``observed`` (peaks,) is a per-peak response to the real perturbation (explain uses the
-    |posterior-mean shift|); ``null`` (null genes, peaks) the same under each null gene. The effect size is
-    ``observed - mean(null)`` per peak. Each null gene's own effect is its excess over the
-    mean of the *other* null genes (leave-one-out), which removes how easily each peak flips
-    at all; these null effects are pooled over peaks, so with G null genes and P peaks
+    |posterior-mean shift|); ``null`` (null genes, peaks) the same under each null gene. The
+    effect size is ``observed - mean(null)`` per peak. Each null gene's own effect is its excess
+    over the mean of the *other* null genes (leave-one-out), which removes how easily each peak
+    responds at all; these null effects are pooled over peaks, so with G null genes and P peaks
 
         p_j = (1 + #{null effects >= effect_j}) / (1 + G * P).
 
