@@ -134,9 +134,17 @@ class EvaluateConfig:
     threshold_step: float = field(default=0.3, metadata=_range(0))
     knn_k: int = field(default=15, metadata=_range(1))
     ridge_alpha: float = field(default=1.0, metadata=_range(0))
+    # per-type ridge: clusters with fewer training cells use the global ridge; one penalty
+    # from the grid is chosen on validation cells
+    per_type_min_cells: int = field(default=30, metadata=_range(2))
+    per_type_alphas: list[float] = field(
+        default_factory=lambda: [1.0, 10.0, 100.0, 1000.0, 10000.0, 1e6]
+    )
     n_pcs: int = field(default=50, metadata=_range(2))
     run_multivi: bool = False
-    multivi_epochs: int = field(default=100, metadata=_range(1))
+    # MultiVI trains to its own early stopping (its validation reconstruction loss, patience
+    # 50, best weights kept), at most this many epochs (MultiVI's default budget)
+    multivi_epochs: int = field(default=500, metadata=_range(1))
     compute_umap: bool = True
     seed: int = 0
 

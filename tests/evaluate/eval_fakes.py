@@ -61,3 +61,61 @@ class FakeModel:
         if key == "z1":
             return self._rows(mdata, cells, "rna") @ self.project_rna
         return self._rows(mdata, cells, "atac") @ self.project_atac
+
+
+def make_typed_mdata(
+    type_sizes: tuple[int, ...] = (150, 150, 150, 12),
+    n_genes: int = 40,
+    n_peaks: int = 30,
+    seed: int = 0,
+):
+    """Cell types plus a within-type state ``u`` that opens peaks with type-specific slopes.
+
+    Genes: a type-specific mean profile, and genes 0-9 follow ``u``. Peaks 0-7: type markers
+    (open in their own type). Peaks 8-: open with probability ``sigmoid(slope[type] * u)``,
+    the slope's sign flipping between types, so only a model that learns within-type
+    variation ranks the cells of one type. ``mdata.obs['leiden']`` is the true type.
+    """
+    import anndata as ad
+    import mudata as md
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    n_types = len(type_sizes)
+    types = np.repeat(np.arange(n_types), type_sizes)
+    n = len(types)
+    u = rng.normal(size=n)
+    type_means = rng.gamma(1.0, 1.0, size=(n_types, n_genes))
+    log_rate = np.log(type_means[types] + 0.2)
+    log_rate[:, :10] += 0.8 * u[:, None]
+    counts_rna = rng.poisson(3.0 * np.exp(log_rate)).astype(np.float32)
+    logits = np.full((n, n_peaks), -3.0)
+    for t in range(n_types):
+        logits[types == t, 2 * t : 2 * t + 2] = 2.5
+    slopes = rng.choice([-3.0, 3.0], size=(n_types, n_peaks - 8))
+    logits[:, 8:] = slopes[types] * u[:, None]
+    counts_atac = (rng.random((n, n_peaks)) < 1 / (1 + np.exp(-logits))).astype(np.float32)
+    names = [f"cell{i}" for i in range(n)]
+    labels = pd.Categorical([f"t{t}" for t in types])
+    rna = ad.AnnData(
+        X=sp.csr_matrix(np.log1p(counts_rna)),
+        obs=pd.DataFrame({"leiden": labels}, index=names),
+        var=pd.DataFrame(index=[f"G{i}" for i in range(n_genes)]),
+    )
+    rna.layers["counts"] = sp.csr_matrix(counts_rna)
+    atac = ad.AnnData(
+        X=sp.csr_matrix(np.log1p(counts_atac)),
+        obs=pd.DataFrame(index=names),
+        var=pd.DataFrame(index=[f"chr1:{i * 1000}-{i * 1000 + 500}" for i in range(n_peaks)]),
+    )
+    atac.layers["counts"] = sp.csr_matrix(counts_atac)
+    mdata = md.MuData({"rna": rna, "atac": atac})
+    mdata.obs["leiden"] = labels
+    mdata.obs["u"] = u
+    return mdata
+
+
+def typed_split(mdata, seed: int = 0) -> dict[str, np.ndarray]:
+    """The stratified 70/10/20 split of ``make_typed_mdata`` by its true types."""
+    labels = mdata.obs["leiden"].astype(str).to_numpy()
+    return stratified_split(mdata.obs_names, labels, 0.1, 0.2, seed)

@@ -41,8 +41,9 @@ def result(fake_model):
 def test_metrics_json_has_every_metric_for_every_predictor(result, tmp_path):
     path = result.to_json(tmp_path / "out" / "metrics.json")
     metrics = json.loads(path.read_text())
-    assert set(metrics) == {"fake", "mean", "knn", "ridge", "pca", "_run"}
-    for name in ("fake", "mean", "knn", "ridge"):
+    baselines = {"mean", "knn", "ridge", "cluster_profile", "per_type_ridge", "pca"}
+    assert set(metrics) == {"fake", "_run"} | baselines
+    for name in ("fake", "mean", "knn", "ridge", "cluster_profile", "per_type_ridge"):
         for key in PEAK_KEYS:
             assert key in metrics[name]["peaks"], (name, key)
         for key in GENE_KEYS:
@@ -61,7 +62,15 @@ def test_metrics_json_has_every_metric_for_every_predictor(result, tmp_path):
 
 def test_table_rows_columns_and_expected_orderings(result):
     table = result.table
-    assert list(table.index) == ["fake", "mean", "knn", "ridge", "pca"]
+    assert list(table.index) == [
+        "fake",
+        "mean",
+        "knn",
+        "ridge",
+        "cluster_profile",
+        "per_type_ridge",
+        "pca",
+    ]
     assert [h.column for h in HEADLINE] == [
         c for c in table.columns if c in {h.column for h in HEADLINE}
     ]

@@ -44,10 +44,11 @@ def test_pearson_and_reliability_and_training_figures(baseline_evaluation, histo
     ev = baseline_evaluation
     fig = figures.plot_pearson_distributions(ev.pearson)
     labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
-    assert labels == ["mean", "knn", "ridge"]
+    translators = ["mean", "knn", "ridge", "cluster_profile", "per_type_ridge"]
+    assert labels == translators
     fig_rel = figures.plot_reliability(ev.threshold_curves)
     names = [t.get_text() for t in fig_rel.axes[0].get_legend().get_texts()]
-    assert names == ["perfect calibration", "mean", "knn", "ridge"]
+    assert names == ["perfect calibration", *translators]
     fig_train = figures.plot_training_curves({"gpg": history_model.history})
     top, bottom = fig_train.axes[0], fig_train.axes[1]
     assert [line.get_label() for line in top.lines] == ["training", "validation"]

@@ -10,6 +10,14 @@ part of the model API that evaluation uses: ``predict_peaks``, ``predict_genes``
   in RNA-PCA space; its genes the mean of its k nearest training cells in ATAC-LSI space.
 - ``RidgeBaseline``: ridge regression from RNA-PCA components to peak openness, and from
   ATAC-LSI components to genes.
+- ``ClusterProfileBaseline``: a test cell gets the training open fraction (peaks) / mean
+  ``rna.X`` (genes) of its cluster. RNA -> ATAC uses the cell's label in
+  ``mdata.obs[labels_key]`` (RNA clustering or annotations); ATAC -> RNA uses the cluster
+  predicted from the cell's ATAC (see ``ClusterLabels``), because an RNA-derived label would
+  hand the ATAC -> RNA predictor the answer.
+- ``PerTypeRidgeBaseline``: ridge fitted within each cluster on that cluster's training cells
+  (the same components as ``RidgeBaseline``), one penalty chosen on validation cells; clusters
+  with too few training cells use the global ridge.
 - ``PCABaseline``: latents only: RNA-PCA (``"rna"``) and ATAC-LSI (``"atac"``). The reference
   labels come from RNA clustering, so RNA-PCA is the ceiling a model's latent has to reach.
 """
@@ -22,19 +30,23 @@ import numpy as np
 import scipy.sparse as sp
 
 from genepeak.config import EvaluateConfig
+from genepeak.errors import ConfigError
 from genepeak.evaluate import _data
 
 __all__ = [
     "BASELINE_NAMES",
+    "ClusterLabels",
+    "ClusterProfileBaseline",
     "Embeddings",
     "KNNBaseline",
     "MeanBaseline",
     "PCABaseline",
+    "PerTypeRidgeBaseline",
     "RidgeBaseline",
     "fit_baselines",
 ]
 
-BASELINE_NAMES = ("mean", "knn", "ridge", "pca")
+BASELINE_NAMES = ("mean", "knn", "ridge", "cluster_profile", "per_type_ridge", "pca")
 
 
 def _csr(matrix) -> sp.csr_matrix:
@@ -107,6 +119,51 @@ class Embeddings:
         return self.atac_svd.transform(tfidf)[:, 1:]
 
 
+class ClusterLabels:
+    """The cluster of each cell, as each translation direction may know it.
+
+    RNA side (``rna``): the label in ``mdata.obs[labels_key]``. ATAC side (``atac``): the label
+    predicted from the cell's ATAC-LSI coordinates by a logistic regression fitted on the
+    training cells' labels, so an ATAC -> RNA predictor never sees the cell's RNA.
+    """
+
+    def __init__(
+        self,
+        mdata,
+        train_cells: Sequence[str],
+        labels_key: str,
+        embeddings: Embeddings,
+        config: EvaluateConfig | None = None,
+    ) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        config = config or EvaluateConfig()
+        self.labels_key = labels_key
+        self.embeddings = embeddings
+        train_cells = np.asarray(train_cells).astype(str)
+        self.train_labels = _data.labels_of(mdata, train_cells, labels_key)
+        self.classes = np.unique(self.train_labels)
+        self.atac_classifier = None
+        if len(self.classes) > 1:
+            self.atac_classifier = make_pipeline(
+                StandardScaler(), LogisticRegression(max_iter=1000, random_state=config.seed)
+            )
+            self.atac_classifier.fit(embeddings.atac(mdata, train_cells), self.train_labels)
+
+    def rna(self, mdata, cells: Sequence[str]) -> np.ndarray:
+        """Labels of ``cells`` in ``mdata.obs[labels_key]``."""
+        return _data.labels_of(mdata, np.asarray(cells).astype(str), self.labels_key)
+
+    def atac(self, mdata, cells: Sequence[str]) -> np.ndarray:
+        """Labels of ``cells`` predicted from their ATAC-LSI coordinates."""
+        cells = np.asarray(cells).astype(str)
+        if self.atac_classifier is None:
+            return np.full(len(cells), self.classes[0] if len(self.classes) else "")
+        return self.atac_classifier.predict(self.embeddings.atac(mdata, cells)).astype(str)
+
+
 class _Baseline:
     """What the baselines share: the split, the feature names and training-cell targets."""
 
@@ -122,6 +179,8 @@ class _Baseline:
         split: Mapping[str, Sequence[str]],
         config: EvaluateConfig | None = None,
         embeddings: Embeddings | None = None,
+        clusters: ClusterLabels | None = None,
+        labels_key: str = "leiden",
     ) -> None:
         _data.require_modalities(mdata)
         self.config = config or EvaluateConfig()
@@ -129,8 +188,17 @@ class _Baseline:
         self.genes = np.asarray(mdata.mod["rna"].var_names).astype(str)
         self.peaks = np.asarray(mdata.mod["atac"].var_names).astype(str)
         self.embeddings = embeddings
+        self.clusters = clusters
+        self.labels_key = labels_key
         self.mdata = mdata
         self.fit(mdata)
+
+    def _clusters(self, mdata) -> ClusterLabels:
+        if self.clusters is None:
+            self.clusters = ClusterLabels(
+                mdata, self.split["train"], self.labels_key, self._embeddings(mdata), self.config
+            )
+        return self.clusters
 
     def _embeddings(self, mdata) -> Embeddings:
         if self.embeddings is None:
@@ -259,6 +327,163 @@ class RidgeBaseline(_Baseline):
         return np.maximum(pred, 0.0)
 
 
+def _group_means(targets: sp.csr_matrix, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Mean row of ``targets`` per class (``classes x columns``), as float32."""
+    position = {c: i for i, c in enumerate(classes)}
+    rows = np.array([position[label] for label in labels])
+    counts = np.bincount(rows, minlength=len(classes)).astype(np.float64)
+    indicator = sp.csr_matrix(
+        (1.0 / counts[rows], (rows, np.arange(len(rows)))), shape=(len(classes), len(rows))
+    )
+    return np.asarray((indicator @ targets).toarray(), dtype=np.float32)
+
+
+def _lookup(profiles: np.ndarray, classes: np.ndarray, labels, fallback: np.ndarray):
+    """Row of ``profiles`` for each label; ``fallback`` for labels absent from ``classes``."""
+    position = {c: i for i, c in enumerate(classes)}
+    out = np.empty((len(labels), profiles.shape[1]), dtype=np.float32)
+    for i, label in enumerate(labels):
+        j = position.get(label)
+        out[i] = fallback if j is None else profiles[j]
+    return out
+
+
+class ClusterProfileBaseline(_Baseline):
+    """Training open fraction / mean expression of the test cell's cluster (a lookup table).
+
+    A model that only recognises the cell type can do no better than this; beating it means
+    the model learned variation within types.
+    """
+
+    name = "cluster_profile"
+
+    def fit(self, mdata) -> None:
+        open_train, rna_train = self._train_targets(mdata)
+        clusters = self._clusters(mdata)
+        self.classes = clusters.classes
+        self.peak_profiles = _group_means(open_train, clusters.train_labels, self.classes)
+        self.gene_profiles = _group_means(rna_train, clusters.train_labels, self.classes)
+        self.peak_fraction = np.asarray(open_train.mean(0), dtype=np.float32).ravel()
+        self.gene_mean = np.asarray(rna_train.mean(0), dtype=np.float32).ravel()
+
+    def predict_peaks(self, mdata=None, cells=None, n_samples=None) -> np.ndarray:
+        """Training open fraction of each peak in the cell's (RNA) cluster."""
+        mdata, cells = self._cells(mdata, cells)
+        labels = self._clusters(mdata).rna(mdata, cells)
+        return _lookup(self.peak_profiles, self.classes, labels, self.peak_fraction)
+
+    def predict_genes(self, mdata=None, cells=None, n_samples=None) -> np.ndarray:
+        """Training mean ``rna.X`` of the cluster predicted from the cell's ATAC."""
+        mdata, cells = self._cells(mdata, cells)
+        labels = self._clusters(mdata).atac(mdata, cells)
+        return _lookup(self.gene_profiles, self.classes, labels, self.gene_mean)
+
+
+class _RidgePath:
+    """Ridge fits of one training set for many penalties, from one eigendecomposition."""
+
+    def __init__(self, features: np.ndarray, targets: sp.csr_matrix) -> None:
+        self.x_mean = features.mean(0)
+        self.y_mean = np.asarray(targets.mean(0)).ravel()
+        xc = features - self.x_mean
+        self.eigenvalues, self.eigenvectors = np.linalg.eigh(xc.T @ xc)
+        self.eigenvalues = np.maximum(self.eigenvalues, 0.0)
+        # V^T X_c^T Y (X_c^T Y_c = X_c^T Y because the columns of X_c sum to zero)
+        self.projected = self.eigenvectors.T @ np.asarray((targets.T @ xc).T)
+
+    def coef(self, alpha: float) -> np.ndarray:
+        return self.eigenvectors @ (self.projected / (self.eigenvalues + alpha)[:, None])
+
+    def predict(self, features: np.ndarray, alpha: float) -> np.ndarray:
+        rotated = (features - self.x_mean) @ self.eigenvectors
+        return rotated @ (self.projected / (self.eigenvalues + alpha)[:, None]) + self.y_mean
+
+
+class PerTypeRidgeBaseline(_Baseline):
+    """Ridge regression within each cluster, on the components ``RidgeBaseline`` uses.
+
+    Each cluster with at least ``config.per_type_min_cells`` training cells gets its own ridge
+    (fitted on its training cells only); one penalty from ``config.per_type_alphas`` is chosen
+    for all clusters by the squared error on the validation cells. Other clusters, and labels
+    unseen in training, fall back to the global ridge (``config.ridge_alpha``). A large penalty
+    turns a cluster's ridge into its cluster profile, so this baseline contains that one.
+    """
+
+    name = "per_type_ridge"
+
+    def fit(self, mdata) -> None:
+        emb, clusters = self._embeddings(mdata), self._clusters(mdata)
+        train, val = self.split["train"], self.split["val"]
+        open_train, rna_train = self._train_targets(mdata)
+        self.peak_models, self.peak_alpha = self._fit_direction(
+            emb.rna(mdata, train),
+            open_train,
+            clusters.train_labels,
+            emb.rna(mdata, val),
+            _data.peaks_open(mdata, val).astype(np.float32),
+            clusters.rna(mdata, val),
+            (0.0, 1.0),
+        )
+        self.gene_models, self.gene_alpha = self._fit_direction(
+            emb.atac(mdata, train),
+            rna_train,
+            clusters.train_labels,
+            emb.atac(mdata, val),
+            _data.gene_values(mdata, val),
+            clusters.atac(mdata, val),
+            (0.0, None),
+        )
+
+    def _fit_direction(self, x, y, labels, x_val, y_val, val_labels, bounds):
+        """``({cluster or None: (x_mean, coef, y_mean)}, chosen alpha)``; ``None``: global."""
+        config = self.config
+        models = {None: _ridge(x, y, config.ridge_alpha)}
+        paths = {}
+        for cls in np.unique(labels):
+            rows = np.flatnonzero(labels == cls)
+            if len(rows) >= config.per_type_min_cells:
+                paths[cls] = _RidgePath(x[rows], y[rows])
+        alphas = list(config.per_type_alphas)
+        if not alphas or min(alphas) < 0:
+            raise ConfigError(
+                f"EvaluateConfig.per_type_alphas: expected a non-empty list of penalties >= 0, "
+                f"got {alphas!r}"
+            )
+        errors = np.zeros(len(alphas))
+        for cls, path in paths.items():
+            rows = np.flatnonzero(val_labels == cls)
+            for i, alpha in enumerate(alphas):
+                pred = np.clip(path.predict(x_val[rows], alpha), *bounds)
+                errors[i] += float(((pred - y_val[rows]) ** 2).sum())
+        alpha = float(alphas[int(np.argmin(errors))])
+        for cls, path in paths.items():
+            models[cls] = (path.x_mean, path.coef(alpha).astype(np.float32), path.y_mean)
+        return models, alpha
+
+    @staticmethod
+    def _apply(models, features: np.ndarray, labels: np.ndarray, bounds) -> np.ndarray:
+        out = np.empty((len(features), len(models[None][2])), dtype=np.float32)
+        for cls in np.unique(labels):
+            rows = np.flatnonzero(labels == cls)
+            key = cls if cls in models else None
+            out[rows] = RidgeBaseline._apply(models[key], features[rows])
+        return np.clip(out, *bounds)
+
+    def predict_peaks(self, mdata=None, cells=None, n_samples=None) -> np.ndarray:
+        """Openness from RNA-PCA by the ridge of the cell's (RNA) cluster, clipped to [0, 1]."""
+        mdata, cells = self._cells(mdata, cells)
+        features = self._embeddings(mdata).rna(mdata, cells)
+        labels = self._clusters(mdata).rna(mdata, cells)
+        return self._apply(self.peak_models, features, labels, (0.0, 1.0))
+
+    def predict_genes(self, mdata=None, cells=None, n_samples=None) -> np.ndarray:
+        """``rna.X`` from ATAC-LSI by the ridge of the cluster predicted from ATAC, at least 0."""
+        mdata, cells = self._cells(mdata, cells)
+        features = self._embeddings(mdata).atac(mdata, cells)
+        labels = self._clusters(mdata).atac(mdata, cells)
+        return self._apply(self.gene_models, features, labels, (0.0, None))
+
+
 class PCABaseline(_Baseline):
     """Latents only: RNA-PCA (the ceiling for RNA-derived labels) and ATAC-LSI."""
 
@@ -281,11 +506,28 @@ class PCABaseline(_Baseline):
 
 
 def fit_baselines(
-    mdata, split: Mapping[str, Sequence[str]], config: EvaluateConfig | None = None
+    mdata,
+    split: Mapping[str, Sequence[str]],
+    config: EvaluateConfig | None = None,
+    labels_key: str = "leiden",
 ) -> dict[str, _Baseline]:
-    """Fit every baseline on ``split["train"]``, sharing one RNA-PCA / ATAC-LSI fit."""
+    """Fit every baseline on ``split["train"]``, sharing one RNA-PCA / ATAC-LSI fit.
+
+    ``labels_key`` (a column of ``mdata.obs``) gives the clusters of the cluster-profile and
+    per-type ridge baselines.
+    """
     config = config or EvaluateConfig()
     split = _data.check_split(split, mdata)
     embeddings = Embeddings(mdata, split["train"], config.n_pcs, config.seed)
-    classes = (MeanBaseline, KNNBaseline, RidgeBaseline, PCABaseline)
-    return {cls.name: cls(mdata, split, config, embeddings) for cls in classes}
+    clusters = ClusterLabels(mdata, split["train"], labels_key, embeddings, config)
+    classes = (
+        MeanBaseline,
+        KNNBaseline,
+        RidgeBaseline,
+        ClusterProfileBaseline,
+        PerTypeRidgeBaseline,
+        PCABaseline,
+    )
+    return {
+        cls.name: cls(mdata, split, config, embeddings, clusters, labels_key) for cls in classes
+    }

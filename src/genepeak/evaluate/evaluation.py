@@ -23,6 +23,12 @@ CEILING_NOTE = (
     "the RNA-PCA baseline ('pca:rna') is the ceiling a model's latent has to reach on the latent "
     "metrics, not a bar to clear easily."
 )
+CLUSTER_NOTE = (
+    "cluster_profile gives each test cell the training open fraction / mean expression of its "
+    "cluster; per_type_ridge fits a ridge within each cluster. For RNA -> ATAC a cell's cluster "
+    "is its label in mdata.obs[labels_key]; for ATAC -> RNA it is predicted from the cell's "
+    "ATAC (a classifier on ATAC-LSI fitted to the training labels), so no RNA reaches it."
+)
 TASK_NOTE = (
     "peak_task / gene_task say what predict_peaks / predict_genes measure: 'translation' "
     "(from the other modality) or 'reconstruction' (from the same modality, an easier task)."
@@ -163,7 +169,7 @@ def evaluate(
 
     predictors: dict[str, tuple[str, object]] = {n: ("model", m) for n, m in models.items()}
     log(f"fitting baselines on {len(split['train'])} training cells")
-    for name, baseline in fit_baselines(mdata, split, config).items():
+    for name, baseline in fit_baselines(mdata, split, config, labels_key).items():
         if name in predictors:
             raise InputError(f"model name {name!r} clashes with a baseline; rename the model")
         predictors[name] = ("baseline", baseline)
@@ -206,7 +212,7 @@ def evaluate(
         "n_labels": int(np.unique(labels["train"]).size),
         "config": to_dict(config),
         "skipped": skipped,
-        "notes": [CEILING_NOTE, TASK_NOTE],
+        "notes": [CEILING_NOTE, CLUSTER_NOTE, TASK_NOTE],
         "directions": {h.column: h.direction for h in HEADLINE},
     }
     table, latent_table = _table(metrics)
