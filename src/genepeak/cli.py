@@ -121,6 +121,25 @@ def _run(args: argparse.Namespace) -> None:
     )
 
 
+def _benchmark_links(args: argparse.Namespace) -> None:
+    from genepeak.benchmark import benchmark_links
+
+    result = benchmark_links(
+        args.out,
+        shape=args.shape,
+        seeds=args.seeds,
+        link_strengths=args.link_strength,
+        preset=args.preset,
+        input=args.input,
+        truth=args.truth,
+        sham_genes=args.sham_genes,
+        labels_key=args.labels_key,
+        keep_data=args.keep_data,
+    )
+    print(result.format())
+    print(f"wrote {', '.join(str(p) for p in result.paths.values())}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``genepeak`` command."""
     parser = argparse.ArgumentParser(
@@ -179,6 +198,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="explain.yaml (ExplainConfig options)")
     p.add_argument("--out", default="genepeak_explain", help="output folder")
     p.set_defaults(func=_explain)
+
+    p = sub.add_parser(
+        "benchmark-links", help="score every gene -> peak link method against planted truth"
+    )
+    p.add_argument("--out", default="genepeak_link_benchmark", help="output folder")
+    p.add_argument("--shape", default="small", help="simulated shape: tiny, small, pbmc3k, pbmc10k")
+    p.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5], help="simulation seeds")
+    p.add_argument(
+        "--link-strength", type=float, nargs="+", default=[1.0], help="planted link strengths"
+    )
+    p.add_argument(
+        "--preset",
+        choices=["small", "reference"],
+        help="GPG preset (default: small on simulated data, reference with --input)",
+    )
+    p.add_argument("--input", help="prepared .h5mu to benchmark instead of simulating")
+    p.add_argument("--truth", help="truth table for --input (TSV: gene, peak, effect)")
+    p.add_argument("--sham-genes", help="TSV with a gene column: genes that drive nothing")
+    p.add_argument("--labels-key", help="obs column with cell types (default leiden)")
+    p.add_argument("--keep-data", action="store_true", help="keep simulated data under --out")
+    p.set_defaults(func=_benchmark_links)
     return parser
 
 

@@ -1,0 +1,485 @@
+"""``genepeak benchmark-links``: every link method side by side against planted truth.
+
+For each setting (simulation shape x seed x link strength, or one prepared data set with a truth
+table): simulate -> prepare -> score the data-only baselines (``genepeak.evaluate.link_baselines``)
+-> train GPG and score the model's methods (``genepeak.explain.link_scores``, when this version of
+genepeak has it) -> pooled and per-driver AUPRC, precision@k, the fraction of drivers each method
+wins, and the links each method calls for sham genes (``genepeak.evaluate.link_metrics``).
+Writes ``link_benchmark.tsv``, ``link_benchmark_per_driver.tsv`` and a ``link_benchmark`` section
+of ``metrics.json``.
+
+Protocol (issue 10): settings are chosen on simulation seeds 0-2; numbers are reported on seeds
+>= 3, hence the default seeds 3, 4, 5.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genepeak._utils import atomic_path, log, seed_everything
+from genepeak.errors import ConfigError, InputError
+from genepeak.evaluate import link_metrics
+from genepeak.evaluate.link_baselines import (
+    BASELINE_METHODS,
+    CALL_FDR,
+    LINKPEAKS_WINDOW,
+    N_BACKGROUND,
+    LinkScores,
+    score_baselines,
+)
+
+#: model methods -> the column of ``genepeak.explain.link_scores`` that holds their score
+MODEL_COLUMNS = {
+    "flip_frequency": "flip_frequency",
+    "perturbation_effect": "perturbation_effect",
+    "link_score": "link_score",
+    "link_score_without_model": "prior_only",
+}
+PRESETS = ("small", "reference")
+SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "preset")
+NO_SHAM_NOTE = "no sham genes (the data has no sham_genes.tsv): sham_calls is empty"
+SUMMARY_COLUMNS = (
+    "pooled_auprc",
+    "mean_auprc",
+    f"precision_at_{link_metrics.TOP_K}",
+    "precision_at_planted",
+    "fraction_won",
+)
+
+
+@dataclass
+class LinkBenchmarkResult:
+    """What ``benchmark_links`` measured: one row per (setting, method), and per driver."""
+
+    table: pd.DataFrame
+    per_driver: pd.DataFrame
+    paths: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        """The table as text: per setting, each method's headline numbers."""
+        return format_table(self.table, self.notes)
+
+
+# --------------------------------------------------------------------------- model methods
+
+
+def model_link_function():
+    """``genepeak.explain.link_scores`` when this version has it, else ``None``."""
+    import genepeak.explain as explain
+
+    return getattr(explain, "link_scores", None)
+
+
+def model_scores(
+    model, mdata, genes: list[str], *, labels_key: str | None, config=None
+) -> dict[str, LinkScores]:
+    """The model's methods as :class:`LinkScores` from ``genepeak.explain.link_scores``.
+
+    Peaks or genes its table leaves out score ``-inf``; ``link_score`` calls links at FDR < 0.05.
+    Returns ``{}`` when ``link_scores`` does not exist.
+    """
+    link_fn = model_link_function()
+    if link_fn is None:
+        return {}
+    table = link_fn(model, mdata, list(genes), labels_key=labels_key, config=config)
+    needed = {"gene", "peak", *list(MODEL_COLUMNS.values())[:3]}
+    if not needed <= set(table.columns):
+        raise InputError(
+            f"genepeak.explain.link_scores returned columns {list(table.columns)}; "
+            f"expected {sorted(needed)}"
+        )
+    peaks = mdata.mod["atac"].var_names
+    rows = pd.Index(genes).get_indexer(table["gene"].astype(str))
+    cols = peaks.get_indexer(table["peak"].astype(str))
+    ok = (rows >= 0) & (cols >= 0)
+
+    def matrix(column: str, fill: float) -> np.ndarray:
+        out = np.full((len(genes), len(peaks)), fill)
+        out[rows[ok], cols[ok]] = pd.to_numeric(table[column]).to_numpy(np.float64)[ok]
+        return out
+
+    out = {}
+    for method, column in MODEL_COLUMNS.items():
+        if column in table.columns:
+            out[method] = LinkScores(method, list(genes), peaks, matrix(column, -np.inf))
+    if "fdr" in table.columns:
+        out["link_score"].called = matrix("fdr", np.nan) < CALL_FDR
+        out["link_score"].call_rule = f"FDR < {CALL_FDR}"
+    return out
+
+
+def train_gpg(mdata, *, preset: str, seed: int, labels_key: str):
+    """A GPG trained with the ``small`` or ``reference`` preset (the ones ``genepeak run`` uses)."""
+    from genepeak.config import preset as preset_configs
+    from genepeak.models import GPG
+
+    model_config, train_config = preset_configs("gpg", small=preset == "small")
+    train_config.seed, train_config.labels_key = seed, labels_key
+    return GPG(mdata, model_config=model_config, train_config=train_config).train()
+
+
+# --------------------------------------------------------------------------- one data set
+
+
+def score_links(
+    mdata,
+    truth,
+    *,
+    labels_key: str,
+    sham_genes: list[str] | None = None,
+    model=None,
+    explain_config=None,
+    methods: tuple[str, ...] = BASELINE_METHODS,
+    window: int = LINKPEAKS_WINDOW,
+    n_background: int = N_BACKGROUND,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every method on one prepared data set: ``(summary per method, per-driver rows)``.
+
+    Drivers are the truth's genes with a planted peak that are in ``rna.var``; the model's
+    methods run when ``model`` is given and ``genepeak.explain.link_scores`` exists.
+    """
+    from genepeak.explain.validate import read_truth
+
+    truth = read_truth(truth)
+    peaks = mdata.mod["atac"].var_names
+    known = set(mdata.mod["rna"].var_names)
+    drivers = [g for g in pd.unique(truth.loc[truth["effect"] != 0, "gene"]) if g in known]
+    if not drivers:
+        raise InputError("no gene of the truth table with a planted link is in rna.var_names")
+    sham = [g for g in (sham_genes or []) if g in known and g not in set(drivers)]
+    genes = drivers + sham
+    labels = link_metrics.truth_matrix(truth, drivers, peaks)
+    options = dict(labels_key=labels_key, window=window, n_background=n_background, seed=seed)
+    timings, results = {}, {}
+    for method in methods:
+        start = time.perf_counter()
+        results.update(score_baselines(mdata, genes, methods=(method,), **options))
+        timings[method] = time.perf_counter() - start
+    if model is not None:
+        start = time.perf_counter()
+        found = model_scores(model, mdata, genes, labels_key=labels_key, config=explain_config)
+        for method in found:
+            timings[method] = (time.perf_counter() - start) / len(found)
+        results.update(found)
+    n = len(drivers)
+    summary, per_driver = link_metrics.summarise(
+        {m: r.score[:n] for m, r in results.items()}, labels, drivers
+    )
+    for method, result in results.items():
+        called = result.called
+        drivers_called = link_metrics.call_counts(None if called is None else called[:n], labels)
+        summary.loc[method, "driver_calls"] = drivers_called["calls"]
+        summary.loc[method, "driver_true_calls"] = drivers_called.get("true_calls", np.nan)
+        has_sham = called is not None and len(sham) > 0
+        summary.loc[method, "sham_calls"] = called[n:].sum() if has_sham else np.nan
+        summary.loc[method, "call_rule"] = result.call_rule
+        summary.loc[method, "seconds"] = round(timings[method], 3)
+    summary["n_sham"] = len(sham)
+    return summary, per_driver
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _simulate(folder: Path, shape: str, seed: int, link_strength: float):
+    from genepeak.simulate import simulate
+
+    options = {}
+    if "link_strength" in inspect.signature(simulate).parameters:
+        options["link_strength"] = link_strength
+    elif link_strength != 1.0:
+        raise ConfigError(
+            f"link strength {link_strength}: this version's simulator has no link_strength "
+            "option; use --link-strength 1.0"
+        )
+    return simulate(folder, shape=shape, seed=seed, **options)
+
+
+def _simulated_data(folder: Path, shape: str, seed: int, link_strength: float):
+    """Simulate and prepare one setting: (mdata, truth path, sham genes or None)."""
+    from genepeak.config import PrepareConfig
+    from genepeak.prepare.pipeline import prepare
+
+    sim = _simulate(folder / "simulated", shape, seed, link_strength)
+    config = PrepareConfig(gene_annotation=str(sim.annotation_path), seed=seed)
+    mdata = prepare(sim.out_dir, config)
+    sham_path = sim.out_dir / "sham_genes.tsv"
+    sham = link_metrics.read_sham_genes(sham_path) if sham_path.is_file() else None
+    return mdata, sim.links_path, sham
+
+
+def _labels_key(mdata, labels_key: str | None) -> str:
+    key = labels_key or "leiden"
+    if key not in mdata.obs:
+        raise InputError(
+            f"labels_key {key!r} is not a column of mdata.obs; available: "
+            f"{', '.join(map(str, mdata.obs.columns))} (give one with --labels-key)"
+        )
+    return key
+
+
+def _run_setting(
+    mdata, truth, sham, setting: dict, options: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Score one data set; train GPG first when the model's methods are available."""
+    labels_key = _labels_key(mdata, options["labels_key"])
+    model, note = None, ""
+    if options["model_methods"] and model_link_function() is not None:
+        start = time.perf_counter()
+        model = train_gpg(
+            mdata, preset=setting["preset"], seed=setting["seed"], labels_key=labels_key
+        )
+        log(f"GPG ({setting['preset']} preset) trained in {time.perf_counter() - start:.1f} s")
+    elif options["model_methods"]:
+        note = "model methods skipped: this genepeak has no genepeak.explain.link_scores"
+    summary, per_driver = score_links(
+        mdata,
+        truth,
+        labels_key=labels_key,
+        sham_genes=sham,
+        model=model,
+        explain_config=options["explain_config"],
+        window=options["window"],
+        n_background=options["n_background"],
+        seed=setting["seed"],
+    )
+    summary = summary.reset_index().assign(**setting, labels_key=labels_key)
+    first = [*SETTING_COLUMNS, "labels_key", "method"]
+    summary = summary[first + [c for c in summary.columns if c not in first]]
+    per_driver = per_driver.assign(**setting)
+    first = [*SETTING_COLUMNS, "method", "gene"]
+    per_driver = per_driver[first + [c for c in per_driver.columns if c not in first]]
+    return summary, per_driver, note
+
+
+def benchmark_links(
+    out: str | Path,
+    *,
+    shape: str = "small",
+    seeds: tuple[int, ...] | list[int] = (3, 4, 5),
+    link_strengths: tuple[float, ...] | list[float] = (1.0,),
+    preset: str | None = None,
+    input: str | Path | None = None,
+    truth: str | Path | pd.DataFrame | None = None,
+    sham_genes: str | Path | list[str] | None = None,
+    labels_key: str | None = None,
+    model_methods: bool = True,
+    explain_config=None,
+    window: int = LINKPEAKS_WINDOW,
+    n_background: int = N_BACKGROUND,
+    keep_data: bool = False,
+) -> LinkBenchmarkResult:
+    """Score every link method against planted truth and write the benchmark table.
+
+    Parameters
+    ----------
+    out
+        Output folder: ``link_benchmark.tsv``, ``link_benchmark_per_driver.tsv``, ``metrics.json``.
+    shape, seeds, link_strengths
+        Simulated settings (every seed x strength); ignored with ``input``.
+    preset
+        GPG preset for the model's methods: ``small`` (default on simulated data) or
+        ``reference`` (default with ``input``, as ``genepeak run --input``).
+    input, truth, sham_genes
+        A prepared ``.h5mu`` with its truth table (``gene``, ``peak``, ``effect``) and optional
+        sham genes (TSV with a ``gene`` column, or a list) instead of simulating.
+    labels_key
+        ``mdata.obs`` column with cell types for the partial correlation (default ``leiden``).
+    model_methods
+        Train GPG and score its methods when ``genepeak.explain.link_scores`` exists.
+    keep_data
+        Keep each simulated data set under ``out/link_benchmark_data`` (else a temporary
+        folder inside ``out``, removed at the end).
+    """
+    out = Path(out)
+    preset = preset or ("reference" if input is not None else "small")
+    if preset not in PRESETS:
+        raise ConfigError(f"preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    if (input is None) != (truth is None):
+        raise ConfigError(
+            "give --input and --truth together (a prepared .h5mu and its truth table)"
+        )
+    options = dict(
+        labels_key=labels_key,
+        model_methods=model_methods,
+        explain_config=explain_config,
+        window=window,
+        n_background=n_background,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = (
+        out / "link_benchmark_data"
+        if keep_data
+        else Path(tempfile.mkdtemp(prefix=".link_benchmark_", dir=out))
+    )
+    summaries, drivers, notes = [], [], []
+    try:
+        for setting, load in _settings(
+            data_dir, shape, seeds, link_strengths, preset, input, truth, sham_genes
+        ):
+            log(f"link benchmark: {setting}")
+            seed_everything(setting["seed"])
+            mdata, truth_table, sham = load()
+            summary, per_driver, note = _run_setting(mdata, truth_table, sham, setting, options)
+            summaries.append(summary)
+            drivers.append(per_driver)
+            for text in (note, NO_SHAM_NOTE if sham is None else ""):
+                if text and text not in notes:
+                    notes.append(text)
+    finally:
+        if not keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    result = LinkBenchmarkResult(
+        pd.concat(summaries, ignore_index=True), pd.concat(drivers, ignore_index=True), notes=notes
+    )
+    result.paths = write_benchmark(result, out)
+    return result
+
+
+def _settings(data_dir, shape, seeds, link_strengths, preset, input, truth, sham_genes):
+    """(setting, loader) pairs: one per simulated seed x strength, or the one input data set."""
+    if input is not None:
+        import mudata
+
+        path = Path(input)
+        if not path.is_file():
+            raise InputError(f"--input {path} does not exist (a prepared .h5mu)")
+        sham = sham_genes
+        if isinstance(sham, str | Path):
+            sham = link_metrics.read_sham_genes(sham)
+        setting = {
+            "data": str(path),
+            "shape": "",
+            "seed": 0,
+            "link_strength": np.nan,
+            "preset": preset,
+        }
+        yield setting, lambda: (mudata.read_h5mu(path), truth, sham)
+        return
+    if not seeds:
+        raise ConfigError("give at least one simulation seed (--seeds)")
+    for strength in link_strengths:
+        for seed in seeds:
+            setting = {
+                "data": "simulated",
+                "shape": shape,
+                "seed": int(seed),
+                "link_strength": float(strength),
+                "preset": preset,
+            }
+            folder = data_dir / f"{shape}_seed{seed}_strength{strength:g}"
+            yield (
+                setting,
+                (lambda f=folder, s=int(seed), k=float(strength): _simulated_data(f, shape, s, k)),
+            )
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def write_benchmark(result: LinkBenchmarkResult, out: Path) -> dict[str, Path]:
+    """Write the two TSVs and merge a ``link_benchmark`` section into ``out/metrics.json``."""
+    from genepeak.evaluate.result import to_jsonable
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "table": out / "link_benchmark.tsv",
+        "per_driver": out / "link_benchmark_per_driver.tsv",
+    }
+    for key, frame in (("table", result.table), ("per_driver", result.per_driver)):
+        with atomic_path(paths[key]) as tmp:
+            frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    metrics_path = out / "metrics.json"
+    metrics = {}
+    if metrics_path.is_file():
+        try:
+            metrics = json.loads(metrics_path.read_text())
+        except json.JSONDecodeError as err:
+            raise InputError(f"{metrics_path} is not valid JSON ({err}); move it away") from err
+    metrics["link_benchmark"] = {
+        "table": result.table.to_dict(orient="records"),
+        "over_seeds": summary_over_seeds(result.table).reset_index().to_dict(orient="records"),
+        "notes": result.notes,
+    }
+    with atomic_path(metrics_path) as tmp:
+        tmp.write_text(json.dumps(to_jsonable(metrics), indent=2, allow_nan=False) + "\n")
+    paths["metrics"] = metrics_path
+    return paths
+
+
+def summary_over_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds of the headline columns, per (data, shape, link strength, preset, method)."""
+    keys = ["data", "shape", "link_strength", "preset", "method"]
+    columns = [c for c in (*SUMMARY_COLUMNS, "sham_calls") if c in table]
+    grouped = table.groupby(keys, sort=False, dropna=False)
+    mean = grouped[columns].mean()
+    mean["n_seeds"] = grouped.size()
+    return mean
+
+
+def format_table(table: pd.DataFrame, notes: list[str] | None = None) -> str:
+    """Per setting, one line per method with the headline numbers (and the mean over seeds)."""
+    columns = [c for c in (*SUMMARY_COLUMNS, "sham_calls") if c in table]
+    lines = []
+    settings = list(SETTING_COLUMNS)
+    for key, group in table.groupby(settings, sort=False, dropna=False):
+        lines.append("  ".join(f"{k}={v}" for k, v in zip(settings, key) if v == v and v != ""))
+        lines.append(_text_block(group.set_index("method")[columns]))
+    over = summary_over_seeds(table)
+    if over["n_seeds"].max() > 1:
+        for key, group in over.groupby(level=[0, 1, 2, 3], sort=False, dropna=False):
+            lines.append(
+                f"mean over {int(group['n_seeds'].iloc[0])} seeds: shape={key[1]} link_strength={key[2]} preset={key[3]}"
+            )
+            lines.append(_text_block(group.droplevel([0, 1, 2, 3])[columns]))
+    lines.extend(f"note: {n}" for n in notes or [])
+    return "\n".join(lines)
+
+
+def _text_block(frame: pd.DataFrame) -> str:
+    return frame.to_string(float_format=lambda v: f"{v:.4f}", na_rep="-") + "\n"
+
+
+def link_benchmark_html(table: pd.DataFrame) -> str:
+    """HTML fragment for the report: per setting group, methods x headline numbers, best in bold.
+
+    ``table`` is :attr:`LinkBenchmarkResult.table` (or ``link_benchmark.tsv`` read back).
+    """
+    from genepeak.report.html import metrics_table
+
+    labels = {
+        "pooled_auprc": "pooled AUPRC",
+        "mean_auprc": "mean per-driver AUPRC",
+        f"precision_at_{link_metrics.TOP_K}": f"precision@{link_metrics.TOP_K}",
+        "precision_at_planted": "precision@planted",
+        "fraction_won": "drivers won",
+        "sham_calls": "sham-gene calls",
+        "n_seeds": "seeds",
+    }
+    directions = {c: "higher" for c in SUMMARY_COLUMNS} | {"sham_calls": "lower"}
+    blocks = []
+    over = summary_over_seeds(table)
+    for key, group in over.groupby(level=[0, 1, 2, 3], sort=False, dropna=False):
+        frame = group.droplevel([0, 1, 2, 3])
+        frame.index.name = "method"
+        kinds = {m: "model" if m in MODEL_COLUMNS else "baseline" for m in frame.index}
+        title = f"{key[0]} {key[1]}".strip() + (
+            f", link strength {key[2]:g}" if key[2] == key[2] else ""
+        )
+        blocks.append(
+            f"<h3>{html.escape(title)} ({html.escape(key[3])} preset), mean over seeds</h3>"
+        )
+        blocks.append(metrics_table(frame, directions=directions, labels=labels, kinds=kinds))
+    return "".join(blocks)
