@@ -31,6 +31,8 @@ GENE_SETS = ("all", "hvg")
 #: how explain ranks peaks: by the posterior-mean shift beyond null genes, or by flip frequency
 RANK_BY = ("shift", "flips")
 PRECISIONS = ("auto", "32", "bf16")
+OPTIMIZERS = ("adam", "adamw")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
 SHAPES = ("tiny", "small", "pbmc3k", "pbmc10k")
 
 
@@ -116,13 +118,28 @@ class TrainConfig:
     val_fraction: float = field(default=0.1, metadata=_range(0, 0.5))
     test_fraction: float = field(default=0.2, metadata=_range(0, 0.5))
     labels_key: str = "leiden"
-    early_stopping_patience: int | None = field(default=None, metadata=_range(1))
+    # early stopping on the validation objective (the loss at beta_max, so epochs of the KL
+    # warm-up compare fairly): stop after this many epochs without an improvement larger
+    # than min_delta; ``epochs`` is then the budget. None: train every epoch.
+    early_stopping_patience: int | None = field(default=10, metadata=_range(1))
+    early_stopping_min_delta: float = field(default=0.0, metadata=_range(0))
+    # keep the weights of the epoch with the best validation objective (ModelCheckpoint's
+    # save_top_k=1); False keeps the last epoch's weights
+    restore_best: bool = True
+    optimizer: str = field(default="adam", metadata=_choices(*OPTIMIZERS))
+    # "constant"; "cosine": from lr down to lr * lr_min_factor over ``epochs``; "plateau": times
+    # lr_plateau_factor after lr_plateau_patience epochs without a better validation objective
+    lr_schedule: str = field(default="constant", metadata=_choices(*LR_SCHEDULES))
+    lr_min_factor: float = field(default=0.01, metadata=_range(0, 1))
+    lr_plateau_factor: float = field(default=0.5, metadata=_range(0, 1))
+    lr_plateau_patience: int = field(default=4, metadata=_range(1))
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     precision: str = field(default="auto", metadata=_choices(*PRECISIONS))
     devices: int = field(default=1, metadata=_range(1))
     strategy: str = "auto"  # Lightning strategy when devices > 1, e.g. "ddp"
     num_threads: int | None = field(default=None, metadata=_range(1))
-    checkpoint_every: int = field(default=1, metadata=_range(1))
+    # epochs between checkpoints; None: at most one every 2 minutes (and always the last epoch)
+    checkpoint_every: int | None = field(default=None, metadata=_range(1))
 
 
 @dataclass

@@ -28,9 +28,9 @@ from genepeak.train.loop import (
     restore,
     set_threads,
     shuffle_generator,
+    start_epoch,
     step_noise,
 )
-from genepeak.train.schedule import beta_at
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -91,9 +91,7 @@ class DistributedTraining(L.LightningModule):
         )
 
     def on_train_epoch_start(self) -> None:
-        cfg = self.config
-        self.beta = beta_at(self.epoch, cfg.beta_min, cfg.beta_max, cfg.beta_warmup_epochs)
-        torch.manual_seed(cfg.seed + self.epoch)
+        self.beta = start_epoch(self.optimizer, self.config, self.book.state, self.epoch)
         self.sums: dict[str, torch.Tensor] = {}
         self.started = time.perf_counter()
 

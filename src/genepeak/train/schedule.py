@@ -1,6 +1,8 @@
-"""KL weight schedule: linear warm-up from beta_min to beta_max."""
+"""Schedules: the KL weight's linear warm-up and the learning rate's decay."""
 
 from __future__ import annotations
+
+import math
 
 
 def beta_at(epoch: int, beta_min: float, beta_max: float, warmup_epochs: int) -> float:
@@ -11,3 +13,28 @@ def beta_at(epoch: int, beta_min: float, beta_max: float, warmup_epochs: int) ->
     if warmup_epochs <= 0 or epoch >= warmup_epochs:
         return float(beta_max)
     return float(beta_min + (beta_max - beta_min) * epoch / warmup_epochs)
+
+
+def lr_factor_at(schedule: str, epoch: int, epochs: int, min_factor: float) -> float:
+    """Factor on the base learning rate at 0-based ``epoch`` of a budget of ``epochs``.
+
+    ``constant`` and ``plateau`` (whose reductions depend on the validation history and are
+    kept by the training state): 1. ``cosine``: half a cosine from 1 at epoch 0 down to
+    ``min_factor`` at the last epoch of the budget.
+    """
+    if schedule != "cosine" or epochs <= 1:
+        return 1.0
+    progress = min(epoch, epochs - 1) / (epochs - 1)
+    return float(min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def validation_objective(row: dict[str, float], beta: float, beta_max: float) -> float:
+    """Validation loss at the final KL weight: ``val_loss + (beta_max - beta) * sum(val_kl_*)``.
+
+    During the KL warm-up the loss of each epoch weighs the KL by that epoch's ``beta``; this
+    puts every epoch on the scale of the objective training ends on, so early stopping and the
+    best-epoch choice compare like with like. Loss parts named ``kl*`` are the KL terms (the
+    convention of every genepeak module's ``loss``).
+    """
+    kl = sum(value for key, value in row.items() if key.startswith("val_kl"))
+    return float(row["val_loss"] + (beta_max - beta) * kl)
