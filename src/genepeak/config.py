@@ -34,6 +34,9 @@ PRECISIONS = ("auto", "32", "bf16")
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 SHAPES = ("tiny", "small", "pbmc3k", "pbmc10k")
+QC_MODES = ("mad", "fixed")
+#: reference genomes genepeak knows (genepeak.io.genome), with their common aliases
+GENOMES = ("hg38", "hg19", "mm10", "GRCm39", "GRCh38", "GRCh37", "GRCm38", "mm39")
 
 
 def _choices(*values: Any) -> dict:
@@ -48,14 +51,30 @@ def _range(lo: float | None = None, hi: float | None = None) -> dict:
 class PrepareConfig:
     """Preprocessing of RNA and ATAC, as the reference design does it."""
 
-    # RNA quality control
+    # Cell quality control (genepeak.prepare.qc). qc_mode "mad": a cell is removed when a
+    # metric lies more than mad_* median absolute deviations from the median of all cells (the
+    # scverse best-practice rule; None turns that rule off). qc_mode "fixed": the reference
+    # design's thresholds (max_pct_mt, max_pct_ribo, min_genes_per_cell) instead of the RNA
+    # MAD rules. Every rule's removals land in mdata.uns["genepeak"]["qc_rules"].
+    qc_mode: str = field(default="mad", metadata=_choices(*QC_MODES))
+    mad_counts: float | None = field(default=5.0, metadata=_range(0))  # log1p counts, both
+    mad_genes: float | None = field(default=5.0, metadata=_range(0))  # log1p genes, both sides
+    mad_pct_mt: float | None = field(default=3.0, metadata=_range(0))  # % MT counts, upper
+    mad_pct_ribo: float | None = field(default=5.0, metadata=_range(0))  # % ribosomal, upper
+    # ATAC, from the fragments file (snapatac2) or ARC's per_barcode_metrics.csv
+    mad_atac_fragments: float | None = field(default=5.0, metadata=_range(0))  # log1p, both
+    mad_tsse: float | None = field(default=3.0, metadata=_range(0))  # TSS enrichment, lower
+    mad_nucleosome_signal: float | None = field(default=3.0, metadata=_range(0))  # upper
+    mad_frip: float | None = field(default=3.0, metadata=_range(0))  # FRiP / TSS fraction, lower
+    # qc_mode "fixed" (the reference design on PBMC 3k)
     max_pct_mt: float = field(default=25.0, metadata=_range(0, 100))
     max_pct_ribo: float = field(default=15.0, metadata=_range(0, 100))
-    max_pct_hb: float | None = field(default=None, metadata=_range(0, 100))
     min_genes_per_cell: int = field(default=100, metadata=_range(0))
-    min_cells_per_gene: int = field(default=3, metadata=_range(0))
+    # either mode, when set
+    max_pct_hb: float | None = field(default=None, metadata=_range(0, 100))
     min_counts_per_cell: int | None = field(default=None, metadata=_range(0))
     max_counts_per_cell: int | None = field(default=None, metadata=_range(0))
+    min_cells_per_gene: int = field(default=3, metadata=_range(0))
     run_scrublet: bool = True
     filter_doublets: bool = False
     # RNA normalisation and embedding
@@ -69,11 +88,19 @@ class PrepareConfig:
     standard_chromosomes_only: bool = True
     blacklist: str | None = None
     min_peak_fraction: float = field(default=0.03, metadata=_range(0, 1))
-    call_peaks: bool = False
+    call_peaks: bool = False  # call peaks from the fragments (MACS3) even when a matrix exists
+    peak_qvalue: float = field(default=0.05, metadata=_range(0, 1))
+    # reference genome (peak-calling genome size, standard chromosomes, TSS annotation);
+    # None: the genome the 10x features name (GRCh38, mm10, ...), else hg38
+    genome: str | None = field(default=None, metadata=_choices(None, *GENOMES))
+    # GTF / GFF3 for TSS enrichment; default: the genes' TSS (gene_annotation or the RNA var)
+    tss_annotation: str | None = None
     # gene coordinates for data whose genes carry no interval (TSV with gene, chrom, start, end[, strand, tss])
     gene_annotation: str | None = None
     # cells
     labels_key: str = "leiden"
+    # TSV with a 'barcode' column (or barcodes first) and label columns joined onto obs
+    labels_file: str | None = None
     subsample_fraction: float | None = field(default=None, metadata=_range(0, 1))
     subsample_key: str | None = None
     seed: int = 0

@@ -118,11 +118,20 @@ def test_unsorted_beyond_the_quick_check_is_caught_while_counting(tmp_path):
         count_cut_sites(path, PEAKS, ["A-1"], chunk_lines=7)
 
 
-def test_chromosome_naming_mismatch(tmp_path):
-    path = write_fragments(tmp_path, FRAGMENTS)
-    ensembl = PEAKS.assign(chrom="1")
-    with pytest.raises(InputError, match=r"the peaks uses Ensembl names.*add the 'chr' prefix"):
-        count_cut_sites(path, ensembl, ["A-1"])
+def test_chromosome_naming_is_matched_both_ways(tmp_path, capsys, monkeypatch):
+    """Ensembl-named peaks on UCSC-named fragments (and the reverse) count the same cuts."""
+    monkeypatch.delenv("GENEPEAK_QUIET", raising=False)
+    ucsc_path = write_fragments(tmp_path, FRAGMENTS)
+    expected = count_cut_sites(ucsc_path, PEAKS, ["A-1", "B-1"]).toarray()
+    ensembl_peaks = PEAKS.assign(chrom="1")
+    assert count_cut_sites(ucsc_path, ensembl_peaks, ["A-1", "B-1"]).toarray().tolist() == (
+        expected.tolist()
+    )
+    assert "uses UCSC chromosome names; peaks matched" in capsys.readouterr().out
+    ensembl_lines = [line.removeprefix("chr") for line in FRAGMENTS]
+    ensembl_path = write_fragments(tmp_path, ensembl_lines, name="ensembl.tsv.gz")
+    counts = count_cut_sites(ensembl_path, PEAKS, ["A-1", "B-1"])
+    assert counts.toarray().tolist() == expected.tolist() == [[2, 2, 1], [1, 1, 0]]
 
 
 def test_not_gzip(tmp_path):

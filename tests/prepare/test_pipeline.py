@@ -15,8 +15,9 @@ from genepeak.config import PrepareConfig
 from genepeak.errors import ConfigError, InputError
 from genepeak.prepare.pipeline import prepare, read_input
 
-# on the small synthetic folder: fewer HVGs than genes so the selection is visible
-SMALL = dict(n_top_genes=50)
+# on the small synthetic folder: fewer HVGs than genes so the selection is visible; its
+# planted failures are cut by the fixed thresholds (MAD rules: tests/prepare/test_qc.py)
+SMALL = dict(n_top_genes=50, qc_mode="fixed")
 
 
 def reopen(path):
@@ -131,9 +132,9 @@ def test_zero_cells_left_writes_nothing(arc_outs, tmp_path):
     out = tmp_path / "never.h5mu"
     with pytest.raises(
         InputError,
-        match=r"zero cells left after RNA QC \(150 cells in\).*min_genes_per_cell >= 100000|n_genes_by_counts >= 100000: 150 fail",
+        match=r"zero cells left after QC \(150 cells in\).*n_genes_by_counts >= 100000: 150 fail",
     ):
-        prepare(folder, PrepareConfig(min_genes_per_cell=100_000), out=out)
+        prepare(folder, PrepareConfig(qc_mode="fixed", min_genes_per_cell=100_000), out=out)
     assert not out.exists() and not list(tmp_path.glob(".never*"))
 
 
@@ -163,7 +164,10 @@ def test_output_must_be_h5mu(arc_outs, tmp_path):
 
 def test_call_peaks_without_fragments(arc_outs):
     folder, _ = arc_outs
-    with pytest.raises(ConfigError, match="call_peaks=True needs a fragments file"):
+    with pytest.raises(
+        ConfigError,
+        match=r"peak calling needs a fragments file, but .*outs has none.*give --fragments",
+    ):
         prepare(folder, PrepareConfig(call_peaks=True))
 
 
@@ -187,23 +191,37 @@ def test_gene_naming_mismatch_between_genes_and_peaks(tmp_path):
 
 
 # --------------------------------------------------------------------------- real subsets
-# These subsets are tiny or cut to marker genes, so some defaults must be relaxed:
-# - pbmc_1k_markers keeps only 45 marker genes: no cell detects 100 genes (min_genes_per_cell=5),
-#   and RPS27, one of the 45, holds > 15 % of many cells' counts (ribosomal filter off).
-# - bmmc keeps 600 genes, ~10 % of them ribosomal, so most cells exceed 15 % ribosomal counts
-#   (max_pct_ribo=60) and detect fewer than 100 of the 600 genes (min_genes_per_cell=20).
+# Every real subset prepares with the default, data-driven QC: no threshold is relaxed per
+# dataset. (With the fixed thresholds, pbmc_1k_markers keeps no cell -- 45 marker genes,
+# none detects 100 -- and BMMC keeps 102 of 500: ~10 % of its 600 genes are ribosomal.)
+
+
+def rules_of(mdata):
+    table = mdata.uns["genepeak"]["qc_rules"]
+    return table.set_index("metric")
 
 
 @pytest.mark.realdata
 def test_real_pbmc_1k_markers(shared_data, tmp_path):
     path = shared_data("pbmc_multiome_1k_markers", "pbmc_1k_markers.h5mu")
-    config = PrepareConfig(
-        min_genes_per_cell=5, max_pct_ribo=100, n_top_genes=20, compute_umap=False
-    )
+    config = PrepareConfig(n_top_genes=20, compute_umap=False)
     mdata = prepare(path, config, out=tmp_path / "p.h5mu")
-    assert_contract(reopen(tmp_path / "p.h5mu"))
-    assert mdata.n_obs == 998 and mdata.mod["rna"].n_vars == 45
-    assert mdata.mod["atac"].n_vars == 112  # of 174 peaks, open in >= 3 % of cells
+    again = reopen(tmp_path / "p.h5mu")
+    assert_contract(again)
+    assert mdata.n_obs == 922 and mdata.mod["rna"].n_vars == 45
+    rules = rules_of(again)
+    # no MT gene among the 45 markers: the MT rule is inactive, not "every cell is an outlier"
+    assert rules.loc["pct_counts_mt", "n_removed"] == 0
+    assert "MAD is 0" in rules.loc["pct_counts_mt", "note"]
+    # ATAC QC from the real fragments (snapatac2): ~22 fragments per cell around the markers,
+    # enough for the depth rule, too few for per-cell ratios
+    assert rules.loc["atac_fragments", "n_removed"] == 35
+    for ratio in ("atac_tsse", "atac_nucleosome_signal", "atac_frip"):
+        assert rules.loc[ratio, "n_removed"] == 0 and "too few" in rules.loc[ratio, "note"]
+    qc = again.uns["genepeak"]["qc_before"]
+    assert len(qc) == 1000 and qc["atac_fragments"].median() == 22
+    assert 0.5 < qc["atac_frip"].median() < 0.8  # the fragments sit around the marker peaks
+    assert {"atac_fragments", "atac_tsse", "atac_frip"} <= set(mdata.mod["atac"].obs.columns)
     assert mdata.mod["rna"].var.loc["CD2", "chrom"] == "chr1"
     assert mdata.mod["atac"].uns["files"]["fragments"].endswith("atac_fragments.tsv.gz")
 
@@ -216,7 +234,12 @@ def test_real_pbmc10k_two_h5ad_with_annotation(shared_data, tmp_path):
     config = PrepareConfig(gene_annotation=str(genes))
     mdata = prepare(f"{rna},{atac}", config, out=tmp_path / "p.h5mu", labels_key="celltype")
     assert_contract(reopen(tmp_path / "p.h5mu"), labels_key="celltype")
-    assert mdata.n_obs == 78  # 22 of the 100 cells have > 15 % ribosomal counts
+    # the fixed 15 % ribosomal cut removed 22 of these 100 cells; the MAD rules remove 6
+    assert mdata.n_obs == 94
+    rules = rules_of(mdata)
+    assert rules.loc["pct_counts_mt", "n_removed"] == 5
+    assert rules.loc["pct_counts_ribo", "n_removed"] == 1
+    assert 18 < rules.loc["pct_counts_mt", "upper"] < 19.5  # median 11 % + 3 MADs
     var = mdata.mod["rna"].var
     # these genes carry no 10x interval; the hg38 table gives coordinates, strand and TSS
     assert (var["tss"] >= 0).mean() > 0.9
@@ -227,12 +250,13 @@ def test_real_pbmc10k_two_h5ad_with_annotation(shared_data, tmp_path):
 def test_real_bmmc_with_cell_types_and_batches(shared_data, tmp_path):
     rna = shared_data("bmmc_neurips2021_500cells", "starter.output_rna.h5ad")
     atac = shared_data("bmmc_neurips2021_500cells", "starter.output_mod2.h5ad")
-    config = PrepareConfig(
-        max_pct_ribo=60, min_genes_per_cell=20, batch_key="batch", compute_umap=False
-    )
+    config = PrepareConfig(batch_key="batch", compute_umap=False)
     mdata = prepare(f"{rna},{atac}", config, out=tmp_path / "p.h5mu", labels_key="cell_type")
     assert_contract(reopen(tmp_path / "p.h5mu"), labels_key="cell_type")
-    assert mdata.n_obs > 450
+    assert mdata.n_obs == 436
+    rules = rules_of(mdata)
+    assert rules.loc["pct_counts_ribo", "n_removed"] == 0  # median 25 %: a fixed 15 % cut fails
+    assert rules.loc["atac_fragments", "n_removed"] == 37  # the obs' fragment counts
     assert mdata.obs["cell_type"].nunique() >= 15
     assert "highly_variable_nbatches" in mdata.mod["rna"].var  # batch-aware HVGs
 

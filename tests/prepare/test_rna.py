@@ -58,7 +58,7 @@ def test_qc_metrics_hand_computed():
     assert qc["pct_counts_hb"].tolist() == [0.0, 50.0]  # HBP1 is not a haemoglobin gene
 
 
-def test_qc_filter_thresholds_and_zero_cells_message():
+def test_qc_filter_fixed_thresholds_and_zero_cells_message():
     qc = pd.DataFrame(
         {
             "total_counts": [1000, 1000, 1000],
@@ -68,15 +68,31 @@ def test_qc_filter_thresholds_and_zero_cells_message():
             "pct_counts_hb": [0.0, 0.0, 0.0],
         }
     )
-    assert qc_filter(qc, PrepareConfig()).tolist() == [True, False, False]
-    assert qc_filter(qc, PrepareConfig(max_pct_mt=40, min_genes_per_cell=10)).tolist() == [True] * 3
-    strict = PrepareConfig(max_pct_mt=5.0)
+    fixed = PrepareConfig(qc_mode="fixed")
+    assert qc_filter(qc, fixed).tolist() == [True, False, False]
+    relaxed = PrepareConfig(qc_mode="fixed", max_pct_mt=40, min_genes_per_cell=10)
+    assert qc_filter(qc, relaxed).tolist() == [True] * 3
+    strict = PrepareConfig(qc_mode="fixed", max_pct_mt=5.0)
     with pytest.raises(
         InputError,
-        match=r"zero cells left after RNA QC \(3 cells in\). Per threshold: pct_counts_mt <= 5: 3 fail; "
+        match=r"zero cells left after QC \(3 cells in\). Per rule: pct_counts_mt <= 5: 3 fail; "
         r"pct_counts_ribo <= 15: 0 fail; n_genes_by_counts >= 100: 1 fail.*Relax",
     ):
         qc_filter(qc, strict)
+
+
+def test_qc_metrics_equal_the_hand_computed_definition():
+    """scanpy's calculate_qc_metrics gives exactly the definitions of docs/architecture.md."""
+    rng = np.random.default_rng(1)
+    names = pd.Index(["MT-CO1", "MT-ND1", "RPL3", "RPS6", "HBB"] + [f"G{i}" for i in range(45)])
+    counts = sp.csr_matrix(rng.poisson(0.8, (40, 50)).astype(np.float32))
+    qc = qc_metrics(counts, names, pd.Index([f"c{i}" for i in range(40)]))
+    dense = counts.toarray().astype(np.float64)
+    total = dense.sum(axis=1)
+    np.testing.assert_array_equal(qc["total_counts"], total)
+    np.testing.assert_array_equal(qc["n_genes_by_counts"], (dense > 0).sum(axis=1))
+    np.testing.assert_allclose(qc["pct_counts_mt"], 100 * dense[:, :2].sum(axis=1) / total)
+    np.testing.assert_allclose(qc["pct_counts_ribo"], 100 * dense[:, 2:4].sum(axis=1) / total)
 
 
 def test_normalise_to_median_library():

@@ -19,9 +19,9 @@ import pandas as pd
 import pysam
 import scipy.sparse as sp
 
-from genepeak._utils import progress
+from genepeak._utils import log, progress
 from genepeak.errors import InputError
-from genepeak.io.peaks import check_same_naming
+from genepeak.io.peaks import chromosome_style, to_ucsc
 
 _CHUNK_LINES = 2_000_000
 
@@ -175,7 +175,7 @@ def count_cut_sites(
     tabix = open_fragments(path, check_lines=10_000)
     contigs = list(tabix.contigs)
     tabix.close()
-    check_same_naming(peaks["chrom"].astype(str), "the peaks", contigs, f"fragments file {path}")
+    peaks = _peaks_named_like(peaks, contigs, path)
     lookup = _PeakLookup(peaks)
     barcode_index = pd.Index(np.asarray(barcodes, dtype=str))
     if barcode_index.has_duplicates:
@@ -230,6 +230,22 @@ def count_cut_sites(
     total = sp.csr_matrix(total, dtype=np.float32)
     total.sum_duplicates()
     return total
+
+
+def _peaks_named_like(peaks: pd.DataFrame, contigs: Sequence[str], path: Path) -> pd.DataFrame:
+    """Peaks with chromosomes named as the fragments file names them (UCSC <-> Ensembl)."""
+    peak_style = chromosome_style(peaks["chrom"].astype(str))
+    fragment_style = chromosome_style(contigs)
+    if "unknown" in (peak_style, fragment_style) or peak_style == fragment_style:
+        return peaks
+    peaks = peaks.copy()
+    chroms = peaks["chrom"].astype(str)
+    if fragment_style == "ensembl":
+        peaks["chrom"] = ["MT" if c == "chrM" else c.removeprefix("chr") for c in chroms]
+    else:
+        peaks["chrom"] = to_ucsc(chroms)
+    log(f"fragments file {path.name} uses {fragment_style.upper()} chromosome names; peaks matched")
+    return peaks
 
 
 def _check_chunk_sorted(chunk: pd.DataFrame, state: dict, path: Path) -> None:

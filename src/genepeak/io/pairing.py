@@ -121,8 +121,14 @@ def pair_modalities(
     rna_codes = pd.Index(np.asarray(rna.obs_names, dtype=str))
     atac_codes = pd.Index(np.asarray(atac.obs_names, dtype=str))
     if not rna_codes.intersection(atac_codes).size:
+        example = (rna_codes[0], atac_codes[0]) if len(rna_codes) and len(atac_codes) else None
         rna_codes = pd.Index(strip_modality_tag(rna_codes))
         atac_codes = pd.Index(strip_modality_tag(atac_codes))
+        if example and (example[0] != rna_codes[0] or example[1] != atac_codes[0]):
+            log(
+                f"barcodes carry modality tags (e.g. {example[0]!r} / {example[1]!r}); "
+                f"stripped for pairing (-> {rna_codes[0]!r})"
+            )
     for codes, source in ((rna_codes, rna_source), (atac_codes, atac_source)):
         if codes.has_duplicates:
             dup = codes[codes.duplicated()][0]

@@ -129,9 +129,11 @@ def chromosome_style(chroms: Iterable[str]) -> str:
     return "unknown"
 
 
-def is_standard_chromosome(chroms: Sequence[str] | pd.Series) -> np.ndarray:
-    """Boolean mask: chr1-22, chrX, chrY (UCSC names)."""
-    return pd.Series(np.asarray(chroms, dtype=str)).isin(UCSC_STANDARD).to_numpy()
+def is_standard_chromosome(
+    chroms: Sequence[str] | pd.Series, standard: Iterable[str] = UCSC_STANDARD
+) -> np.ndarray:
+    """Boolean mask: the standard chromosomes (default chr1-22, chrX, chrY; UCSC names)."""
+    return pd.Series(np.asarray(chroms, dtype=str)).isin(frozenset(standard)).to_numpy()
 
 
 def check_same_naming(chroms_a: Iterable[str], what_a: str, chroms_b: Iterable[str], what_b: str):

@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.io
 import scipy.sparse as sp
 
+from genepeak._utils import log
 from genepeak.errors import InputError
 
 GENE_EXPRESSION = "Gene Expression"
@@ -107,10 +108,17 @@ def _as_anndata(counts: sp.csr_matrix, barcodes: np.ndarray, var: pd.DataFrame) 
     var = var.copy()
     var["interval"] = var["interval"].replace({"NA": ""}).fillna("").astype(str)
     var.index.name = None
+    duplicated = var.index[var.index.duplicated(keep=False)].unique()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duplicate gene symbols: made unique right below
         adata = ad.AnnData(X=counts, obs=pd.DataFrame(index=pd.Index(barcodes, dtype=str)), var=var)
         adata.var_names_make_unique()
+    if len(duplicated):
+        log(
+            f"{len(duplicated)} feature names occur more than once (e.g. "
+            f"{', '.join(map(str, duplicated[:3]))}); made unique by appending -1, -2, ... "
+            "(gene_ids keep the Ensembl ids)"
+        )
     return adata
 
 

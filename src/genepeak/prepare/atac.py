@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from genepeak._utils import log
 from genepeak.config import PrepareConfig
 from genepeak.errors import InputError
-from genepeak.io.fragments import count_cut_sites, open_fragments
+from genepeak.io.fragments import count_cut_sites
 from genepeak.io.peaks import (
     is_standard_chromosome,
     overlaps_any,
@@ -120,60 +120,41 @@ def call_peaks(
     fragments_path: str | Path,
     barcodes: Sequence[str],
     qvalue: float = 0.05,
-    n_jobs: int = 2,
+    n_jobs: int = 1,
+    genome: str = "hg38",
 ) -> pd.DataFrame:
     """Call peaks from a fragments file with snapatac2 (MACS3) over all given cells.
+
+    ``genome`` (hg38, hg19, mm10, GRCm39) sets the genome size and the chromosomes.
+    ``n_jobs`` is kept for compatibility: one pseudobulk is called in this process.
 
     Returns
     -------
     DataFrame of merged, fixed-width (501 bp) peaks: ``chrom``, ``start``, ``end``.
     """
-    try:
-        import snapatac2 as snap
-    except ImportError as err:  # pragma: no cover - snapatac2 is a declared dependency
-        raise InputError("peak calling needs snapatac2: pip install snapatac2") from err
-    path = Path(fragments_path)
-    tabix = open_fragments(path)
-    contigs = list(tabix.contigs)
-    tabix.close()
-    chrom_sizes = {c: s for c, s in snap.genome.hg38.chrom_sizes.items() if c in contigs}
-    if not chrom_sizes:
-        raise InputError(
-            f"fragments file {path}: none of its chromosomes ({', '.join(contigs[:5])}...) is an "
-            "hg38 UCSC chromosome (chr1..chrY); peak calling supports GRCh38 with UCSC names"
-        )
-    with tempfile.TemporaryDirectory(prefix="genepeak_peaks_") as tmp:
-        data = snap.pp.import_fragments(
-            str(path),
-            chrom_sizes=chrom_sizes,
-            file=None,
-            min_num_fragments=0,
-            sorted_by_barcode=False,
-            whitelist=list(map(str, barcodes)),
-            tempdir=tmp,
-            n_jobs=n_jobs,
-        )
-        data.obs["all_cells"] = "all"
-        called = snap.tl.macs3(
-            data, groupby="all_cells", qvalue=qvalue, inplace=False, tempdir=tmp, n_jobs=n_jobs
-        )
-        merged = snap.tl.merge_peaks(called, chrom_sizes)
-    names = merged["Peaks"].to_list()
-    if not names:
-        raise InputError(f"MACS3 called no peak from {path}; check the fragments and barcodes")
-    from genepeak.io.peaks import parse_peak_names
+    from genepeak.io.genome import get_genome
+    from genepeak.prepare.atac_qc import call_peaks_on, import_fragments
 
-    peaks = parse_peak_names(names, source="called peaks").reset_index(drop=True)
+    path = Path(fragments_path)
+    with tempfile.TemporaryDirectory(prefix="genepeak_peaks_") as tmp:
+        data, ensembl = import_fragments(path, list(barcodes), get_genome(genome), tmp)
+        peaks = call_peaks_on(data, get_genome(genome), ensembl, qvalue)
+    if peaks.empty:
+        raise InputError(f"MACS3 called no peak from {path}; check the fragments and barcodes")
     log(f"called {len(peaks)} peaks from {path.name}")
     return peaks
 
 
 def atac_from_fragments(
-    fragments_path: str | Path, barcodes: Sequence[str], peaks: pd.DataFrame | None = None
+    fragments_path: str | Path,
+    barcodes: Sequence[str],
+    peaks: pd.DataFrame | None = None,
+    genome: str = "hg38",
+    qvalue: float = 0.05,
 ) -> ad.AnnData:
     """Cell x peak counts from fragments: call peaks (when ``peaks`` is None) and count cut sites."""
     if peaks is None:
-        peaks = call_peaks(fragments_path, barcodes)
+        peaks = call_peaks(fragments_path, barcodes, qvalue=qvalue, genome=genome)
     counts = count_cut_sites(fragments_path, peaks, barcodes)
     var = peaks[["chrom", "start", "end"]].reset_index(drop=True)
     var.index = peak_names(var)

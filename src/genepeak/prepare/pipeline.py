@@ -1,11 +1,15 @@
-"""``read_input`` (any supported input -> raw paired MuData) and ``prepare`` (-> prepared MuData).
+"""``prepare``: any supported input -> the prepared MuData of docs/architecture.md.
 
-The prepared layout is specified in docs/architecture.md.
+Steps: read (``genepeak.prepare.inputs``), cell QC on RNA and ATAC metrics together
+(``genepeak.prepare.qc``; ATAC metrics from fragments or ARC's per-barcode metrics), peak
+calling when there is no peak matrix (MACS3 through snapatac2), RNA preparation, ATAC peak
+filters, labels, writing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from pathlib import Path
 
@@ -18,189 +22,216 @@ import genepeak
 from genepeak._utils import atomic_path, log
 from genepeak.config import PrepareConfig, to_dict
 from genepeak.errors import ConfigError, InputError
-from genepeak.io.annotation import annotate_genes, intervals_to_coordinates, read_gene_annotation
-from genepeak.io.pairing import (
-    as_counts,
-    check_counts,
-    pair_modalities,
-    paired_mudata,
-    read_h5ad_pair,
-    read_h5mu_pair,
-)
-from genepeak.io.peaks import check_same_naming, peak_coordinates, require_ucsc
-from genepeak.io.tenx import read_10x_h5, read_10x_mex, split_modalities
+from genepeak.io.annotation import annotate_genes, read_gene_annotation
+from genepeak.io.genome import Genome, genome_from_labels, get_genome
+from genepeak.io.pairing import paired_mudata, strip_modality_tag
+from genepeak.io.peaks import check_same_naming, require_ucsc
 from genepeak.prepare import timed_step
 from genepeak.prepare.atac import atac_from_fragments, open_fraction, prepare_atac
-from genepeak.prepare.rna import QC_COLUMNS, normalise, prepare_rna
+from genepeak.prepare.atac_qc import (
+    analyse_fragments,
+    atac_rules,
+    barcode_metrics,
+    sample_barcodes,
+)
+from genepeak.prepare.inputs import (  # noqa: F401 - read_input is part of this module's API
+    FRAGMENTS_NAME,
+    join_labels_file,
+    raw_from_mudata,
+    read_input,
+)
+from genepeak.prepare.qc import evaluate_rules, report_removals, rna_rules, zero_cells_error
+from genepeak.prepare.rna import (
+    QC_COLUMNS,
+    make_gene_names_unique,
+    normalise,
+    prepare_rna,
+    qc_metrics,
+)
 from genepeak.prepare.subsample import subsample_stratified
 
-H5_NAME = "filtered_feature_bc_matrix.h5"
-MEX_NAME = "filtered_feature_bc_matrix"
-FRAGMENTS_NAME = "atac_fragments.tsv.gz"
-PEAKS_BED_NAME = "atac_peaks.bed"
-METRICS_NAME = "per_barcode_metrics.csv"
+# --------------------------------------------------------------------------- checks
 
 
-# --------------------------------------------------------------------------- reading
+def check_output_path(out: str | Path, what: str = "output") -> Path:
+    """Refuse, before any work, an output path that cannot be written (naming the path)."""
+    out = Path(out)
+    if out.suffix.lower() != ".h5mu":
+        raise ConfigError(f"prepared output must be a .h5mu file, got {out}")
+    if out.is_dir():
+        raise ConfigError(
+            f"{what} {out} is an existing folder; give a file path ending in .h5mu "
+            f"(e.g. {out / 'prepared.h5mu'})"
+        )
+    _check_writable_folder(out.parent, f"{what} {out}")
+    return out
 
 
-def read_input(path: str | Path) -> md.MuData:
-    """Read raw paired counts from any supported input.
+def _check_writable_folder(folder: Path, what: str) -> None:
+    """The nearest existing ancestor of ``folder`` must be a writable folder."""
+    existing = folder if str(folder) else Path(".")
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{what}: {existing} is a file, so no folder can be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: the folder {existing} is not writable")
 
-    Parameters
-    ----------
-    path
-        A Cell Ranger ARC ``outs`` folder (``filtered_feature_bc_matrix.h5`` or the
-        ``filtered_feature_bc_matrix/`` MEX folder, plus ``atac_fragments.tsv.gz``,
-        ``atac_peaks.bed`` and ``per_barcode_metrics.csv`` when present), an ARC ``.h5``,
-        a MEX folder, a ``.h5mu``, or ``"rna.h5ad,atac.h5ad"``.
 
-    Returns
-    -------
-    MuData with modalities ``rna`` and ``atac`` holding raw counts (CSR float32) in X, the
-    same cells in the same order. RNA var has ``chrom``/``start``/``end`` from the 10x
-    interval where known; ATAC var has ``chrom``/``start``/``end`` parsed from peak names.
-    A fragments file, when found, is recorded as ``mdata["atac"].uns["files"]["fragments"]``
-    (the muon convention).
-    """
-    text = str(path)
-    if "," in text:
-        parts = [p.strip() for p in text.split(",")]
-        if len(parts) != 2 or not all(parts):
-            raise InputError(f"expected 'rna.h5ad,atac.h5ad' (two paths), got {text!r}")
-        mdata = read_h5ad_pair(parts[0], parts[1])
-        folder = None
-    else:
-        path = Path(path)
-        if not path.exists():
+def check_figures_dir(path: str | Path) -> Path:
+    """Refuse a figures folder that is a file or cannot be created."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"figures folder {path} is an existing file; give a folder")
+    _check_writable_folder(path, f"figures folder {path}")
+    return path
+
+
+def resolve_genome(config: PrepareConfig, rna_var: pd.DataFrame) -> Genome:
+    """The genome of ``config`` or, when None, the one the 10x features name (else hg38)."""
+    labels = rna_var["genome"] if "genome" in rna_var.columns else []
+    named = genome_from_labels(labels)
+    if config.genome is not None:
+        genome = get_genome(config.genome)
+        if named is not None and named != genome.name:
             raise InputError(
-                f"input {path} does not exist; expected a Cell Ranger ARC outs folder, an ARC "
-                ".h5, a .h5mu or 'rna.h5ad,atac.h5ad'"
+                f"PrepareConfig.genome is {config.genome!r} but the input's 10x 'genome' field "
+                f"says {named} ({sorted(set(map(str, labels)))[0]!r}); set genome to the "
+                "reference the data was aligned to"
             )
-        mdata, folder = _read_single(path)
-    _add_coordinates(mdata)
-    if folder is not None:
-        _attach_outs_files(mdata, folder)
-    return mdata
+        return genome
+    genome = get_genome(named or "hg38")
+    log(f"genome: {genome.name} ({'from the 10x features' if named else 'default'})")
+    return genome
 
 
-def _read_single(path: Path) -> tuple[md.MuData, Path | None]:
-    if path.is_dir():
-        if (path / H5_NAME).is_file():
-            return _from_tenx(read_10x_h5(path / H5_NAME), path / H5_NAME), path
-        if (path / MEX_NAME).is_dir():
-            return _from_tenx(read_10x_mex(path / MEX_NAME), path / MEX_NAME), path
-        if any((path / n).is_file() for n in ("matrix.mtx.gz", "matrix.mtx")):
-            return _from_tenx(read_10x_mex(path), path), path.parent
+def _check_labels_key(key: str, rna_obs: pd.DataFrame, atac_obs: pd.DataFrame) -> None:
+    if key != "leiden" and key not in rna_obs and key not in atac_obs:
+        columns = sorted(set(rna_obs.columns) | set(atac_obs.columns))
         raise InputError(
-            f"{path} is a folder without {H5_NAME} or {MEX_NAME}/; give the Cell Ranger ARC "
-            "'outs' folder (or the .h5 file itself)"
+            f"labels_key {key!r} is not an obs column of the input; available: {columns}"
         )
-    suffix = "".join(path.suffixes[-1:]).lower()
-    if suffix == ".h5mu":
-        return read_h5mu_pair(path), path.parent
-    if suffix == ".h5ad":
-        raise InputError(
-            f"{path}: one .h5ad holds one modality; give the RNA and ATAC files together as "
-            "'rna.h5ad,atac.h5ad'"
-        )
-    if suffix in (".h5", ".hdf5"):
-        return _from_tenx(read_10x_h5(path), path), path.parent
-    raise InputError(
-        f"{path}: unrecognised input type {suffix or '(no suffix)'!r}; expected a Cell Ranger ARC "
-        "outs folder, an ARC .h5, a .h5mu or 'rna.h5ad,atac.h5ad'"
-    )
-
-
-def _from_tenx(adata: ad.AnnData, source: Path) -> md.MuData:
-    check_counts(adata.X, str(source))
-    rna, atac = split_modalities(adata, str(source))
-    return paired_mudata(rna, atac)
-
-
-def _add_coordinates(mdata: md.MuData) -> None:
-    rna, atac = mdata.mod["rna"], mdata.mod["atac"]
-    if "interval" in rna.var.columns:
-        coords = intervals_to_coordinates(rna.var["interval"], index=rna.var_names)
-        for column in ("chrom", "start", "end"):
-            rna.var[column] = coords[column].to_numpy()
-    coords = peak_coordinates(atac.var, source="ATAC peak names")
-    for column in ("chrom", "start", "end"):
-        atac.var[column] = coords[column].to_numpy()
-    if "chr" in atac.var.columns:
-        del atac.var["chr"]
-
-
-def _attach_outs_files(mdata: md.MuData, folder: Path) -> None:
-    atac = mdata.mod["atac"]
-    files = dict(atac.uns.get("files", {}))
-    for key, name in (("fragments", FRAGMENTS_NAME), ("peaks_bed", PEAKS_BED_NAME)):
-        if (folder / name).is_file():
-            files[key] = str((folder / name).resolve())
-    metrics = folder / METRICS_NAME
-    if metrics.is_file():
-        files["per_barcode_metrics"] = str(metrics.resolve())
-        _add_barcode_metrics(mdata, metrics)
-    if files:
-        atac.uns["files"] = files
-
-
-def _add_barcode_metrics(mdata: md.MuData, path: Path) -> None:
-    """Copy the numeric ``gex_*`` / ``atac_*`` columns of per_barcode_metrics.csv into obs."""
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path} could not be read as CSV: {err}") from err
-    if "barcode" not in table.columns:
-        raise InputError(f"{path}: expected a 'barcode' column, found {list(table.columns)}")
-    table = table.drop_duplicates("barcode").set_index("barcode").reindex(mdata.obs_names)
-    for column in table.columns:
-        if not pd.api.types.is_numeric_dtype(table[column]):
-            continue
-        target = (
-            "atac" if column.startswith("atac_") else "rna" if column.startswith("gex_") else None
-        )
-        if target is not None:
-            mdata.mod[target].obs[column] = table[column].to_numpy()
-
-
-# --------------------------------------------------------------------------- preparing
-
-
-def _raw_from_mudata(mdata: md.MuData) -> md.MuData:
-    """Raw paired counts of an in-memory MuData (layers['counts'] when present)."""
-    missing = [m for m in ("rna", "atac") if m not in mdata.mod]
-    if missing:
-        raise InputError(
-            f"MuData holds only one modality: missing {missing} among {list(mdata.mod)}; "
-            "genepeak needs 'rna' and 'atac'"
-        )
-    rna = as_counts(mdata.mod["rna"], "MuData modality 'rna'")
-    atac = as_counts(mdata.mod["atac"], "MuData modality 'atac'")
-    for column in mdata.obs.columns:
-        if ":" not in column and column not in rna.obs:
-            rna.obs[column] = mdata.obs[column].reindex(rna.obs_names).to_numpy()
-    paired = pair_modalities(rna, atac, "MuData 'rna'", "MuData 'atac'")
-    if "files" in mdata.mod["atac"].uns:
-        paired.mod["atac"].uns["files"] = dict(mdata.mod["atac"].uns["files"])
-    _add_coordinates(paired)
-    return paired
 
 
 def _resolve_labels(rna: ad.AnnData, atac_obs: pd.DataFrame, key: str) -> None:
     """Make ``rna.obs[key]`` the categorical reference labels (from RNA or ATAC obs)."""
     if key == "leiden":
         return
-    if key in rna.obs:
-        values = rna.obs[key]
-    elif key in atac_obs:
-        values = atac_obs[key].reindex(rna.obs_names)
-    else:
-        columns = sorted(set(rna.obs.columns) | set(atac_obs.columns))
-        raise InputError(
-            f"labels_key {key!r} is not an obs column of the input; available: {columns}"
-        )
+    values = rna.obs[key] if key in rna.obs else atac_obs[key].reindex(rna.obs_names)
     rna.obs[key] = pd.Categorical(values.astype("string").to_numpy(dtype=object))
+
+
+# --------------------------------------------------------------------------- cell QC
+
+
+def _match_fragment_barcodes(raw: md.MuData, fragments: str) -> md.MuData:
+    """Strip modality tags (``-1_rna``) from the cells when only then they match the fragments."""
+    sample = sample_barcodes(fragments)
+    names = pd.Index(raw.obs_names)
+    if names.isin(list(sample)).any():
+        return raw
+    stripped = pd.Index(strip_modality_tag(names))
+    if not stripped.isin(list(sample)).any() or stripped.has_duplicates:
+        return raw
+    log(f"barcodes {names[0]!r} match the fragments as {stripped[0]!r}: modality tag stripped")
+    rna, atac = raw.mod["rna"].copy(), raw.mod["atac"].copy()
+    rna.obs_names, atac.obs_names = stripped, stripped
+    files = dict(atac.uns.get("files", {}))
+    paired = paired_mudata(rna, atac)
+    paired.mod["atac"].uns["files"] = files
+    return paired
+
+
+def _atac_metrics(
+    atac_raw: ad.AnnData,
+    fragments: str | None,
+    config: PrepareConfig,
+    genome: Genome,
+    genes: pd.DataFrame,
+    call: bool,
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """ATAC QC metrics of every cell (fragments, else ARC metrics) and called peaks (or None)."""
+    if fragments:
+        peaks = None if call else list(atac_raw.var_names)
+        return analyse_fragments(
+            fragments, atac_raw.obs_names, genome, config, peaks=peaks, genes=genes, call_peaks=call
+        )
+    metrics = barcode_metrics(atac_raw.obs)
+    if metrics is not None:
+        log("ATAC QC: fragments, FRiP and TSS fraction from per_barcode_metrics.csv")
+    return metrics, None
+
+
+def cell_qc(
+    rna_raw: ad.AnnData, atac_metrics: pd.DataFrame | None, config: PrepareConfig
+) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Evaluate the RNA and ATAC QC rules on every input cell.
+
+    Returns
+    -------
+    The kept-cell mask, the per-cell metrics (RNA ``QC_COLUMNS`` then ATAC ``atac_*``) and
+    the per-rule table (see :func:`genepeak.prepare.qc.evaluate_rules`).
+    """
+    qc = qc_metrics(rna_raw.X, rna_raw.var_names, rna_raw.obs_names)[QC_COLUMNS]
+    rules = rna_rules(qc, config)
+    if atac_metrics is not None:
+        qc = qc.join(atac_metrics.reindex(qc.index))
+        rules += atac_rules(qc, config)
+    keep, table = evaluate_rules(qc, rules)
+    if not keep.any():
+        raise zero_cells_error(len(qc), table)
+    report_removals(keep, table)
+    return keep, qc, table
+
+
+def _doublet_row(n_before: int, n_after: int) -> pd.DataFrame:
+    row = {
+        "modality": "rna",
+        "metric": "predicted_doublet",
+        "rule": "Scrublet singlets (filter_doublets)",
+        "lower": np.nan,
+        "upper": np.nan,
+        "n_removed": n_before - n_after,
+        "n_removed_only": n_before - n_after,
+        "note": "",
+    }
+    return pd.DataFrame([row], index=["doublets"])
+
+
+# --------------------------------------------------------------------------- preparing
+
+
+def _gene_coordinates(rna_raw: ad.AnnData, config: PrepareConfig, timings) -> pd.DataFrame:
+    with timed_step("gene coordinates", timings):
+        annotation = (
+            read_gene_annotation(config.gene_annotation) if config.gene_annotation else None
+        )
+        genes = annotate_genes(rna_raw.var, annotation)
+    for column in genes.columns:
+        rna_raw.var[column] = genes[column].to_numpy()
+    return genes
+
+
+def _read(source, fragments) -> tuple[md.MuData, str]:
+    if isinstance(source, md.MuData):
+        if fragments is not None:
+            raise ConfigError("fragments= is for file inputs; record it in atac.uns['files']")
+        return raw_from_mudata(source), "<MuData in memory>"
+    return read_input(source, fragments=fragments), str(source)
+
+
+def _fragments_file(files: dict, needs_calling: bool, source_name: str) -> str | None:
+    fragments = files.get("fragments")
+    if fragments and not Path(fragments).is_file():
+        log(f"fragments file {fragments} recorded in the input is missing; not used")
+        fragments = None
+    if needs_calling and not fragments:
+        raise ConfigError(
+            f"peak calling needs a fragments file, but {source_name} has none (looked for "
+            f"{FRAGMENTS_NAME} next to the input); give --fragments, or an input with a peak "
+            "matrix and call_peaks=False"
+        )
+    return fragments
 
 
 def prepare(
@@ -211,6 +242,7 @@ def prepare(
     labels_key: str | None = None,
     *,
     timings: dict[str, float] | None = None,
+    fragments: str | Path | None = None,
 ) -> md.MuData:
     """Prepare paired RNA + ATAC into the layout of docs/architecture.md.
 
@@ -220,7 +252,7 @@ def prepare(
         Any input :func:`read_input` accepts, or a MuData with raw counts
         (``layers['counts']`` or X) in modalities ``rna`` and ``atac``.
     config
-        Thresholds and options (defaults: the reference design).
+        QC rules, thresholds and options (defaults: data-driven QC, reference design).
     out
         Write the result here (``.h5mu``, atomically).
     figures_dir
@@ -230,6 +262,9 @@ def prepare(
         Leiden; overrides ``config.labels_key``.
     timings
         When given, receives the seconds spent per step (for benchmarks).
+    fragments
+        A fragments file (``atac_fragments.tsv.gz`` + ``.tbi``): ATAC QC metrics, and the
+        peak matrix when ``source`` has none (RNA-only ``.h5`` / MEX / ``.h5ad``).
 
     Returns
     -------
@@ -238,49 +273,52 @@ def prepare(
     config = config or PrepareConfig()
     key = labels_key or config.labels_key or "leiden"
     config = dataclasses.replace(config, labels_key=key)
-    if out is not None and Path(out).suffix.lower() != ".h5mu":
-        raise ConfigError(f"prepared output must be a .h5mu file, got {out}")
+    if out is not None:
+        check_output_path(out)
+    if figures_dir is not None:
+        check_figures_dir(figures_dir)
     with timed_step("read input", timings):
-        if isinstance(source, md.MuData):
-            raw, source_name = _raw_from_mudata(source), "<MuData in memory>"
-        else:
-            raw, source_name = read_input(source), str(source)
+        raw, source_name = _read(source, fragments)
+    needs_calling = config.call_peaks or raw.mod["atac"].n_vars == 0
+    files = dict(raw.mod["atac"].uns.get("files", {}))
+    fragments = _fragments_file(files, needs_calling, source_name)
+    if fragments:
+        raw = _match_fragment_barcodes(raw, fragments)
     rna_raw, atac_raw = raw.mod["rna"], raw.mod["atac"]
-    files = dict(atac_raw.uns.get("files", {}))
-    if config.call_peaks:
-        fragments = files.get("fragments")
-        if not fragments or not Path(fragments).is_file():
-            raise ConfigError(
-                f"PrepareConfig.call_peaks=True needs a fragments file, but {source_name} has "
-                f"none (looked for {FRAGMENTS_NAME} next to the input); set call_peaks=False"
-            )
-        with timed_step("ATAC peak calling and cut-site counting", timings):
-            called = atac_from_fragments(fragments, atac_raw.obs_names)
-        called.obs = atac_raw.obs.copy()
-        atac_raw = called
+    make_gene_names_unique(rna_raw)
+    if config.labels_file:
+        join_labels_file(rna_raw, config.labels_file)
+    genome = resolve_genome(config, rna_raw.var)
+    config = dataclasses.replace(config, genome=genome.name)
 
     # cheap checks first, so a naming problem is reported before minutes of work
-    if key != "leiden" and key not in rna_raw.obs and key not in atac_raw.obs:
-        columns = sorted(set(rna_raw.obs.columns) | set(atac_raw.obs.columns))
-        raise InputError(
-            f"labels_key {key!r} is not an obs column of the input; available: {columns}"
-        )
-    with timed_step("gene coordinates", timings):
-        annotation = (
-            read_gene_annotation(config.gene_annotation) if config.gene_annotation else None
-        )
-        genes = annotate_genes(rna_raw.var, annotation)
-    for column in genes.columns:
-        rna_raw.var[column] = genes[column].to_numpy()
-    peak_chroms = atac_raw.var["chrom"].astype(str)
-    if config.standard_chromosomes_only:
-        require_ucsc(peak_chroms, "ATAC peaks")
-    known = genes.loc[genes["chrom"] != "", "chrom"]
-    if len(known):
-        check_same_naming(known, "the gene coordinates", peak_chroms, "the peaks")
+    _check_labels_key(key, rna_raw.obs, atac_raw.obs)
+    genes = _gene_coordinates(rna_raw, config, timings)
+    if atac_raw.n_vars:
+        peak_chroms = atac_raw.var["chrom"].astype(str)
+        if config.standard_chromosomes_only:
+            require_ucsc(peak_chroms, "ATAC peaks")
+        known = genes.loc[genes["chrom"] != "", "chrom"]
+        if len(known):
+            check_same_naming(known, "the gene coordinates", peak_chroms, "the peaks")
 
-    rna, qc_before = prepare_rna(rna_raw, config, timings)
+    with timed_step("cell QC (RNA and ATAC metrics)", timings):
+        atac_metrics, called = _atac_metrics(
+            atac_raw, fragments, config, genome, genes, needs_calling
+        )
+        keep, qc_before, qc_rules = cell_qc(rna_raw, atac_metrics, config)
+    rna, _ = prepare_rna(rna_raw, config, timings, keep=keep)
+    if config.filter_doublets and rna.n_obs < int(keep.sum()):
+        qc_rules = pd.concat([qc_rules, _doublet_row(int(keep.sum()), rna.n_obs)])
     del rna_raw
+    if called is not None:
+        with timed_step("ATAC cut-site counting in called peaks", timings):
+            obs = atac_raw.obs
+            atac_raw = atac_from_fragments(fragments, rna.obs_names, peaks=called)
+            atac_raw.obs = obs.reindex(rna.obs_names)
+    if atac_metrics is not None:
+        for column in atac_metrics.columns:
+            atac_raw.obs[column] = atac_metrics[column].reindex(atac_raw.obs_names).to_numpy()
     with timed_step("ATAC filters and log1p", timings):
         atac, frac_before = prepare_atac(atac_raw, config, cells=rna.obs_names)
     del raw, atac_raw
@@ -295,8 +333,10 @@ def prepare(
         "prepare": to_dict(config),
         "source": source_name,
         "version": genepeak.__version__,
-        "qc_before": qc_before[QC_COLUMNS].copy(),
+        "qc_before": qc_before,
+        "qc_rules": qc_rules,
         "peak_frac_before": np.asarray(frac_before, dtype=np.float64),
+        "peaks_called": called is not None,
     }
     if config.subsample_fraction is not None and config.subsample_fraction < 1:
         mdata = subsample_stratified(
@@ -329,11 +369,12 @@ def _refresh_after_subsample(mdata: md.MuData) -> None:
 
 def write_prepared(mdata: md.MuData, out: str | Path) -> Path:
     """Write a prepared MuData to ``out`` (.h5mu) atomically."""
-    out = Path(out)
-    if out.suffix.lower() != ".h5mu":
-        raise ConfigError(f"prepared output must be a .h5mu file, got {out}")
-    with atomic_path(out) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mdata.write_h5mu(tmp)
+    out = check_output_path(out)
+    try:
+        with atomic_path(out) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mdata.write_h5mu(tmp)
+    except OSError as err:
+        raise InputError(f"could not write {out}: {err.strerror or err}") from err
     log(f"wrote {out} ({mdata.n_obs} cells)")
     return out

@@ -15,6 +15,7 @@ from genepeak._utils import log
 from genepeak.config import PrepareConfig
 from genepeak.errors import InputError
 from genepeak.prepare import timed_step
+from genepeak.prepare.qc import evaluate_rules, report_removals, rna_rules, zero_cells_error
 
 QC_COLUMNS = [
     "total_counts",
@@ -30,8 +31,9 @@ def gene_sets(var_names: pd.Index) -> dict[str, np.ndarray]:
     upper = pd.Index(var_names.astype(str)).str.upper()
     # ribosomal protein genes (RPS3A, RPL13, RPLP0, ...), not kinases such as RPS6KA1
     ribo = upper.str.match(r"^RP[SL]\d+[A-Z]?\d*$|^RPLP[0-2]$|^RPSA$")
-    # haemoglobin subunits (HBA1, HBB, HBD, HBG1, HBZ, HBM, HBQ1, HBE1), not HBP1, HBEGF, HBS1L
-    hb = upper.str.match(r"^HB(A\d?|B|D|E\d|G\d|M|Q\d|Z)$")
+    # haemoglobin subunits (HBA1, HBB, HBD, HBG1, HBZ, HBM, HBQ1, HBE1; mouse Hba-a1, Hbb-bs),
+    # not HBP1, HBEGF, HBS1L
+    hb = upper.str.match(r"^HB(A\d?|B|D|E\d|G\d|M|Q\d|Z)$|^HB[AB]-[A-Z]+\d?$")
     return {
         "mt": np.asarray(upper.str.startswith("MT-"), dtype=bool),
         "ribo": np.asarray(ribo, dtype=bool),
@@ -40,70 +42,58 @@ def gene_sets(var_names: pd.Index) -> dict[str, np.ndarray]:
 
 
 def qc_metrics(counts: sp.csr_matrix, var_names: pd.Index, obs_names: pd.Index) -> pd.DataFrame:
-    """Per-cell QC from raw counts: totals, genes detected, % MT / ribosomal / haemoglobin."""
-    counts = sp.csr_matrix(counts)
-    total = np.asarray(counts.sum(axis=1)).ravel().astype(np.float64)
-    n_genes = np.asarray((counts > 0).sum(axis=1)).ravel()
-    frame = pd.DataFrame(
-        {"total_counts": total, "n_genes_by_counts": n_genes.astype(np.int64)}, index=obs_names
-    )
-    safe = np.where(total > 0, total, 1.0)
-    sets = gene_sets(var_names)
+    """Per-cell QC from raw counts (``sc.pp.calculate_qc_metrics``): totals, genes detected,
+    % MT / ribosomal / haemoglobin (0 for a cell without counts)."""
+    sets = gene_sets(pd.Index(var_names))
     if not sets["mt"].any():
         log("RNA QC: no MT- gene found (Ensembl IDs as names?): pct_counts_mt is 0 for every cell")
-    for name, mask in sets.items():
-        subset = np.asarray(counts[:, np.flatnonzero(mask)].sum(axis=1)).ravel()
-        frame[f"pct_counts_{name}"] = 100.0 * subset / safe
+    adata = ad.AnnData(
+        X=sp.csr_matrix(counts, dtype=np.float32),
+        obs=pd.DataFrame(index=pd.Index(obs_names, dtype=str)),
+        var=pd.DataFrame(sets, index=pd.Index(np.arange(len(var_names)).astype(str))),
+    )
+    obs, _ = sc.pp.calculate_qc_metrics(
+        adata, qc_vars=list(sets), percent_top=None, log1p=False, inplace=False
+    )
+    frame = pd.DataFrame(
+        {
+            "total_counts": obs["total_counts"].to_numpy(np.float64),
+            "n_genes_by_counts": obs["n_genes_by_counts"].to_numpy(np.int64),
+        },
+        index=pd.Index(obs_names),
+    )
+    for name in sets:
+        frame[f"pct_counts_{name}"] = np.nan_to_num(obs[f"pct_counts_{name}"].to_numpy(np.float64))
     return frame
 
 
 def keep_detected_genes(rna: ad.AnnData, min_cells: int) -> ad.AnnData:
-    """Keep genes with count > 0 in >= ``min_cells`` cells of raw-count ``rna.X``.
+    """Keep genes with count > 0 in >= ``min_cells`` cells of raw-count ``rna.X``
+    (``sc.pp.filter_genes``).
 
     Sets ``var['n_cells']``; raises when no gene passes.
     """
-    x = sp.csr_matrix(rna.X)
-    n_cells = np.bincount(x.indices[x.data > 0], minlength=rna.n_vars)
-    keep = n_cells >= min_cells
+    keep, n_cells = sc.pp.filter_genes(rna, min_cells=min_cells, inplace=False)
     if not keep.any():
         raise InputError(
             f"RNA: no gene is detected in >= {min_cells} cells "
             f"(min_cells_per_gene) among {rna.n_obs} cells; lower the threshold"
         )
     rna = rna[:, keep].copy()
-    rna.var["n_cells"] = n_cells[keep].astype(np.int64)
+    rna.var["n_cells"] = np.asarray(n_cells)[keep].astype(np.int64)
     return rna
 
 
 def qc_filter(qc: pd.DataFrame, config: PrepareConfig) -> np.ndarray:
-    """Boolean mask of cells passing the thresholds; raises when no cell passes."""
-    rules = {
-        f"pct_counts_mt <= {config.max_pct_mt:g}": qc["pct_counts_mt"] <= config.max_pct_mt,
-        f"pct_counts_ribo <= {config.max_pct_ribo:g}": qc["pct_counts_ribo"] <= config.max_pct_ribo,
-        f"n_genes_by_counts >= {config.min_genes_per_cell}": qc["n_genes_by_counts"]
-        >= config.min_genes_per_cell,
-    }
-    if config.max_pct_hb is not None:
-        rules[f"pct_counts_hb <= {config.max_pct_hb:g}"] = qc["pct_counts_hb"] <= config.max_pct_hb
-    if config.min_counts_per_cell is not None:
-        rules[f"total_counts >= {config.min_counts_per_cell}"] = (
-            qc["total_counts"] >= config.min_counts_per_cell
-        )
-    if config.max_counts_per_cell is not None:
-        rules[f"total_counts <= {config.max_counts_per_cell}"] = (
-            qc["total_counts"] <= config.max_counts_per_cell
-        )
-    keep = np.ones(len(qc), dtype=bool)
-    for passed in rules.values():
-        keep &= passed.to_numpy()
+    """Boolean mask of cells passing the RNA QC rules of ``config``; raises when none passes.
+
+    ``config.qc_mode`` "mad" uses median-absolute-deviation outliers, "fixed" the thresholds
+    (see :mod:`genepeak.prepare.qc`).
+    """
+    keep, table = evaluate_rules(qc, rna_rules(qc, config))
     if not keep.any():
-        failed = "; ".join(f"{rule}: {int((~ok).sum())} fail" for rule, ok in rules.items())
-        raise InputError(
-            f"zero cells left after RNA QC ({len(qc)} cells in). Per threshold: {failed}. "
-            "Relax the PrepareConfig thresholds (max_pct_mt, max_pct_ribo, min_genes_per_cell, "
-            "min_counts_per_cell, max_counts_per_cell) for this dataset"
-        )
-    log(f"RNA QC: {int(keep.sum())} of {len(qc)} cells pass")
+        raise zero_cells_error(len(qc), table)
+    report_removals(keep, table, "RNA QC")
     return keep
 
 
@@ -193,19 +183,19 @@ def histogram_minimum(values: np.ndarray, bins: int = 256, max_iter: int = 10_00
 
 
 def normalise(adata: ad.AnnData) -> None:
-    """``X = log1p(counts / size_factor)`` with size factors relative to the median library."""
-    counts = adata.layers["counts"]
+    """``X = log1p(counts / size_factor)`` with size factors relative to the median library
+    (``sc.pp.normalize_total(target_sum=None)`` then ``sc.pp.log1p``)."""
+    counts = sp.csr_matrix(adata.layers["counts"], dtype=np.float32)
     total = np.asarray(counts.sum(axis=1)).ravel().astype(np.float64)
     target = float(np.median(total))
     if target <= 0:
         raise InputError("RNA: the median library size is 0; the cells carry no counts")
-    size_factor = np.where(total > 0, total / target, 1.0)
-    scaled = sp.diags((1.0 / size_factor).astype(np.float32)) @ counts
-    scaled = sp.csr_matrix(scaled, dtype=np.float32)
-    np.log1p(scaled.data, out=scaled.data)
-    adata.X = scaled
+    work = ad.AnnData(X=counts.copy())
+    sc.pp.normalize_total(work, target_sum=target)
+    sc.pp.log1p(work)
+    adata.X = sp.csr_matrix(work.X, dtype=np.float32)
     adata.obs["total_counts"] = total
-    adata.obs["size_factor"] = size_factor
+    adata.obs["size_factor"] = np.where(total > 0, total / target, 1.0)
     adata.uns["target_sum"] = target
 
 
@@ -268,22 +258,44 @@ def embed(adata: ad.AnnData, config: PrepareConfig) -> None:
     adata.obs["leiden"] = adata.obs["leiden"].astype("category")
 
 
+def make_gene_names_unique(adata: ad.AnnData, source: str = "RNA") -> None:
+    """Make duplicate gene symbols unique (``TBCE``, ``TBCE-1``), logging how many."""
+    names = pd.Index(adata.var_names.astype(str))
+    if not names.has_duplicates:
+        return
+    duplicated = names[names.duplicated(keep=False)].unique()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata.var_names_make_unique()
+    examples = ", ".join(map(str, duplicated[:3]))
+    log(
+        f"{source}: {len(duplicated)} gene symbols occur more than once (e.g. {examples}); "
+        "made unique by appending -1, -2, ... (gene_ids keep the Ensembl ids)"
+    )
+
+
 def prepare_rna(
-    adata: ad.AnnData, config: PrepareConfig, timings: dict[str, float] | None = None
+    adata: ad.AnnData,
+    config: PrepareConfig,
+    timings: dict[str, float] | None = None,
+    keep: np.ndarray | None = None,
 ) -> tuple[ad.AnnData, pd.DataFrame]:
     """Prepare raw RNA counts (X = counts) into the prepared layout of docs/architecture.md.
 
-    ``timings``, when given, receives the seconds spent per step.
+    ``timings``, when given, receives the seconds spent per step. ``keep``, when given, is
+    the mask of cells that passed QC (e.g. RNA and ATAC rules together); else the RNA QC
+    rules of ``config`` decide.
 
     Returns
     -------
     The prepared RNA AnnData (cells and genes kept) and the per-cell QC before filtering.
     """
-    adata.var_names_make_unique()
+    make_gene_names_unique(adata)
     with timed_step("RNA QC and filters", timings):
         counts = sp.csr_matrix(adata.X, dtype=np.float32)
         qc_before = qc_metrics(counts, adata.var_names, adata.obs_names)
-        keep = qc_filter(qc_before, config)
+        if keep is None:
+            keep = qc_filter(qc_before, config)
         rna = ad.AnnData(
             X=counts[keep], obs=adata.obs.iloc[np.flatnonzero(keep)].copy(), var=adata.var.copy()
         )
