@@ -12,10 +12,17 @@ from genepeak.errors import GenepeakError
 def _simulate(args: argparse.Namespace) -> None:
     from genepeak.simulate import simulate
 
-    result = simulate(args.out, shape=args.shape, seed=args.seed, fragments=args.fragments)
+    result = simulate(
+        args.out,
+        shape=args.shape,
+        seed=args.seed,
+        fragments=args.fragments,
+        link_strength=args.link_strength,
+        genome=args.genome,
+    )
     print(
         f"wrote {result.n_cells} cells x {result.n_genes} genes x {result.n_peaks} peaks "
-        f"to {result.out_dir} (ground truth: {result.links_path})"
+        f"to {result.out_dir} (ground truth: {result.links_path}; sham genes: {result.sham_path})"
     )
 
 
@@ -154,15 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="10x ARC outs folder, ARC .h5, .h5mu, or rna.h5ad,atac.h5ad")
     p.add_argument("--config", help="run.yaml with prepare/models/train/evaluate/explain options")
     p.add_argument("--labels-key", help="obs column with reference labels, e.g. cell_type")
-    p.add_argument("--shape", help="size of the simulated data: tiny, small, pbmc3k, pbmc10k")
+    p.add_argument(
+        "--shape", help="size of the simulated data: tiny, small, medium, pbmc3k, pbmc10k"
+    )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("simulate", help="write a PBMC-like multiome in 10x ARC layout")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--shape", default="small", help="tiny, small, pbmc3k or pbmc10k")
+    p.add_argument("--shape", default="small", help="tiny, small, medium, pbmc3k or pbmc10k")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fragments", action="store_true", help="also write atac_fragments.tsv.gz")
+    p.add_argument(
+        "--link-strength", type=float, default=1.0, help="scale of every planted effect (1.0)"
+    )
+    p.add_argument("--genome", default="hg38", help="hg38 (default) or mm10")
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("prepare", help="QC, normalise and pair 10x multiome into one .h5mu")

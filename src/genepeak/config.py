@@ -33,7 +33,7 @@ RANK_BY = ("shift", "flips")
 PRECISIONS = ("auto", "32", "bf16")
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
-SHAPES = ("tiny", "small", "pbmc3k", "pbmc10k")
+SHAPES = ("tiny", "small", "pbmc3k", "pbmc10k", "medium")  # as genepeak.simulate.SHAPES
 QC_MODES = ("mad", "fixed")
 #: reference genomes genepeak knows (genepeak.io.genome), with their common aliases
 GENOMES = ("hg38", "hg19", "mm10", "GRCm39", "GRCh38", "GRCh37", "GRCm38", "mm39")

@@ -1,9 +1,15 @@
 """The built-in dataset: PBMC-like paired RNA + ATAC with planted gene -> peak links.
 
-``simulate(out_dir, shape)`` writes what Cell Ranger ARC writes (``filtered_feature_bc_matrix.h5``
-with both modalities, ``atac_peaks.bed``, ``per_barcode_metrics.csv``, optionally
-``atac_fragments.tsv.gz`` + ``.tbi``) plus the truth: ``ground_truth_links.tsv``,
-``cell_types.tsv`` and ``gene_annotation.tsv``. The real reading path runs on it unchanged.
+``simulate(out_dir, shape, seed, link_strength=1.0, genome="hg38")`` writes what Cell Ranger
+ARC writes (``filtered_feature_bc_matrix.h5`` with both modalities, ``atac_peaks.bed``,
+``per_barcode_metrics.csv``, optionally ``atac_fragments.tsv.gz`` + ``.tbi``) plus the truth:
+``ground_truth_links.tsv``, ``sham_genes.tsv``, ``cell_types.tsv`` and ``gene_annotation.tsv``.
+The real reading path runs on it unchanged.
+
+The simulator is built so that no cheap baseline gets the links for free: distance to the TSS
+is a strong but not a dominant signal (as in the published enhancer-gene benchmarks), the
+cell-type pattern of a driver is shared by peaks it does not drive, and matched sham genes
+drive nothing.
 
 Generative model (one cell ``c`` of type ``t``)
 -------------------------------------------------
@@ -12,55 +18,93 @@ proportions like a granulocyte-sorted PBMC multiome sample. Each cell has a libr
 ``s_c`` (log-normal, larger for myeloid cells), four continuous programs ``u_c ~ N(0, I)``
 (activation, interferon, ... shared by genes and a few peaks), a mitochondrial fraction
 ``f_c`` (nuclei: a few percent; ~3% damaged cells at 28-60%, with smaller libraries), a
-ribosomal multiplier and a rare haemoglobin (ambient RBC) multiplier.
+ribosomal multiplier and a rare haemoglobin (ambient RBC) multiplier. Continuous states:
+``CONTINUUM_FRACTION`` of the CD4 T / CD8 T cells and of the CD14 / FCGR3A monocytes sit on
+a continuum towards their partner type: position ``w_c ~ U(0, 0.5)`` mixes the two types'
+expression levels (linearly) and peak type effects (on the logit scale); the label stays
+the nearer type, so the clusters touch instead of being separated blobs.
 
 RNA. Gene ``g`` has a level ``m_tg`` (UMIs at the median library) per type: PBMC marker
 genes (CD3E, IL7R, CD8B, NKG7, GNLY, CD79A, MS4A1, CD14, LYZ, FCGR3A, ...), housekeeping,
 MT-, RPS/RPL and HB genes at hand-set levels with real hg38 coordinates; the other genes
-("GENE00001", random hg38-like positions) draw levels from a heavy-tailed distribution
-calibrated on PBMC 10k multiome (about a third of genes are almost never detected), with
-type-specific modules. The cell's *expression level* is
-``x_cg = m_tg * exp(L_g . u_c) * G_cg`` with ``G_cg ~ Gamma(r_g, 1/r_g)`` (gene- and
-cell-specific, so it varies continuously within a type), and counts are
-``Poisson(s_c * x_cg)`` -- i.e. negative binomial with size ``r_g`` (log-normal around 3;
-1.5 for the driver genes of planted links, whose ``G_cg`` is drawn explicitly).
+("GENE00001", random positions) draw levels from a heavy-tailed distribution calibrated on
+PBMC 10k multiome (about a third of genes are almost never detected), with type-specific
+modules. The cell's *expression level* is ``x_cg = m_tg * exp(L_g . u_c) * G_cg`` with
+``G_cg ~ Gamma(r_g, 1/r_g)``, and counts are ``Poisson(s_c * x_cg)`` -- negative binomial
+with size ``r_g`` (log-normal around 3).
+
+Regulators. The *drivers* of planted links and the *sham genes* are the regulators. Their
+within-type variation is explicit: ``G_cg ~ Gamma(REGULATOR_GAMMA_SHAPE, 1/shape)`` (shape
+1.5: a coefficient of variation of 1/sqrt(1.5) = 0.82 within a type), drawn per cell, and
+``PROGRAM_DRIVER_FRACTION`` of them also follow one continuous program
+(``exp(L u - L^2/2)``, ``|L|`` in 0.4-0.7, mean-preserving). Drivers are NKG7, CD79A, FCGR3A,
+CD8B, IL7R, CD3E, MS4A1, CD14, then more markers and expressed genes. Every driver has a
+sham gene (a non-marker gene) with the same level and within-type variation: even-numbered
+shams copy their driver's type profile (a co-marker, like CD3D beside CD3E), odd-numbered
+ones get it with the cell types shuffled (rescaled to the same mean over cells). Shams drive
+nothing (``sham_genes.tsv``).
 
 ATAC. Peak ``p`` has a base logit ``a_p``, type effects ``T_tp`` (type- or lineage-specific
-peaks; the promoter peak of a gene mirrors that gene's type profile), program loadings
-``M_p`` and a capture strength ``k_p``; the cell has an ATAC depth ``d_c``. The chromatin of
-a peak is open with probability ``pi_cp = sigmoid(a_p + T_tp + M_p . u_c + link_cp)``, Tn5
-fragments are ``n_cp ~ Poisson(d_c * k_p * pi_cp)`` and each fragment contributes two cut
-sites inside the peak (probability 0.92) or one (it straddles the edge): the matrix holds
-cut-site counts as ARC does (mostly 2, 4, ...).
+peaks; a promoter peak mirrors its gene's type profile), program loadings ``M_p`` and a
+capture strength ``k_p``; the cell has an ATAC depth ``d_c``. The chromatin of a peak is
+open with probability ``pi_cp = sigmoid(a_p + T_tp + M_p . u_c + link_cp)``, Tn5 fragments
+are ``n_cp ~ Poisson(d_c * k_p * pi_cp)`` and each fragment contributes two cut sites inside
+the peak (probability 0.92) or one (it straddles the edge): the matrix holds cut-site counts
+as ARC does (mostly 2, 4, ...).
 
-Planted links. ``driver`` genes (always NKG7, CD79A, FCGR3A, CD8B, IL7R, CD3E, MS4A1, CD14,
-then more markers and expressed genes) each open or close a few peaks:
-``link_cp = effect * (e_cg - mean_c e_cg)`` with ``e_cg = log1p(x_cg)``, the cell's *own*
-log1p normalised expression (approximately the model input space). So a linked peak follows the gene cell
-by cell *within* a type, not only between types; planted peaks have no type effect of their
-own. Effects are signed logit changes per unit of log1p expression (|effect| 1.5-3.0;
-promoter links positive, enhancer links 75% positive). Each driver gets a planted promoter
-peak (60%; always for the eight markers above), 1-3 planted enhancers (2-3 for the eight
-markers) within +-100 kb of its TSS, in 35% of drivers a distal (>150 kb or other chromosome) planted peak,
-and 3-5 non-responding peaks in the same window, one of which copies the driver's type
-profile (a type-confounded null: correlated with the gene across types, not within).
+Planted links. A driver opens or closes its linked peaks cell by cell:
+``link_cp = effect * (e_cg - mean_c e_cg)`` with ``e_cg = log1p(x_cg)``, the cell's own
+log1p normalised expression (approximately the model input space), so a linked peak follows
+the gene *within* a type, not only between types; planted peaks have no type effect of their
+own. ``effect = link_strength * U(1.5, 3.0)`` in logit per log1p unit, promoter links
+positive, the others 75% positive. Link geometry (``LINK_KIND_SHARES``), measured over all
+planted links: about 15% promoter (<= 2.5 kb), 40% proximal cis (2.5-100 kb), 30% distal
+cis (100 kb - 1 Mb, same chromosome), 15% trans (another chromosome). Why: CRISPRi screens
+and fine-mapped eQTLs put most functional enhancers within ~100 kb, with a long tail to
+~1 Mb (distance is the baseline every benchmark reports, and it is strong); trans links
+stand for a transcription factor opening its binding sites elsewhere in the genome, which
+paired RNA + ATAC shows and no window-based method can find. Every driver has its promoter
+link with probability 0.8 (always for the eight markers above) and 3-6 non-promoter links
+whose kinds are drawn with those shares; distances are log-uniform (3-95 kb and
+110-950 kb), the side chosen so the peak stays on the chromosome.
+
+Decoys (dense neighbourhoods). Around each driver, 5-8 non-driven peaks at the same
+distances as its proximal links, and 1-2 within 2-30 kb of each distal or trans link, all as
+accessible as planted peaks:
+
+- *type-matched decoys* copy the cell-type pattern that a planted link of the driver has
+  (``T_tp = sign * strength * E_t[e]``, centred, ``strength`` drawn as an effect and scaled
+  by ``link_strength`` like one): correlated with the driver across types, not within;
+- *program decoys* (2-3 of the TSS decoys of a driver that follows a program): the driver's
+  type pattern plus the program part of a link (``M_p = sign * strength * L_g``), so they
+  follow the driver within types too, through the shared program; only a model that sees the
+  other genes of the program can tell them from a driven peak. The driver's own promoter
+  peak, when not planted, mirrors its type profile like every promoter.
 
 ``ground_truth_links.tsv`` columns: ``gene, peak`` (``chr1:100-600``), ``effect`` (logit
-change per log1p unit; 0 for nulls), ``planted`` (bool), ``kind`` (``promoter``, ``cis``,
-``distal`` for planted links; ``null_cis``, ``null_type_matched``, ``null_distal``),
-``chrom``, ``distance_to_tss`` (peak centre minus the gene's TSS in bp; empty on another
-chromosome). A planted link's kind follows its final distance: promoter (<= 2.5 kb),
-cis (<= 100 kb), distal. For every driver it lists every peak within +-100 kb of the TSS,
-its planted distal peak and 20 random distal nulls; any peak not listed as planted for a
-gene has effect 0 for it, so AUPRC over all peaks (or over the listed candidates) is well
-defined. A peak is planted for at most one gene.
+change per log1p unit; 0 for every other row), ``planted`` (bool), ``kind``, ``chrom``,
+``distance_to_tss`` (peak centre minus the gene's TSS in bp; empty on another chromosome).
+Planted kinds follow the final position: ``promoter`` (<= 2.5 kb), ``cis`` (<= 100 kb),
+``distal`` (same chromosome, > 100 kb), ``trans``. Other rows: ``null_type_matched`` and
+``null_program`` (the decoys above, wherever they lie), ``null_cis`` (any other peak within
+100 kb of the TSS), ``null_distal`` (any other peak within 1 Mb). The table lists, for every
+driver, its planted links, its decoys and every peak within 1 Mb of its TSS. **Every peak of
+the data that is not listed as planted for a gene has effect 0 for that gene**, so AUPRC is
+computed over all peaks of the matrix (the listed rows are a convenience, not the candidate
+set). A peak is planted for at most one gene; sham genes have effect 0 for every peak.
 
 Shapes. ``pbmc3k`` / ``pbmc10k`` simulate every gene of the 10x GRCh38 reference and every
 peak of the real sample, with per-cell statistics calibrated on the PBMC 10k subset
 (``benchmarks/simulator_calibration.py``); ``pbmc10k`` leaves about 10,150 cells x 25,600
-genes x 43,000 peaks after the default preparation filters. ``tiny`` and ``small`` keep a
-feature subset biased to expressed genes and accessible peaks, like a feature-selected data
-set, with MT / ribosomal fractions matched to their own library so QC removes a few percent.
+genes x 43,000 peaks after the default preparation filters. ``tiny``, ``small`` and
+``medium`` keep a feature subset biased to expressed genes and accessible peaks, like a
+feature-selected data set, with MT / ribosomal fractions matched to their own library so QC
+removes a few percent.
+
+Genomes. ``hg38`` (the default) or ``mm10``: mouse chromosome sizes (chr1-19, X, Y, M and a
+few unplaced contigs), ``genome`` "mm10" in the h5 features, mouse-style symbols (``Cd3e``,
+``Lyz2``, ``Gm00001``, ``mt-Co1`` at the mouse mitochondrial coordinates); the nuclear genes
+get random positions (the cell-type biology is the PBMC one, renamed, not a mouse atlas).
 
 Everything is drawn from one ``numpy.random.Generator(seed)`` in a fixed order; the count
 matrix is generated in blocks of cells (never a dense cells x peaks float64 array) and
@@ -152,6 +196,82 @@ GENE_DENSITY = np.array(
     ],
     dtype=float,
 )
+
+
+#: mm10 (GRCm38) chromosome lengths (chrM last), plus a few unplaced contigs of the 10x reference.
+MM10_CHROM_SIZES: dict[str, int] = {
+    "chr1": 195471971,
+    "chr2": 182113224,
+    "chr3": 160039680,
+    "chr4": 156508116,
+    "chr5": 151834684,
+    "chr6": 149736546,
+    "chr7": 145441459,
+    "chr8": 129401213,
+    "chr9": 124595110,
+    "chr10": 130694993,
+    "chr11": 122082543,
+    "chr12": 120129022,
+    "chr13": 120421639,
+    "chr14": 124902244,
+    "chr15": 104043685,
+    "chr16": 98207768,
+    "chr17": 94987271,
+    "chr18": 90702639,
+    "chr19": 61431566,
+    "chrX": 171031299,
+    "chrY": 91744698,
+    "chrM": 16299,
+}
+MM10_CONTIGS: dict[str, int] = {
+    "GL456210.1": 169725,
+    "GL456211.1": 241735,
+    "GL456212.1": 153618,
+    "GL456216.1": 66673,
+    "GL456219.1": 175968,
+    "JH584304.1": 114452,
+}
+#: genes per mouse chromosome, rounded (placement weights only; chr7 and chr11 are gene-rich)
+MM10_GENE_DENSITY = np.array(
+    [1400, 2100, 1200, 1500, 1400, 1400, 2200, 1200, 1400, 1200, 1900, 800, 900, 1000, 900]
+    + [800, 1200, 550, 700, 1100, 100],
+    dtype=float,
+)
+
+
+@dataclass(frozen=True)
+class _Genome:
+    """Chromosomes, placement weights and naming of one reference genome."""
+
+    name: str  # the ``genome`` option: hg38, mm10
+    label: str  # ``features/genome`` of the 10x h5 (GRCh38 for hg38, as Cell Ranger writes)
+    chrom_sizes: dict[str, int]  # standard chromosomes, chrM last
+    contigs: dict[str, int]  # unplaced contigs
+    gene_density: np.ndarray  # genes per standard chromosome (chrM excluded)
+    gene_id_prefix: str
+
+    @property
+    def standard(self) -> list[str]:
+        return [c for c in self.chrom_sizes if c != "chrM"]
+
+    @property
+    def order(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate([*self.chrom_sizes, *self.contigs])}
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {**self.chrom_sizes, **self.contigs}
+
+    def draw_chromosomes(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` standard chromosomes, weighted by their gene density."""
+        weights = self.gene_density / self.gene_density.sum()
+        return np.array(self.standard)[rng.choice(len(self.standard), n, p=weights)]
+
+
+GENOMES: dict[str, _Genome] = {
+    "hg38": _Genome("hg38", "GRCh38", CHROM_SIZES, NONSTANDARD_CONTIGS, GENE_DENSITY, "ENSG9"),
+    "mm10": _Genome("mm10", "mm10", MM10_CHROM_SIZES, MM10_CONTIGS, MM10_GENE_DENSITY, "ENSMUSG9"),
+}
 
 # --------------------------------------------------------------------------- cell types
 
@@ -377,6 +497,43 @@ EXTRA_DRIVERS = (
     "CD74",
 )
 
+#: continuous states: a type and the partner it mixes with (the others are discrete)
+CONTINUUM_PARTNERS = {
+    "CD4 T": "CD8 T",
+    "CD8 T": "CD4 T",
+    "CD14 Mono": "FCGR3A Mono",
+    "FCGR3A Mono": "CD14 Mono",
+}
+CONTINUUM_FRACTION = 0.4  # of the cells of those types, on the continuum
+CONTINUUM_MAX_MIX = 0.5  # a cell past the midpoint would carry the other label
+
+#: mouse mitochondrial genes (mm10 chrM, 0-based start), in the order of the human MT- genes
+_MOUSE_MT = """
+mt-Nd1 chrM 2750 3707 + mt-Nd2 chrM 3913 4951 + mt-Co1 chrM 5327 6872 +
+mt-Co2 chrM 7012 7696 + mt-Atp8 chrM 7765 7969 + mt-Atp6 chrM 7926 8607 +
+mt-Co3 chrM 8606 9390 + mt-Nd3 chrM 9458 9806 + mt-Nd4l chrM 9876 10173 +
+mt-Nd4 chrM 10166 11544 + mt-Nd5 chrM 11741 13565 + mt-Nd6 chrM 13551 14070 -
+mt-Cytb chrM 14144 15288 +
+"""
+#: mouse symbols where the ortholog is not the title-cased human symbol
+_MOUSE_SYMBOLS = {
+    "LYZ": "Lyz2",
+    "CD8B": "Cd8b1",
+    "HLA-B": "H2-K1",
+    "HLA-DQA1": "H2-Aa",
+    "FCGR3A": "Fcgr4",
+    "FYB1": "Fyb",
+    "HBA1": "Hba-a1",
+    "HBA2": "Hba-a2",
+    "HBB": "Hbb-bs",
+    "HBD": "Hbb-bt",
+    "HBG1": "Hbb-bh1",
+    "HBG2": "Hbb-bh2",
+    "HBE1": "Hbb-y",
+    "HBZ": "Hba-x",
+    "HBQ1": "Hbq1b",
+}
+
 # --------------------------------------------------------------------------- shapes and constants
 
 
@@ -394,6 +551,7 @@ SHAPES: dict[str, _Shape] = {
     "small": _Shape(1800, 4000, 7000, 48, full=False),
     "pbmc3k": _Shape(2711, 36601, 98319, 300, full=True),
     "pbmc10k": _Shape(10508, 36601, 108377, 300, full=True),
+    "medium": _Shape(3000, 10000, 15000, 100, full=False),
 }
 GENOME_GENES = 36601  # genes of the 10x GRCh38 reference
 GENOME_PEAKS = 108377  # peaks of the PBMC 10k ARC sample
@@ -407,8 +565,28 @@ TWO_CUT_PROB = 0.92  # fragments with both Tn5 cuts inside the peak
 N_PROGRAMS = 4
 CIS_WINDOW = 100_000
 PROMOTER_WINDOW = 2_500  # bp from the TSS to the peak centre
+TRUTH_WINDOW = 1_000_000  # the truth table lists every peak this close to a driver's TSS
 MIN_PEAK_GAP = 1_000  # bp between peaks, so a fragment touches one peak only
+EDGE_MARGIN = 10_000  # bp kept free at chromosome ends when placing a peak
 BLOCK_ENTRIES = 1 << 24  # matrix entries per generated cell block
+
+# regulators (drivers and shams)
+REGULATOR_GAMMA_SHAPE = 1.5  # within-type variation of a regulator: CV 1/sqrt(1.5) = 0.82
+PROGRAM_DRIVER_FRACTION = 0.4  # drivers (and their shams) that also follow one program
+PROGRAM_LOADING = (0.4, 0.7)  # |L| of such a regulator on its program
+
+# link geometry: shares of all planted links (see the module docstring for the reasons)
+LINK_KIND_SHARES = {"promoter": 0.15, "cis": 0.40, "distal": 0.30, "trans": 0.15}
+PROMOTER_LINK_PROB = 0.8  # a driver's promoter peak is planted (always for REQUIRED_DRIVERS)
+N_OTHER_LINKS = (3, 6)  # non-promoter links per driver (inclusive range)
+PROXIMAL_DISTANCE = (3_000, 95_000)  # bp, log-uniform: proximal links and TSS decoys
+DISTAL_DISTANCE = (110_000, 950_000)  # bp, log-uniform: distal links (same chromosome)
+EFFECT_RANGE = (1.5, 3.0)  # |effect| per log1p unit at link_strength 1
+POSITIVE_SHARE = 0.75  # non-promoter links (and decoys) that open with the gene
+N_TSS_DECOYS = (5, 8)  # non-driven peaks near each driver's TSS
+N_PROGRAM_DECOYS = (2, 3)  # of those, following the driver's program (program drivers only)
+N_LINK_DECOYS = (1, 2)  # type-matched decoys around each distal or trans link
+LINK_DECOY_DISTANCE = (2_000, 30_000)  # bp from the link, log-uniform
 
 
 @dataclass
@@ -426,6 +604,39 @@ class SimulationResult:
     peaks_path: Path | None = None
     metrics_path: Path | None = None
     fragments_path: Path | None = None
+    sham_path: Path | None = None
+    genome: str = "hg38"
+    link_strength: float = 1.0
+
+
+@dataclass
+class Layout:
+    """Genes, peaks, regulators and planted links of a simulation, before any count is drawn.
+
+    ``genes`` (sorted in genome order; ``gene`` holds the internal, human-style symbol) and
+    ``peaks`` (``chrom, start, end, role, gene, kind``; ``gene`` is the row of the owning
+    driver for planted peaks and decoys, else -1) are the tables :func:`simulate` writes;
+    ``drivers`` / ``shams`` are rows of ``genes``; ``program`` / ``loading`` give the program
+    each regulator (drivers, then shams) follows (-1 / 0 for none).
+    """
+
+    genome: _Genome
+    genes: pd.DataFrame
+    levels: np.ndarray  # (n_types, n_genes) UMIs at the median library
+    drivers: np.ndarray
+    shams: np.ndarray
+    program: np.ndarray
+    loading: np.ndarray
+    peaks: pd.DataFrame
+
+    @property
+    def regulators(self) -> np.ndarray:
+        return np.concatenate([self.drivers, self.shams])
+
+    @property
+    def planted(self) -> np.ndarray:
+        """Rows of ``peaks`` that carry a planted link."""
+        return np.flatnonzero(self.peaks["role"].to_numpy() == "planted")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -501,11 +712,38 @@ def _sample_counts(
 # --------------------------------------------------------------------------- genes
 
 
-def _named_gene_table() -> pd.DataFrame:
-    tokens = _NAMED_COORDS.split()
+def _coordinate_table(text: str) -> pd.DataFrame:
+    tokens = text.split()
     rows = [tokens[i : i + 5] for i in range(0, len(tokens), 5)]
     table = pd.DataFrame(rows, columns=["gene", "chrom", "start", "end", "strand"])
     table[["start", "end"]] = table[["start", "end"]].astype(np.int64)
+    return table
+
+
+def _random_positions(
+    rng: np.random.Generator, genome: _Genome, length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chromosome (weighted by gene density) and start of genes of the given lengths."""
+    chroms = genome.draw_chromosomes(rng, len(length))
+    sizes = np.array([genome.chrom_sizes[c] for c in chroms])
+    start = (rng.random(len(length)) * (sizes - length - 2 * EDGE_MARGIN)).astype(np.int64)
+    return chroms, start + EDGE_MARGIN
+
+
+def _named_gene_table(rng: np.random.Generator, genome: _Genome) -> pd.DataFrame:
+    """The hand-set genes: real hg38 coordinates, or (mm10) random nuclear positions."""
+    table = _coordinate_table(_NAMED_COORDS)
+    if genome.name == "hg38":
+        return table
+    mt = table["chrom"] == "chrM"
+    mouse_mt = _coordinate_table(_MOUSE_MT)
+    table.loc[mt, ["start", "end", "strand"]] = mouse_mt[["start", "end", "strand"]].to_numpy()
+    nuclear = np.flatnonzero(~mt.to_numpy())
+    length = (table["end"] - table["start"]).to_numpy()[nuclear]
+    chroms, start = _random_positions(rng, genome, length)
+    table.loc[nuclear, "chrom"] = chroms
+    table.loc[nuclear, "start"] = start
+    table.loc[nuclear, "end"] = start + length
     return table
 
 
@@ -521,38 +759,32 @@ def _filler_levels(rng: np.random.Generator, n: int) -> np.ndarray:
     return 10.0**log10
 
 
-def _build_genes(rng: np.random.Generator, shape: _Shape) -> tuple[pd.DataFrame, np.ndarray]:
-    """Gene table (sorted in genome order) and levels ``(n_types, n_genes)``."""
-    named = _named_gene_table()
-    n_types = len(CELL_TYPES)
-    n_filler = shape.n_genes - len(named)
-    if n_filler < 0:
-        raise ConfigError(f"shape needs at least {len(named)} genes")
-    # filler genes: the full genome's distribution, or a subset biased to expressed genes
-    pool = _filler_levels(rng, GENOME_GENES - len(named))
-    if shape.full:
-        chosen = pool[:n_filler]
-    else:
-        chosen = pool[_top_k_weighted(rng, 0.5 * np.log(pool), n_filler)]
-    chroms = np.array(STANDARD)[rng.choice(24, n_filler, p=GENE_DENSITY / GENE_DENSITY.sum())]
-    sizes = np.array([CHROM_SIZES[c] for c in chroms])
-    length = np.clip(rng.lognormal(np.log(16_000), 1.6, n_filler), 500, 1_500_000).astype(np.int64)
-    start = (rng.random(n_filler) * (sizes - length - 20_000)).astype(np.int64) + 10_000
+def _filler_genes(rng: np.random.Generator, shape: _Shape, genome: _Genome, n: int):
+    """Positions of ``n`` non-named genes and their base levels."""
+    # the full genome's distribution of levels, or a subset biased to expressed genes
+    pool = _filler_levels(rng, GENOME_GENES - (shape.n_genes - n))
+    chosen = pool[:n] if shape.full else pool[_top_k_weighted(rng, 0.5 * np.log(pool), n)]
+    length = np.clip(rng.lognormal(np.log(16_000), 1.6, n), 500, 1_500_000).astype(np.int64)
+    chroms, start = _random_positions(rng, genome, length)
     filler = pd.DataFrame(
         {
-            "gene": [f"GENE{i:05d}" for i in range(1, n_filler + 1)],
+            "gene": [f"GENE{i:05d}" for i in range(1, n + 1)],
             "chrom": chroms,
             "start": start,
             "end": start + length,
-            "strand": np.where(rng.random(n_filler) < 0.5, "+", "-"),
+            "strand": np.where(rng.random(n) < 0.5, "+", "-"),
         }
     )
     if shape.full:  # the 10x reference has a few duplicated gene names
-        filler.loc[[n_filler - 1, n_filler - 2], "gene"] = ["GENE00101", "GENE00202"]
+        filler.loc[[n - 1, n - 2], "gene"] = ["GENE00101", "GENE00202"]
+    return filler, chosen
 
-    levels = np.zeros((n_types, len(named) + n_filler), dtype=np.float64)
-    kind = np.full(len(named) + n_filler, "other", dtype=object)
-    for i, gene in enumerate(named["gene"]):
+
+def _named_levels(names: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Levels ``(n_types, n_named)`` and kinds (mt, ribo, hb, named) of the hand-set genes."""
+    levels = np.zeros((len(CELL_TYPES), len(names)), dtype=np.float64)
+    kind = np.full(len(names), "named", dtype=object)
+    for i, gene in enumerate(names):
         if gene.startswith("MT-"):
             kind[i] = "mt"
         elif gene.startswith(("RPS", "RPL")):
@@ -565,20 +797,52 @@ def _build_genes(rng: np.random.Generator, shape: _Shape) -> tuple[pd.DataFrame,
             levels[:, i] = NAMED_SCALE * off
             for cell_type, level in on.items():
                 levels[CELL_TYPES.index(cell_type), i] = NAMED_SCALE * level
-            kind[i] = "named"
+    return levels, kind
+
+
+def _module_members(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``(n_types, n)`` membership of ``n`` modules: half a lineage, half a single type."""
+    lineage = np.zeros((len(LINEAGES), len(CELL_TYPES)), dtype=bool)
+    for i, members in enumerate(LINEAGES):
+        lineage[i, [CELL_TYPES.index(t) for t in members]] = True
+    is_lineage = rng.random(n) < 0.5
+    by_lineage = lineage[rng.integers(len(LINEAGES), size=n)].T
+    by_type = np.arange(len(CELL_TYPES))[:, None] == rng.integers(len(CELL_TYPES), size=n)
+    return np.where(is_lineage, by_lineage, by_type)
+
+
+def _add_modules(
+    rng: np.random.Generator, effects: np.ndarray, columns: np.ndarray, drop: float
+) -> None:
+    """Make ``columns`` of a type-effect table type- or lineage-specific (in place)."""
+    members = _module_members(rng, len(columns))
+    lift = rng.uniform(1.5, 3.5, len(columns))
+    effects[:, columns] += members * lift - drop
+
+
+def _filler_type_effects(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Log-scale type effects of filler genes; 15% are type- or lineage-specific modules."""
+    delta = rng.normal(0, 0.25, (len(CELL_TYPES), n))
+    _add_modules(rng, delta, np.flatnonzero(rng.random(n) < 0.15), drop=0.7)
+    return delta
+
+
+def _build_genes(
+    rng: np.random.Generator, shape: _Shape, genome: _Genome
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Gene table (sorted in genome order) and levels ``(n_types, n_genes)``."""
+    named = _named_gene_table(rng, genome)
+    n_filler = shape.n_genes - len(named)
+    if n_filler < 0:
+        raise ConfigError(f"shape needs at least {len(named)} genes")
+    filler, chosen = _filler_genes(rng, shape, genome, n_filler)
+    named_levels, named_kind = _named_levels(named["gene"])
+    kind = np.concatenate([named_kind, np.full(n_filler, "other", dtype=object)])
     ribo = np.flatnonzero(kind == "ribo")
     ribo_weight = rng.lognormal(0, 0.5, len(ribo))
-    # filler genes: type effects (log scale), 15% of them type- or lineage-specific modules
-    delta = rng.normal(0, 0.25, (n_types, n_filler))
-    specific = rng.random(n_filler) < 0.15
-    for j in np.flatnonzero(specific):
-        if rng.random() < 0.5:
-            members = [CELL_TYPES.index(t) for t in LINEAGES[rng.integers(len(LINEAGES))]]
-        else:
-            members = [int(rng.integers(n_types))]
-        delta[:, j] -= 0.7
-        delta[members, j] += rng.uniform(1.5, 3.5)
-    levels[:, len(named) :] = chosen[None, :] * np.exp(delta)
+    levels = np.concatenate(
+        [named_levels, chosen[None, :] * np.exp(_filler_type_effects(rng, n_filler))], axis=1
+    )
     # ribosomal genes: a fixed share of *this* feature set's library, so QC fractions look
     # like real data whatever the number of genes simulated
     others = levels.sum(1).mean()
@@ -586,8 +850,380 @@ def _build_genes(rng: np.random.Generator, shape: _Shape) -> tuple[pd.DataFrame,
     genes = pd.concat([named, filler], ignore_index=True)
     genes["kind"] = kind
     genes["tss"] = np.where(genes["strand"] == "+", genes["start"], genes["end"] - 1)
-    order = np.lexsort((genes["start"].to_numpy(), genes["chrom"].map(CHROM_ORDER).to_numpy()))
+    order = np.lexsort((genes["start"].to_numpy(), genes["chrom"].map(genome.order).to_numpy()))
     return genes.iloc[order].reset_index(drop=True), levels[:, order]
+
+
+def _mouse_symbol(name: str) -> str:
+    """A mouse-style symbol for an internal (human-style) one: Cd3e, Lyz2, mt-Co1, Gm00001."""
+    if name in _MOUSE_SYMBOLS:
+        return _MOUSE_SYMBOLS[name]
+    if name.startswith("MT-"):
+        rest = name[3:]
+        return "mt-" + ("Cytb" if rest == "CYB" else rest[0] + rest[1:].lower())
+    if name.startswith("GENE"):
+        return "Gm" + name[4:]
+    return name[0] + name[1:].lower()
+
+
+def _symbols(genes: pd.DataFrame, genome: _Genome) -> pd.Series:
+    """The gene symbols written to the files (the internal ones for hg38)."""
+    if genome.name == "hg38":
+        return genes["gene"]
+    return genes["gene"].map(_mouse_symbol)
+
+
+# --------------------------------------------------------------------------- regulators
+
+
+def _choose_drivers(
+    rng: np.random.Generator, shape: _Shape, genes: pd.DataFrame, levels: np.ndarray
+) -> np.ndarray:
+    index = {g: i for i, g in enumerate(genes["gene"])}
+    names = list(REQUIRED_DRIVERS) + list(EXTRA_DRIVERS)
+    chosen = [index[g] for g in names[: shape.n_drivers]]
+    if len(chosen) < shape.n_drivers:
+        mean_level = levels.mean(0)
+        pool = np.flatnonzero(genes["gene"].str.startswith("GENE").to_numpy() & (mean_level > 0.5))
+        extra = rng.choice(pool, min(len(pool), shape.n_drivers - len(chosen)), replace=False)
+        chosen += sorted(extra.tolist())
+    return np.array(chosen)
+
+
+def _choose_shams(
+    rng: np.random.Generator, genes: pd.DataFrame, levels: np.ndarray, drivers: np.ndarray
+) -> np.ndarray:
+    """One sham per driver among the filler genes; sets their levels (in place).
+
+    Sham ``i`` gets the level profile of driver ``i``: as it is for even ``i`` (a co-marker),
+    with the cell types shuffled for odd ``i`` (another pattern, rescaled to the driver's
+    mean over cells).
+    """
+    pool = np.flatnonzero((genes["kind"].to_numpy() == "other") & ~np.isin(genes.index, drivers))
+    if len(pool) < len(drivers):
+        raise ConfigError(f"shape: {len(pool)} filler genes are too few for {len(drivers)} shams")
+    shams = rng.choice(pool, len(drivers), replace=False)
+    for i, (sham, driver) in enumerate(zip(shams, drivers)):
+        profile = levels[:, driver]
+        if i % 2:
+            shuffled = profile[rng.permutation(len(profile))]
+            profile = shuffled * (TYPE_PROPORTIONS @ profile) / (TYPE_PROPORTIONS @ shuffled)
+        levels[:, sham] = profile
+    return shams
+
+
+def _regulator_programs(rng: np.random.Generator, n_drivers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Program (-1: none) and loading of each regulator: drivers, then their shams.
+
+    A sham follows a program exactly when its driver does, with the same ``|L|`` (so its
+    within-type variance is the driver's), on a program and with a sign of its own.
+    """
+    follows = rng.random(n_drivers) < PROGRAM_DRIVER_FRACTION
+    magnitude = rng.uniform(*PROGRAM_LOADING, n_drivers) * follows
+    driver_program = np.where(follows, rng.integers(N_PROGRAMS, size=n_drivers), -1)
+    sham_program = np.where(follows, rng.integers(N_PROGRAMS, size=n_drivers), -1)
+    signs = np.where(rng.random((2, n_drivers)) < 0.5, -1.0, 1.0)
+    program = np.concatenate([driver_program, sham_program])
+    loading = np.concatenate([magnitude * signs[0], magnitude * signs[1]])
+    return program, loading
+
+
+def _expected_log1p(levels: np.ndarray) -> np.ndarray:
+    """``E[log1p(m * G)]`` with ``G ~ Gamma(REGULATOR_GAMMA_SHAPE, 1/shape)``, per entry of ``m``.
+
+    A deterministic quantile rule (64 nodes), so decoys can copy the type pattern that a
+    planted link of the regulator has without drawing anything.
+    """
+    from scipy.stats import gamma
+
+    k = REGULATOR_GAMMA_SHAPE
+    nodes = gamma.ppf((np.arange(64) + 0.5) / 64, k, scale=1.0 / k)
+    return np.log1p(levels[..., None] * nodes).mean(-1)
+
+
+def _type_pattern(levels: np.ndarray, genes: np.ndarray) -> np.ndarray:
+    """``(n_types, len(genes))``: expected log1p level per type, centred over cells."""
+    expected = _expected_log1p(levels[:, genes])
+    return expected - TYPE_PROPORTIONS @ expected
+
+
+# --------------------------------------------------------------------------- peaks
+
+_PEAK_COLUMNS = ["chrom", "start", "end", "role", "gene", "kind"]
+
+
+def _distal_width(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.clip(rng.lognormal(np.log(600), 0.75, n), 200, 5000).astype(np.int64)
+
+
+def _log_uniform(rng: np.random.Generator, bounds: tuple[int, int], n: int) -> np.ndarray:
+    return np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]), n))
+
+
+def _place_near(
+    rng: np.random.Generator, centre: int, size: int, distance: np.ndarray
+) -> np.ndarray:
+    """Positions ``distance`` bp from ``centre`` on a random side that stays on the chromosome."""
+    sign = np.where(rng.random(len(distance)) < 0.5, -1, 1)
+    position = centre + sign * distance
+    off = (position < EDGE_MARGIN) | (position > size - EDGE_MARGIN)
+    position = np.where(off, centre - sign * distance, position)
+    return np.clip(position, EDGE_MARGIN, size - EDGE_MARGIN).astype(np.int64)
+
+
+def _block(chrom, start, width, role, gene, kind="") -> dict[str, np.ndarray]:
+    """Peaks as columns (scalars are repeated): building many small frames is slow."""
+    n = len(start)
+
+    def column(value, dtype):
+        return np.full(n, value, dtype=dtype) if np.ndim(value) == 0 else np.asarray(value, dtype)
+
+    return {
+        "chrom": column(chrom, object),
+        "start": np.asarray(start, np.int64),
+        "end": np.asarray(start, np.int64) + width,
+        "role": column(role, object),
+        "gene": column(gene, np.int64),
+        "kind": column(kind, object),
+    }
+
+
+def _stack(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([b[k] for b in blocks]) for k in _PEAK_COLUMNS}
+
+
+def _peaks_at(
+    rng: np.random.Generator, chrom, centre: np.ndarray, role: str, gene: int, kind=""
+) -> dict[str, np.ndarray]:
+    width = _distal_width(rng, len(centre))
+    return _block(chrom, centre - width // 2, width, role, gene, kind)
+
+
+def _promoter_peaks(
+    rng: np.random.Generator, genes: pd.DataFrame, levels: np.ndarray, drivers: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Promoter peaks of most expressed genes, some silent ones, and every driver.
+
+    A driver's promoter peak carries its promoter link (always for ``REQUIRED_DRIVERS``).
+    """
+    n = len(genes)
+    expressed = levels.max(0) > 0.05
+    has = rng.random(n) < np.where(expressed, 0.85, 0.25)  # the nuclear genome is mostly closed
+    has[genes["chrom"].to_numpy() == "chrM"] = False
+    has[drivers] = True
+    rows = np.flatnonzero(has)
+    width = np.clip(rng.lognormal(np.log(1200), 0.4, len(rows)), 400, 4000).astype(np.int64)
+    start = genes["tss"].to_numpy()[rows] - width // 2 + rng.integers(-150, 151, len(rows))
+    required = genes["gene"].isin(REQUIRED_DRIVERS).to_numpy()
+    linked = np.isin(rows, drivers) & (
+        required[rows] | (rng.random(len(rows)) < PROMOTER_LINK_PROB)
+    )
+    role = np.where(linked, "planted", "promoter")
+    kind = np.where(linked, "promoter", "")
+    return _block(genes["chrom"].to_numpy()[rows], start, width, role, rows, kind)
+
+
+def _link_positions(
+    rng: np.random.Generator, genome: _Genome, chrom: str, tss: int, kinds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chromosome and centre of each non-promoter link of a driver at ``tss``."""
+    size = genome.chrom_sizes[chrom]
+    chroms = np.full(len(kinds), chrom, dtype=object)
+    centre = np.zeros(len(kinds), dtype=np.int64)
+    for kind, bounds in (("cis", PROXIMAL_DISTANCE), ("distal", DISTAL_DISTANCE)):
+        on = kinds == kind
+        centre[on] = _place_near(rng, tss, size, _log_uniform(rng, bounds, int(on.sum())))
+    trans = np.flatnonzero(kinds == "trans")
+    weights = genome.gene_density * (np.array(genome.standard) != chrom)
+    for i in trans:  # another chromosome, anywhere on it: a TF's binding site
+        other = genome.standard[int(rng.choice(len(weights), p=weights / weights.sum()))]
+        chroms[i] = other
+        centre[i] = int(rng.uniform(EDGE_MARGIN, genome.chrom_sizes[other] - EDGE_MARGIN))
+    return chroms, centre
+
+
+def _neighbourhood(
+    rng: np.random.Generator, genome: _Genome, genes: pd.DataFrame, g: int, follows_program: bool
+) -> dict[str, np.ndarray]:
+    """Planted non-promoter links of driver ``g`` and its decoys (see the module docstring)."""
+    chrom, tss = genes.at[g, "chrom"], int(genes.at[g, "tss"])
+    size = genome.chrom_sizes[chrom]
+    kinds_all = np.array(["cis", "distal", "trans"])
+    shares = np.array([LINK_KIND_SHARES[k] for k in kinds_all])
+    n_links = int(rng.integers(N_OTHER_LINKS[0], N_OTHER_LINKS[1] + 1))
+    kinds = kinds_all[rng.choice(3, n_links, p=shares / shares.sum())]
+    link_chrom, link_centre = _link_positions(rng, genome, chrom, tss, kinds)
+    parts = [_peaks_at(rng, link_chrom, link_centre, "planted", g, kinds)]
+    n_decoys = int(rng.integers(N_TSS_DECOYS[0], N_TSS_DECOYS[1] + 1))
+    n_program = int(rng.integers(N_PROGRAM_DECOYS[0], N_PROGRAM_DECOYS[1] + 1))
+    n_program = min(n_program, n_decoys) if follows_program else 0
+    centre = _place_near(rng, tss, size, _log_uniform(rng, PROXIMAL_DISTANCE, n_decoys))
+    parts.append(_peaks_at(rng, chrom, centre[:n_program], "program_matched", g))
+    parts.append(_peaks_at(rng, chrom, centre[n_program:], "type_matched", g))
+    for i in np.flatnonzero(kinds != "cis"):  # a distal locus is a neighbourhood of its own
+        n = int(rng.integers(N_LINK_DECOYS[0], N_LINK_DECOYS[1] + 1))
+        other_size = genome.chrom_sizes[link_chrom[i]]
+        distance = _log_uniform(rng, LINK_DECOY_DISTANCE, n)
+        centre = _place_near(rng, int(link_centre[i]), other_size, distance)
+        parts.append(_peaks_at(rng, link_chrom[i], centre, "type_matched", g))
+    return _stack(parts)
+
+
+def _contig_peaks(rng: np.random.Generator, genome: _Genome, n_peaks: int) -> dict[str, np.ndarray]:
+    """A few peaks on unplaced contigs, as in real ARC output."""
+    n = max(3, round(n_peaks * 5e-4))
+    contigs = [list(genome.contigs)[i % len(genome.contigs)] for i in range(n)]
+    width = _distal_width(rng, n)
+    room = np.array([genome.contigs[c] for c in contigs]) - width - 2_000
+    start = 1_000 + (rng.random(n) * room).astype(np.int64)
+    return _block(contigs, start, width, "nonstandard", -1)
+
+
+def _background_peaks(rng: np.random.Generator, genome: _Genome, n: int) -> dict[str, np.ndarray]:
+    """Peaks at random positions, placed with the gene density."""
+    chroms = genome.draw_chromosomes(rng, n)
+    sizes = np.array([genome.chrom_sizes[c] for c in chroms])
+    width = _distal_width(rng, n)
+    start = (rng.random(n) * (sizes - width - 2 * EDGE_MARGIN)).astype(np.int64) + EDGE_MARGIN
+    return _block(chroms, start, width, "distal", -1)
+
+
+def _build_peaks(
+    rng: np.random.Generator,
+    shape: _Shape,
+    genome: _Genome,
+    genes: pd.DataFrame,
+    levels: np.ndarray,
+    drivers: np.ndarray,
+    follows_program: np.ndarray,
+) -> pd.DataFrame:
+    """Peak coordinates and roles, in genome order and at least ``MIN_PEAK_GAP`` apart."""
+    parts = [_promoter_peaks(rng, genes, levels, drivers)]
+    parts += [_neighbourhood(rng, genome, genes, g, f) for g, f in zip(drivers, follows_program)]
+    parts.append(_contig_peaks(rng, genome, shape.n_peaks))
+    n_background = shape.n_peaks - sum(len(p["start"]) for p in parts)
+    if n_background < 0:
+        raise ConfigError(f"shape: {shape.n_peaks} peaks are too few for its genes and links")
+    parts.append(_background_peaks(rng, genome, n_background))
+    table = pd.DataFrame(_stack(parts))
+    table["record"] = np.arange(len(table))
+    return _resolve_overlaps(table, genome)
+
+
+def _resolve_overlaps(table: pd.DataFrame, genome: _Genome) -> pd.DataFrame:
+    """Sort peaks in genome order and push them apart to at least ``MIN_PEAK_GAP`` bp.
+
+    Peaks are pushed right where they crowd, then pulled left from the chromosome end where
+    that push would run past it (both keep the order and the gaps), so only a chromosome too
+    short for all its peaks can fail.
+    """
+    table = table.assign(order=table["chrom"].map(genome.order))
+    table = table.sort_values(["order", "start", "record"], kind="stable").reset_index(drop=True)
+    width = (table["end"] - table["start"]).to_numpy()
+    start = table["start"].to_numpy().copy()
+    sizes = genome.sizes
+    for chrom, idx in table.groupby("chrom", sort=False).indices.items():
+        w = width[idx]
+        offset = np.concatenate([[0], np.cumsum(w[:-1] + MIN_PEAK_GAP)])
+        shifted = np.maximum.accumulate(start[idx] - offset)
+        shifted = np.minimum(shifted, sizes[chrom] - MIN_PEAK_GAP - w[-1] - offset[-1])
+        if shifted[0] < 0:
+            raise ConfigError(
+                f"too many peaks for {chrom} ({len(idx)} peaks on {sizes[chrom]:,} bp with "
+                f"{MIN_PEAK_GAP} bp gaps); choose a shape with fewer peaks"
+            )
+        start[idx] = shifted + offset
+    table["start"] = start
+    table["end"] = start + width
+    return table.drop(columns="order")
+
+
+def _layout(rng: np.random.Generator, spec: _Shape, genome: _Genome) -> Layout:
+    genes, levels = _build_genes(rng, spec, genome)
+    drivers = _choose_drivers(rng, spec, genes, levels)
+    shams = _choose_shams(rng, genes, levels, drivers)
+    program, loading = _regulator_programs(rng, len(drivers))
+    follows = program[: len(drivers)] >= 0
+    peaks = _build_peaks(rng, spec, genome, genes, levels, drivers, follows)
+    return Layout(genome, genes, levels, drivers, shams, program, loading, peaks)
+
+
+def layout(shape: str = "small", seed: int = 0, genome: str = "hg38") -> Layout:
+    """Genes, peaks and planted links of ``simulate(shape=shape, seed=seed, genome=genome)``.
+
+    The first step of :func:`simulate`, without drawing any count (a second or less even at
+    the ``pbmc10k`` shape): for checking placement over many seeds, or for baselines that
+    need only positions, such as distance to the TSS.
+    """
+    spec, genome_spec = _check_options(shape, seed, genome, link_strength=1.0)
+    return _layout(np.random.default_rng(seed), spec, genome_spec)
+
+
+# --------------------------------------------------------------------------- peak parameters
+
+
+def _decoy_parameters(
+    rng: np.random.Generator,
+    layout: Layout,
+    params: dict[str, np.ndarray],
+    link_strength: float,
+) -> None:
+    """Type pattern (and program part) of a planted link of the owning driver, in place."""
+    role = layout.peaks["role"].to_numpy()
+    decoys = np.flatnonzero(np.isin(role, ["type_matched", "program_matched"]))
+    owner = layout.peaks["gene"].to_numpy()[decoys]
+    strength = link_strength * rng.uniform(*EFFECT_RANGE, len(decoys))
+    strength *= np.where(rng.random(len(decoys)) < POSITIVE_SHARE, 1.0, -1.0)
+    params["base"][decoys] = rng.normal(-1.0, 0.6, len(decoys))
+    params["type_effect"][:, decoys] = strength * _type_pattern(layout.levels, owner)
+    column = pd.Series(np.arange(len(layout.drivers)), index=layout.drivers)[owner].to_numpy()
+    program, loading = layout.program[column], layout.loading[column]
+    on = (role[decoys] == "program_matched") & (program >= 0)
+    params["loadings"][program[on], decoys[on]] = strength[on] * loading[on]
+
+
+def _peak_parameters(
+    rng: np.random.Generator, shape: _Shape, layout: Layout, link_strength: float
+) -> dict[str, np.ndarray]:
+    """Base logit, type effects, program loadings and capture strength of every peak."""
+    peaks = layout.peaks
+    n, n_types = len(peaks), len(CELL_TYPES)
+    role = peaks["role"].to_numpy()
+    gene = peaks["gene"].to_numpy()
+    # a subset biased to accessible peaks, as a feature-selected dataset is
+    base = rng.normal(-4.2 if shape.full else -3.6, 1.6, n)
+    promoter = role == "promoter"
+    base[promoter] = rng.normal(-1.0, 1.3, promoter.sum())
+    planted = role == "planted"
+    base[planted] = rng.normal(-1.0, 0.6, planted.sum())
+    base[role == "nonstandard"] = rng.normal(-1.5, 1.0, (role == "nonstandard").sum())
+    type_effect = rng.normal(0, 0.25, (n_types, n)).astype(np.float64)
+    type_effect[:, planted] = 0.0
+    # a promoter mirrors its gene's type profile (it is not linked cell by cell)
+    idx = np.flatnonzero(promoter)
+    log_levels = np.log1p(layout.levels[:, gene[idx]])
+    type_effect[:, idx] += 0.8 * (log_levels - log_levels.mean(0))
+    # a third of distal peaks are type- or lineage-specific, a few follow a program
+    distal = np.flatnonzero(role == "distal")
+    _add_modules(rng, type_effect, distal[rng.random(len(distal)) < 0.35], drop=0.5)
+    loadings = np.zeros((N_PROGRAMS, n))
+    loaded = distal[rng.random(len(distal)) < 0.08]
+    loadings[rng.integers(N_PROGRAMS, size=len(loaded)), loaded] = rng.normal(0, 0.8, len(loaded))
+    params = dict(base=base, type_effect=type_effect, loadings=loadings)
+    _decoy_parameters(rng, layout, params, link_strength)
+    # decoys are as accessible as planted peaks: accessibility does not give them away
+    boosted = promoter | planted | np.isin(role, ["type_matched", "program_matched"])
+    params["capture"] = rng.lognormal(0, 0.75, n) * np.where(boosted, 1.5, 1.0)
+    return params
+
+
+def _link_effects(rng: np.random.Generator, layout: Layout, link_strength: float) -> np.ndarray:
+    """Signed effect of every planted link (rows ``layout.planted``), in logit per log1p unit."""
+    kind = layout.peaks["kind"].to_numpy()[layout.planted]
+    magnitude = link_strength * rng.uniform(*EFFECT_RANGE, len(kind))
+    sign = np.where(rng.random(len(kind)) < POSITIVE_SHARE, 1.0, -1.0)
+    sign[kind == "promoter"] = 1.0  # promoters open with their gene; enhancers may also repress
+    return magnitude * sign
 
 
 # --------------------------------------------------------------------------- cells
@@ -607,8 +1243,11 @@ def _build_cells(rng: np.random.Generator, n_cells: int) -> dict[str, np.ndarray
     ribo = rng.lognormal(0, 0.3, n_cells) * np.where(np.isin(cell_type, [0, 1]), 1.15, 0.9)
     hb = np.where(rng.random(n_cells) < 0.02, rng.uniform(20, 200, n_cells), 1.0)
     programs = rng.normal(0, 1, (n_cells, N_PROGRAMS))
+    partner, mix = _continuum(rng, cell_type)
     return dict(
         cell_type=cell_type,
+        partner=partner,
+        mix=mix,
         damaged=damaged,
         library=library,
         depth=depth,
@@ -619,176 +1258,25 @@ def _build_cells(rng: np.random.Generator, n_cells: int) -> dict[str, np.ndarray
     )
 
 
-# --------------------------------------------------------------------------- peaks
-
-
-def _promoter_peak(rng: np.random.Generator, tss: int) -> tuple[int, int]:
-    width = int(np.clip(rng.lognormal(np.log(1200), 0.4), 400, 4000))
-    start = tss - width // 2 + int(rng.integers(-150, 151))
-    return start, start + width
-
-
-def _distal_width(rng: np.random.Generator, n: int) -> np.ndarray:
-    return np.clip(rng.lognormal(np.log(600), 0.75, n), 200, 5000).astype(np.int64)
-
-
-def _build_peaks(
-    rng: np.random.Generator,
-    shape: _Shape,
-    genes: pd.DataFrame,
-    levels: np.ndarray,
-    drivers: np.ndarray,
-) -> tuple[pd.DataFrame, list[dict]]:
-    """Peak coordinates and roles. Returns the peak table and the planted links (by row)."""
-    records: list[dict] = []  # chrom, start, end, role, gene (row in genes), effect
-    expressed = levels.max(0) > 0.05
-    driver_set = set(drivers.tolist())
-    required = set(np.flatnonzero(genes["gene"].isin(REQUIRED_DRIVERS).to_numpy()).tolist())
-    # promoter peaks: most expressed genes, some silent ones (the nuclear genome is mostly closed)
-    has_promoter = rng.random(len(genes)) < np.where(expressed, 0.85, 0.25)
-    has_promoter[genes["chrom"].to_numpy() == "chrM"] = False
-    links: list[dict] = []
-    for g in np.flatnonzero(has_promoter | np.isin(np.arange(len(genes)), drivers)):
-        start, end = _promoter_peak(rng, int(genes.at[g, "tss"]))
-        role = "promoter"
-        if g in driver_set and (g in required or rng.random() < 0.6):
-            role = "planted"
-            links.append(dict(record=len(records), gene=g, kind="promoter"))
-        records.append(dict(chrom=genes.at[g, "chrom"], start=start, end=end, role=role, gene=g))
-    # driver neighbourhoods: planted enhancers, nulls (one type-matched), a distal link
-    for g in drivers:
-        chrom, tss = genes.at[g, "chrom"], int(genes.at[g, "tss"])
-        n_planted = int(rng.integers(2 if g in required else 1, 4))
-        n_null = int(rng.integers(3, 6))
-        offsets = rng.uniform(3_000, 95_000, n_planted + n_null) * rng.choice(
-            [-1, 1], n_planted + n_null
-        )
-        widths = _distal_width(rng, n_planted + n_null)
-        for i, (offset, width) in enumerate(zip(offsets, widths)):
-            start = max(tss + int(offset) - width // 2, 1000)
-            if i < n_planted:
-                role = "planted"
-                links.append(dict(record=len(records), gene=g, kind="cis"))
-            else:
-                role = "type_matched" if i == n_planted else "distal"
-            records.append(dict(chrom=chrom, start=start, end=start + width, role=role, gene=g))
-        if rng.random() < 0.35:
-            other = STANDARD[int(rng.integers(23))]
-            if other == chrom:
-                pos = tss + int(rng.uniform(150_000, 3_000_000)) * int(rng.choice([-1, 1]))
-                pos = int(np.clip(pos, 10_000, CHROM_SIZES[chrom] - 10_000))
-            else:
-                pos = int(rng.uniform(10_000, CHROM_SIZES[other] - 10_000))
-            width = int(_distal_width(rng, 1)[0])
-            links.append(dict(record=len(records), gene=g, kind="distal"))
-            records.append(dict(chrom=other, start=pos, end=pos + width, role="planted", gene=g))
-    # unplaced contigs: a few peaks, as in real ARC output
-    n_nonstandard = max(3, round(shape.n_peaks * 5e-4))
-    contigs = list(NONSTANDARD_CONTIGS)
-    for i in range(n_nonstandard):
-        contig = contigs[i % len(contigs)]
-        start = int(rng.uniform(1_000, NONSTANDARD_CONTIGS[contig] - 6_000))
-        records.append(
-            dict(
-                chrom=contig,
-                start=start,
-                end=start + int(_distal_width(rng, 1)[0]),
-                role="nonstandard",
-                gene=-1,
-            )
-        )
-    n_distal = shape.n_peaks - len(records)
-    if n_distal < 0:
-        raise ConfigError(f"shape: {shape.n_peaks} peaks are too few for its genes and links")
-    # random distal peaks, placed with the gene density
-    chroms = np.array(STANDARD)[rng.choice(24, n_distal, p=GENE_DENSITY / GENE_DENSITY.sum())]
-    sizes = np.array([CHROM_SIZES[c] for c in chroms])
-    widths = _distal_width(rng, n_distal)
-    starts = (rng.random(n_distal) * (sizes - widths - 20_000)).astype(np.int64) + 10_000
-    table = pd.concat(
-        [
-            pd.DataFrame.from_records(records),
-            pd.DataFrame(
-                {
-                    "chrom": chroms,
-                    "start": starts,
-                    "end": starts + widths,
-                    "role": "distal",
-                    "gene": -1,
-                }
-            ),
-        ],
-        ignore_index=True,
+def _continuum(rng: np.random.Generator, cell_type: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Partner type and mixing weight ``w`` of each cell (``w = 0``: a discrete state)."""
+    partner_of = np.array(
+        [CELL_TYPES.index(CONTINUUM_PARTNERS.get(t, t)) for t in CELL_TYPES], dtype=np.int64
     )
-    table["record"] = np.arange(len(table))
-    table = _resolve_overlaps(table)
-    return table, links
+    partner = partner_of[cell_type]
+    on = (partner != cell_type) & (rng.random(len(cell_type)) < CONTINUUM_FRACTION)
+    mix = np.where(on, rng.uniform(0, CONTINUUM_MAX_MIX, len(cell_type)), 0.0)
+    return partner, mix
 
 
-def _resolve_overlaps(table: pd.DataFrame) -> pd.DataFrame:
-    """Sort peaks in genome order and push them apart to at least ``MIN_PEAK_GAP`` bp."""
-    table = table.assign(order=table["chrom"].map(CHROM_ORDER))
-    table = table.sort_values(["order", "start", "record"], kind="stable").reset_index(drop=True)
-    width = (table["end"] - table["start"]).to_numpy()
-    start = table["start"].to_numpy().copy()
-    for _, idx in table.groupby("order", sort=False).indices.items():
-        w = width[idx]
-        offset = np.concatenate([[0], np.cumsum(w[:-1] + MIN_PEAK_GAP)])
-        start[idx] = np.maximum.accumulate(start[idx] - offset) + offset
-    table["start"] = start
-    table["end"] = start + width
-    limit = (table["chrom"].map({**CHROM_SIZES, **NONSTANDARD_CONTIGS})).to_numpy()
-    if np.any(table["end"].to_numpy() > limit):
-        raise ConfigError("too many peaks for the genome: peaks run past a chromosome end")
-    return table.drop(columns="order")
-
-
-def _peak_parameters(
-    rng: np.random.Generator,
-    shape: _Shape,
-    peaks: pd.DataFrame,
-    levels: np.ndarray,
-    drivers: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Base logit, type effects, program loadings and capture strength of every peak."""
-    n, n_types = len(peaks), len(CELL_TYPES)
-    role = peaks["role"].to_numpy()
-    gene = peaks["gene"].to_numpy()
-    base = rng.normal(-4.2, 1.6, n)
-    if not shape.full:  # a subset biased to accessible peaks, as a feature-selected dataset is
-        base = rng.normal(-3.6, 1.6, n)
-    promoter = role == "promoter"
-    base[promoter] = rng.normal(-1.0, 1.3, promoter.sum())
-    planted = role == "planted"
-    base[planted] = rng.normal(-1.0, 0.6, planted.sum())
-    base[role == "nonstandard"] = rng.normal(-1.5, 1.0, (role == "nonstandard").sum())
-    type_effect = rng.normal(0, 0.25, (n_types, n)).astype(np.float64)
-    type_effect[:, planted] = 0.0
-    log_levels = np.log1p(levels)
-    # a promoter mirrors its gene's type profile (it is not linked cell by cell)
-    idx = np.flatnonzero(promoter)
-    profile = log_levels[:, gene[idx]] - log_levels[:, gene[idx]].mean(0)
-    type_effect[:, idx] += 0.8 * profile
-    # the type-matched null copies the driver's type profile at a planted link's strength
-    idx = np.flatnonzero(role == "type_matched")
-    profile = log_levels[:, gene[idx]] - log_levels[:, gene[idx]].mean(0)
-    type_effect[:, idx] = 1.5 * profile
-    base[idx] = rng.normal(-1.0, 0.6, len(idx))
-    # a third of distal peaks are type- or lineage-specific
-    distal = np.flatnonzero(role == "distal")
-    specific = distal[rng.random(len(distal)) < 0.35]
-    for j in specific:
-        if rng.random() < 0.5:
-            members = [CELL_TYPES.index(t) for t in LINEAGES[rng.integers(len(LINEAGES))]]
-        else:
-            members = [int(rng.integers(n_types))]
-        type_effect[:, j] -= 0.5
-        type_effect[members, j] += rng.uniform(1.5, 3.5)
-    loadings = np.zeros((N_PROGRAMS, n))
-    loaded = distal[rng.random(len(distal)) < 0.08]
-    loadings[rng.integers(N_PROGRAMS, size=len(loaded)), loaded] = rng.normal(0, 0.8, len(loaded))
-    capture = rng.lognormal(0, 0.75, n) * np.where(promoter | planted, 1.5, 1.0)
-    return dict(base=base, type_effect=type_effect, loadings=loadings, capture=capture)
+def _mixed(per_type: np.ndarray, cells: dict[str, np.ndarray], rows=slice(None)) -> np.ndarray:
+    """Per-cell rows of a per-type table, mixed along each cell's continuum."""
+    own, partner = cells["cell_type"][rows], cells["partner"][rows]
+    out = per_type[own]
+    w = cells["mix"][rows]
+    on = np.flatnonzero(w > 0)  # only cells on a continuum need the second row
+    out[on] += w[on, None].astype(per_type.dtype) * (per_type[partner[on]] - out[on])
+    return out
 
 
 # --------------------------------------------------------------------------- generation
@@ -802,64 +1290,119 @@ def _gene_program_loadings(rng: np.random.Generator, genes: pd.DataFrame) -> np.
     return loadings
 
 
-def _choose_drivers(
-    rng: np.random.Generator, shape: _Shape, genes: pd.DataFrame, levels: np.ndarray
+def _regulator_expression(
+    rng: np.random.Generator, layout: Layout, cells: dict[str, np.ndarray]
 ) -> np.ndarray:
-    index = {g: i for i, g in enumerate(genes["gene"])}
-    names = list(REQUIRED_DRIVERS) + list(EXTRA_DRIVERS)
-    chosen = [index[g] for g in names[: shape.n_drivers]]
-    if len(chosen) < shape.n_drivers:
-        mean_level = levels.mean(0)
-        pool = np.flatnonzero(genes["gene"].str.startswith("GENE").to_numpy() & (mean_level > 0.5))
-        extra = rng.choice(pool, min(len(pool), shape.n_drivers - len(chosen)), replace=False)
-        chosen += sorted(extra.tolist())
-    return np.array(chosen)
+    """Expression level of every regulator (drivers, then shams) in every cell.
+
+    ``x = m_t(c) * exp(L u_c - L^2 / 2) * G`` with the explicit gamma draw ``G`` (the
+    within-type variation) and the mean-preserving program factor.
+    """
+    level = _mixed(layout.levels[:, layout.regulators], cells)
+    k = REGULATOR_GAMMA_SHAPE
+    gamma = rng.gamma(k, 1.0 / k, level.shape)
+    u = cells["programs"][:, np.maximum(layout.program, 0)]
+    loading = layout.loading[None, :]
+    return level * np.exp(loading * u - loading**2 / 2) * gamma
 
 
 def _cell_block_size(n_features: int) -> int:
     return max(8, BLOCK_ENTRIES // max(n_features, 1))
 
 
+@dataclass
+class _Model:
+    """Everything the count generation needs, in float32 where it is used per cell block."""
+
+    genes: pd.DataFrame
+    levels: np.ndarray
+    gene_loadings: np.ndarray
+    rna_size: np.ndarray
+    regulators: np.ndarray
+    x_regulators: np.ndarray  # cells x regulators
+    base: np.ndarray
+    type_effect: np.ndarray
+    peak_loadings: np.ndarray
+    capture: np.ndarray
+    link_peaks: np.ndarray
+    link_effects: np.ndarray
+    e_drivers: np.ndarray  # cells x drivers: log1p expression, centred over cells
+    link_columns: np.ndarray  # the driver (column of e_drivers) of each link
+
+
+def _model(
+    rng: np.random.Generator,
+    layout: Layout,
+    cells: dict[str, np.ndarray],
+    params: dict[str, np.ndarray],
+    link_effects: np.ndarray,
+) -> _Model:
+    genes, regulators = layout.genes, layout.regulators
+    gene_loadings = _gene_program_loadings(rng, genes)
+    gene_loadings[:, regulators] = 0.0  # their program part is in their explicit draw
+    size = np.exp(rng.normal(np.log(3.0), 0.5, len(genes)))
+    size[regulators] = 1e6  # Poisson given the explicit gamma draw
+    x_regulators = _regulator_expression(rng, layout, cells)
+    e_drivers = np.log1p(x_regulators[:, : len(layout.drivers)])
+    e_centred = e_drivers - e_drivers.mean(0)
+    column = pd.Series(np.arange(len(layout.drivers)), index=layout.drivers)
+    link_peaks = layout.planted
+    link_genes = layout.peaks["gene"].to_numpy()[link_peaks]
+    f32 = np.float32
+    return _Model(
+        genes=genes,
+        levels=layout.levels.astype(f32),
+        gene_loadings=gene_loadings.astype(f32),
+        rna_size=size.astype(f32)[None, :],
+        regulators=regulators,
+        x_regulators=x_regulators.astype(f32),
+        base=params["base"].astype(f32),
+        type_effect=params["type_effect"].astype(f32),
+        peak_loadings=params["loadings"].astype(f32),
+        capture=(params["capture"] * ATAC_DEPTH).astype(f32),
+        link_peaks=link_peaks,
+        link_effects=link_effects.astype(f32),
+        e_drivers=e_centred.astype(f32),
+        link_columns=column[link_genes].to_numpy(),
+    )
+
+
+def _rna_means(model: _Model, cells: dict[str, np.ndarray], rows: slice) -> np.ndarray:
+    kind = model.genes["kind"].to_numpy()
+    mt, ribo, hb = (np.flatnonzero(kind == k) for k in ("mt", "ribo", "hb"))
+    mt_weight = np.array([8, 5, 12, 10, 2, 8, 10, 3, 1, 8, 3, 1, 5], dtype=float)[: len(mt)]
+    u = cells["programs"][rows].astype(np.float32)
+    mean = _mixed(model.levels, cells, rows) * np.exp(u @ model.gene_loadings)
+    mean[:, ribo] *= cells["ribo"][rows, None].astype(np.float32)
+    mean[:, hb] *= cells["hb"][rows, None].astype(np.float32)
+    mean[:, model.regulators] = model.x_regulators[rows]
+    mean *= cells["library"][rows].astype(np.float32)[:, None]
+    f = cells["mt"][rows]
+    share = (f / (1 - f))[:, None] * mean.sum(1, keepdims=True) * (mt_weight / mt_weight.sum())
+    mean[:, mt] = share.astype(np.float32)
+    return mean
+
+
+def _fragment_rates(model: _Model, cells: dict[str, np.ndarray], rows: slice) -> np.ndarray:
+    u = cells["programs"][rows].astype(np.float32)
+    logit = model.base + _mixed(model.type_effect, cells, rows) + u @ model.peak_loadings
+    logit[:, model.link_peaks] += model.link_effects * model.e_drivers[rows][:, model.link_columns]
+    depth = cells["depth"][rows, None].astype(np.float32)
+    with np.errstate(over="ignore"):
+        return depth * model.capture / (1 + np.exp(-logit))
+
+
 def _generate_matrix(
     rng: np.random.Generator,
-    genes: pd.DataFrame,
-    levels: np.ndarray,
+    model: _Model,
     cells: dict[str, np.ndarray],
-    drivers: np.ndarray,
-    peak_params: dict[str, np.ndarray],
-    link_peaks: np.ndarray,
-    link_genes: np.ndarray,
-    link_effects: np.ndarray,
     writer: TenxH5Writer,
     keep_fragments: bool,
 ) -> dict[str, np.ndarray]:
     """Draw counts block by block and stream them into ``writer``. Returns per-cell totals."""
-    n_cells, n_genes = len(cells["cell_type"]), len(genes)
-    n_peaks = len(peak_params["base"])
-    kind = genes["kind"].to_numpy()
-    mt, ribo, hb = (np.flatnonzero(kind == k) for k in ("mt", "ribo", "hb"))
-    mt_weight = np.array([8, 5, 12, 10, 2, 8, 10, 3, 1, 8, 3, 1, 5], dtype=float)[: len(mt)]
-    mt_weight /= mt_weight.sum()
-    gene_loadings = _gene_program_loadings(rng, genes)
-    gene_loadings[:, drivers] = 0.0
-    size = np.exp(rng.normal(np.log(3.0), 0.5, n_genes))
-    # the drivers' expression level (with its gamma variation) for every cell, drawn first
-    shape_param = 1.5
-    gamma = rng.gamma(shape_param, 1.0 / shape_param, (n_cells, len(drivers)))
-    x_drivers = levels[:, drivers][cells["cell_type"]] * gamma
-    e_drivers = np.log1p(x_drivers)
-    e_centred = (e_drivers - e_drivers.mean(0)).astype(np.float32)
-    driver_col = {g: i for i, g in enumerate(drivers)}
-    link_cols = np.array([driver_col[g] for g in link_genes], dtype=np.int64)
-
-    rna_size = _rna_size(size.astype(np.float32)[None, :], drivers)
-    gene_loadings32 = gene_loadings.astype(np.float32)
-    levels32 = levels.astype(np.float32)
-    base32 = peak_params["base"].astype(np.float32)
-    type32 = peak_params["type_effect"].astype(np.float32)
-    load32 = peak_params["loadings"].astype(np.float32)
-    capture32 = (peak_params["capture"] * ATAC_DEPTH).astype(np.float32)
-    effects32 = link_effects.astype(np.float32)
+    n_cells, n_genes = len(cells["cell_type"]), len(model.genes)
+    n_peaks = len(model.base)
+    mt = np.flatnonzero(model.genes["kind"].to_numpy() == "mt")
     totals = {
         k: np.zeros(n_cells, dtype=np.int64)
         for k in ("rna", "genes", "mt", "atac", "peaks", "fragments")
@@ -869,34 +1412,12 @@ def _generate_matrix(
     starts = range(0, n_cells, block)
     for first in progress(starts, "simulating cells", total=len(starts)):
         rows = slice(first, min(first + block, n_cells))
-        types = cells["cell_type"][rows]
-        u = cells["programs"][rows].astype(np.float32)
-        lib = cells["library"][rows].astype(np.float32)[:, None]
-        # RNA means
-        mean = levels32[types] * np.exp(u @ gene_loadings32)
-        mean[:, ribo] *= cells["ribo"][rows, None].astype(np.float32)
-        mean[:, hb] *= cells["hb"][rows, None].astype(np.float32)
-        mean[:, drivers] = x_drivers[rows].astype(np.float32)
-        mean *= lib
-        f = cells["mt"][rows]
-        mean[:, mt] = ((f / (1 - f))[:, None] * mean.sum(1, keepdims=True) * mt_weight).astype(
-            np.float32
-        )
-        r_rna, c_rna, v_rna = _sample_counts(rng, mean, rna_size)
-        del mean
-        # ATAC
-        logit = base32 + type32[types] + u @ load32
-        logit[:, link_peaks] += effects32 * e_centred[rows][:, link_cols]
-        with np.errstate(over="ignore"):
-            rate = cells["depth"][rows, None].astype(np.float32) * capture32 / (1 + np.exp(-logit))
-        del logit
-        r_frag, c_frag, n_frag = _sample_counts(rng, rate, None)
-        del rate
-        two_cut = rng.binomial(n_frag, TWO_CUT_PROB).astype(np.int32)
-        cuts = n_frag + two_cut
         n_rows = rows.stop - rows.start
+        r_rna, c_rna, v_rna = _sample_counts(rng, _rna_means(model, cells, rows), model.rna_size)
+        r_frag, c_frag, n_frag = _sample_counts(rng, _fragment_rates(model, cells, rows), None)
+        two_cut = rng.binomial(n_frag, TWO_CUT_PROB).astype(np.int32)
         rna = sp.csr_matrix((v_rna, (r_rna, c_rna)), shape=(n_rows, n_genes))
-        atac = sp.csr_matrix((cuts, (r_frag, c_frag)), shape=(n_rows, n_peaks))
+        atac = sp.csr_matrix((n_frag + two_cut, (r_frag, c_frag)), shape=(n_rows, n_peaks))
         writer.append(sp.hstack([rna, atac], format="csr"))
         totals["rna"][rows] = np.asarray(rna.sum(1)).ravel()
         totals["genes"][rows] = np.diff(rna.indptr)
@@ -913,29 +1434,26 @@ def _generate_matrix(
     return totals
 
 
-def _rna_size(sizes: np.ndarray, drivers: np.ndarray) -> np.ndarray:
-    """NB size per gene; drivers are Poisson given their explicit gamma draw (size -> inf)."""
-    out = sizes.copy()
-    out[:, drivers] = 1e6
-    return out
-
-
 # --------------------------------------------------------------------------- outputs
 
 
-def _features(genes: pd.DataFrame, peaks: pd.DataFrame) -> pd.DataFrame:
+def _peak_names(peaks: pd.DataFrame) -> pd.Series:
+    return peaks["chrom"] + ":" + peaks["start"].astype(str) + "-" + peaks["end"].astype(str)
+
+
+def _features(genes: pd.DataFrame, peaks: pd.DataFrame, genome: _Genome) -> pd.DataFrame:
     gene_interval = (
         genes["chrom"] + ":" + genes["start"].astype(str) + "-" + genes["end"].astype(str)
     )
-    peak_names = peaks["chrom"] + ":" + peaks["start"].astype(str) + "-" + peaks["end"].astype(str)
+    peak_names = _peak_names(peaks)
     return pd.concat(
         [
             pd.DataFrame(
                 {
-                    "id": [f"ENSG9{i:010d}" for i in range(len(genes))],
-                    "name": genes["gene"],
+                    "id": [f"{genome.gene_id_prefix}{i:010d}" for i in range(len(genes))],
+                    "name": _symbols(genes, genome),
                     "feature_type": "Gene Expression",
-                    "genome": "GRCh38",
+                    "genome": genome.label,
                     "interval": gene_interval,
                 }
             ),
@@ -944,7 +1462,7 @@ def _features(genes: pd.DataFrame, peaks: pd.DataFrame) -> pd.DataFrame:
                     "id": peak_names,
                     "name": peak_names,
                     "feature_type": "Peaks",
-                    "genome": "GRCh38",
+                    "genome": genome.label,
                     "interval": peak_names,
                 }
             ),
@@ -953,63 +1471,56 @@ def _features(genes: pd.DataFrame, peaks: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _ground_truth(
-    rng: np.random.Generator,
-    genes: pd.DataFrame,
-    peaks: pd.DataFrame,
-    drivers: np.ndarray,
-    links: dict[int, tuple[int, str, float]],
-) -> pd.DataFrame:
-    """One row per (driver, candidate peak): planted links and non-responding candidates."""
-    names = peaks["chrom"] + ":" + peaks["start"].astype(str) + "-" + peaks["end"].astype(str)
-    centre = (peaks["start"] + peaks["end"]).to_numpy() // 2
-    chrom = peaks["chrom"].to_numpy()
-    role = peaks["role"].to_numpy()
-    owner = peaks["gene"].to_numpy()
-    rows = []
-    for g in drivers:
+def _truth_kind(role, owned, same, distance) -> np.ndarray:
+    """The ``kind`` column: planted kinds by final position, then decoys, then neighbours."""
+    far = np.abs(np.where(same, distance, np.inf))
+    planted = np.select(
+        [far <= PROMOTER_WINDOW, far <= CIS_WINDOW, same], ["promoter", "cis", "distal"], "trans"
+    )
+    other = np.select(
+        [owned & (role == "type_matched"), owned & (role == "program_matched"), far <= CIS_WINDOW],
+        ["null_type_matched", "null_program", "null_cis"],
+        "null_distal",
+    )
+    return np.where(owned & (role == "planted"), planted, other)
+
+
+def _ground_truth(layout: Layout, link_effects: np.ndarray) -> pd.DataFrame:
+    """For every driver: its planted links, its decoys and every peak within 1 Mb of its TSS."""
+    peaks, genes = layout.peaks, layout.genes
+    symbols = _symbols(genes, layout.genome).to_numpy()
+    names = _peak_names(peaks).to_numpy()
+    centre = ((peaks["start"] + peaks["end"]) // 2).to_numpy()
+    chrom, role = peaks["chrom"].to_numpy(), peaks["role"].to_numpy()
+    owned_role = np.isin(role, ["planted", "type_matched", "program_matched"])
+    owner = np.where(owned_role, peaks["gene"].to_numpy(), -1)
+    effect = np.zeros(len(peaks))
+    effect[layout.planted] = link_effects
+    on_chrom = peaks.groupby("chrom", sort=False).indices  # peaks are in genome order
+    tables = []
+    for g in layout.drivers:
         g_chrom, tss = genes.at[g, "chrom"], int(genes.at[g, "tss"])
-        same = chrom == g_chrom
-        in_window = np.flatnonzero(same & (np.abs(centre - tss) <= CIS_WINDOW))
-        planted = [p for p, (gene, _, _) in links.items() if gene == g]
-        far = np.flatnonzero(~(same & (np.abs(centre - tss) <= CIS_WINDOW)) & (role != "planted"))
-        far = rng.choice(far, min(20, len(far)), replace=False)
-        for p in sorted(set(in_window.tolist()) | set(planted) | set(far.tolist())):
-            if p in links and links[p][0] == g:
-                effect = links[p][2]
-                # the kind follows the final position (overlap resolution may move a peak)
-                distance = abs(centre[p] - tss) if same[p] else np.inf
-                kind = (
-                    "promoter"
-                    if distance <= PROMOTER_WINDOW
-                    else "cis"
-                    if distance <= CIS_WINDOW
-                    else "distal"
-                )
-            else:
-                effect = 0.0
-                near = same[p] and abs(centre[p] - tss) <= CIS_WINDOW
-                kind = (
-                    "null_type_matched"
-                    if role[p] == "type_matched" and owner[p] == g
-                    else "null_cis"
-                    if near
-                    else "null_distal"
-                )
-            rows.append(
-                dict(
-                    gene=genes.at[g, "gene"],
-                    peak=names[p],
-                    effect=round(float(effect), 4),
-                    planted=effect != 0.0,
-                    kind=kind,
-                    chrom=chrom[p],
-                    distance_to_tss=int(centre[p] - tss) if same[p] else pd.NA,
-                )
+        rows = on_chrom[g_chrom]
+        lo, hi = np.searchsorted(centre[rows], [tss - TRUTH_WINDOW, tss + TRUTH_WINDOW + 1])
+        rows = np.union1d(rows[lo:hi], np.flatnonzero(owner == g))
+        same = chrom[rows] == g_chrom
+        owned = owner[rows] == g
+        distance = centre[rows] - tss
+        tables.append(
+            pd.DataFrame(
+                {
+                    "gene": symbols[g],
+                    "peak": names[rows],
+                    "effect": np.round(np.where(owned, effect[rows], 0.0), 4),
+                    "planted": owned & (role[rows] == "planted"),
+                    "kind": _truth_kind(role[rows], owned, same, distance),
+                    "chrom": chrom[rows],
+                    "distance_to_tss": pd.array(np.where(same, distance, 0), dtype="Int64"),
+                }
             )
-    table = pd.DataFrame(rows)
-    table["distance_to_tss"] = table["distance_to_tss"].astype("Int64")
-    return table
+        )
+        tables[-1].loc[~same, "distance_to_tss"] = pd.NA
+    return pd.concat(tables, ignore_index=True)
 
 
 def _per_barcode_metrics(
@@ -1079,6 +1590,7 @@ def _write_fragments(
     barcodes: list[str],
     peaks: pd.DataFrame,
     table: np.ndarray,
+    genome: _Genome,
 ) -> Path:
     """Tn5 fragments whose cut sites reproduce the peak counts exactly, plus background.
 
@@ -1126,7 +1638,7 @@ def _write_fragments(
             "count": 1 + rng.poisson(0.4, len(rep) + n_bg),
         }
     )
-    frame["order"] = frame["chrom"].map(CHROM_ORDER)
+    frame["order"] = frame["chrom"].map(genome.order)
     frame = frame.sort_values(["order", "start", "end", "barcode"], kind="stable").drop(
         columns="order"
     )
@@ -1145,8 +1657,76 @@ def _write_tsv(frame: pd.DataFrame, path: Path) -> None:
 # --------------------------------------------------------------------------- entry point
 
 
+def _check_options(
+    shape: str, seed: int, genome: str, link_strength: float
+) -> tuple[_Shape, _Genome]:
+    if shape not in SHAPES:
+        raise ConfigError(f"simulate: unknown shape {shape!r}; choose one of: {', '.join(SHAPES)}")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"simulate: seed must be a non-negative integer, got {seed!r}")
+    if genome not in GENOMES:
+        raise ConfigError(
+            f"simulate: unknown genome {genome!r}; choose one of: {', '.join(GENOMES)}"
+        )
+    if (
+        isinstance(link_strength, bool)
+        or not isinstance(link_strength, int | float | np.floating | np.integer)
+        or not 0 < link_strength <= 10
+    ):
+        raise ConfigError(
+            f"simulate: link_strength must be a number in (0, 10] (1.0: the default effects, "
+            f"0.5: half as strong), got {link_strength!r}"
+        )
+    return SHAPES[shape], GENOMES[genome]
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InputError(f"simulate: {out_dir} exists and is not a folder; choose another --out")
+    if any(out_dir.iterdir()) and not (out_dir / "ground_truth_links.tsv").exists():
+        raise InputError(
+            f"simulate: {out_dir} is not empty and holds no previous simulation; "
+            "choose a new or empty folder so nothing of yours is overwritten"
+        )
+
+
+def _write_tables(
+    tmp: Path,
+    rng: np.random.Generator,
+    layout: Layout,
+    link_effects: np.ndarray,
+    cells: dict[str, np.ndarray],
+    barcodes: list[str],
+    totals: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """Every file beside the matrix; returns the truth table."""
+    genes, peaks = layout.genes, layout.peaks
+    peaks[["chrom", "start", "end"]].to_csv(
+        tmp / "atac_peaks.bed", sep="\t", header=False, index=False
+    )
+    _per_barcode_metrics(rng, barcodes, totals).to_csv(tmp / "per_barcode_metrics.csv", index=False)
+    truth = _ground_truth(layout, link_effects)
+    _write_tsv(truth, tmp / "ground_truth_links.tsv")
+    symbols = _symbols(genes, layout.genome)
+    _write_tsv(pd.DataFrame({"gene": symbols.to_numpy()[layout.shams]}), tmp / "sham_genes.tsv")
+    labels = pd.DataFrame(
+        {"barcode": barcodes, "cell_type": np.asarray(CELL_TYPES)[cells["cell_type"]]}
+    )
+    _write_tsv(labels, tmp / "cell_types.tsv")
+    annotation = genes[["gene", "chrom", "start", "end", "strand", "tss"]].assign(gene=symbols)
+    _write_tsv(annotation, tmp / "gene_annotation.tsv")
+    return truth
+
+
 def simulate(
-    out_dir: str | os.PathLike, shape: str = "small", seed: int = 0, fragments: bool = False
+    out_dir: str | os.PathLike,
+    shape: str = "small",
+    seed: int = 0,
+    fragments: bool = False,
+    link_strength: float = 1.0,
+    genome: str = "hg38",
 ) -> SimulationResult:
     """Simulate a PBMC-like 10x multiome sample with planted gene -> peak links.
 
@@ -1157,100 +1737,64 @@ def simulate(
         holds a previous simulation (it has ``ground_truth_links.tsv``) or is empty.
     shape
         ``tiny`` (300 cells, tests), ``small`` (1,800 cells, the default dataset),
+        ``medium`` (3,000 x 10,000 genes x 15,000 peaks, 100 drivers; benchmarks),
         ``pbmc3k`` (2,711 x 36,601 genes x 98,319 peaks) or ``pbmc10k`` (10,508 cells,
-        about 10,150 x 25,545 x 43,788 after the default preparation).
+        about 10,150 x 25,600 x 43,000 after the default preparation).
     seed
         Seed of the one random generator; the same seed gives byte-identical files.
     fragments
-        Also write ``atac_fragments.tsv.gz`` + ``.tbi`` (``tiny`` and ``small`` only).
+        Also write ``atac_fragments.tsv.gz`` + ``.tbi`` (``tiny``, ``small``, ``medium``).
+    link_strength
+        Scales every planted effect (and, alike, the decoys that mimic a link's cell-type
+        pattern); 1.0 gives ``|effect|`` 1.5-3.0 logit per log1p unit, 0.5 half of that.
+    genome
+        ``hg38`` or ``mm10`` (mouse chromosomes, ``genome`` "mm10" in the h5, mouse-style
+        symbols such as ``Cd3e`` and ``mt-Co1``).
 
     Returns
     -------
     SimulationResult with the paths written and the shape.
     """
-    if shape not in SHAPES:
-        raise ConfigError(f"simulate: unknown shape {shape!r}; choose one of: {', '.join(SHAPES)}")
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"simulate: seed must be a non-negative integer, got {seed!r}")
-    spec = SHAPES[shape]
+    spec, genome_spec = _check_options(shape, seed, genome, link_strength)
     if fragments and spec.full:
         raise ConfigError(
-            f"simulate: fragments=True is supported for the tiny and small shapes only "
-            f"(a {shape} fragments file would hold ~10^8 lines); drop fragments or pick tiny/small"
+            f"simulate: fragments=True is supported for the tiny, small and medium shapes only "
+            f"(a {shape} fragments file would hold ~10^8 lines); drop fragments or pick another"
         )
     out_dir = Path(out_dir)
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise InputError(
-                f"simulate: {out_dir} exists and is not a folder; choose another --out"
-            )
-        if any(out_dir.iterdir()) and not (out_dir / "ground_truth_links.tsv").exists():
-            raise InputError(
-                f"simulate: {out_dir} is not empty and holds no previous simulation; "
-                "choose a new or empty folder so nothing of yours is overwritten"
-            )
+    _check_out_dir(out_dir)
     rng = np.random.default_rng(seed)
     log(
         f"simulating shape {shape!r} ({spec.n_cells} cells x {spec.n_genes} genes x "
-        f"{spec.n_peaks} peaks), seed {seed}"
+        f"{spec.n_peaks} peaks, {genome}), seed {seed}, link strength {link_strength}"
     )
-    genes, levels = _build_genes(rng, spec)
-    drivers = _choose_drivers(rng, spec, genes, levels)
-    peaks, link_list = _build_peaks(rng, spec, genes, levels, drivers)
-    record_row = pd.Series(np.arange(len(peaks)), index=peaks["record"].to_numpy())
-    link_peaks = np.array([record_row[link["record"]] for link in link_list], dtype=np.int64)
-    link_genes = np.array([link["gene"] for link in link_list], dtype=np.int64)
-    magnitude = rng.uniform(1.5, 3.0, len(link_list))
-    sign = np.where(rng.random(len(link_list)) < 0.75, 1.0, -1.0)
-    # promoters open with their gene's expression; enhancers may also repress
-    sign[[link["kind"] == "promoter" for link in link_list]] = 1.0
-    link_effects = magnitude * sign
-    peak_params = _peak_parameters(rng, spec, peaks, levels, drivers)
+    layout = _layout(rng, spec, genome_spec)
+    link_effects = _link_effects(rng, layout, link_strength)
+    params = _peak_parameters(rng, spec, layout, link_strength)
     cells = _build_cells(rng, spec.n_cells)
     barcodes = _barcodes(rng, spec.n_cells)
-    features = _features(genes, peaks)
+    features = _features(layout.genes, layout.peaks, genome_spec)
+    model = _model(rng, layout, cells, params, link_effects)
 
     with atomic_path(out_dir, is_dir=True) as tmp:
         tmp.chmod(0o755)  # mkdtemp makes it private; a dataset folder is readable like any other
         h5_path = tmp / "filtered_feature_bc_matrix.h5"
         with TenxH5Writer(h5_path, barcodes, features) as writer:
-            totals = _generate_matrix(
-                rng,
-                genes,
-                levels,
-                cells,
-                drivers,
-                peak_params,
-                link_peaks,
-                link_genes,
-                link_effects,
-                writer,
-                keep_fragments=fragments,
-            )
-        peaks[["chrom", "start", "end"]].to_csv(
-            tmp / "atac_peaks.bed", sep="\t", header=False, index=False
-        )
-        _per_barcode_metrics(rng, barcodes, totals).to_csv(
-            tmp / "per_barcode_metrics.csv", index=False
-        )
-        links = {
-            int(p): (int(g), link["kind"], float(e))
-            for p, g, link, e in zip(link_peaks, link_genes, link_list, link_effects)
-        }
-        truth = _ground_truth(rng, genes, peaks, drivers, links)
-        _write_tsv(truth, tmp / "ground_truth_links.tsv")
-        labels = pd.DataFrame(
-            {"barcode": barcodes, "cell_type": np.asarray(CELL_TYPES)[cells["cell_type"]]}
-        )
-        _write_tsv(labels, tmp / "cell_types.tsv")
-        _write_tsv(
-            genes[["gene", "chrom", "start", "end", "strand", "tss"]], tmp / "gene_annotation.tsv"
-        )
+            totals = _generate_matrix(rng, model, cells, writer, keep_fragments=fragments)
+        truth = _write_tables(tmp, rng, layout, link_effects, cells, barcodes, totals)
         if fragments:
             _write_fragments(
-                rng, tmp / "atac_fragments.tsv.gz", barcodes, peaks, totals["fragment_table"]
+                rng,
+                tmp / "atac_fragments.tsv.gz",
+                barcodes,
+                layout.peaks,
+                totals["fragment_table"],
+                genome_spec,
             )
-    log(f"wrote {out_dir}: {len(truth[truth['planted']])} planted links for {len(drivers)} genes")
+    log(
+        f"wrote {out_dir}: {int(truth['planted'].sum())} planted links for "
+        f"{len(layout.drivers)} genes, {len(layout.shams)} sham genes"
+    )
     return SimulationResult(
         out_dir=out_dir,
         h5_path=out_dir / "filtered_feature_bc_matrix.h5",
@@ -1258,11 +1802,14 @@ def simulate(
         labels_path=out_dir / "cell_types.tsv",
         annotation_path=out_dir / "gene_annotation.tsv",
         n_cells=spec.n_cells,
-        n_genes=len(genes),
-        n_peaks=len(peaks),
+        n_genes=len(layout.genes),
+        n_peaks=len(layout.peaks),
         peaks_path=out_dir / "atac_peaks.bed",
         metrics_path=out_dir / "per_barcode_metrics.csv",
         fragments_path=out_dir / "atac_fragments.tsv.gz" if fragments else None,
+        sham_path=out_dir / "sham_genes.tsv",
+        genome=genome,
+        link_strength=float(link_strength),
     )
 
 
