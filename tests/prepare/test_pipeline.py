@@ -113,6 +113,7 @@ def test_prepare_arc_folder_end_to_end(arc_outs, tmp_path):
     assert sorted(p.name for p in figures.iterdir()) == [
         "hvg_dispersion.png",
         "peak_activity.png",
+        "qc_rules.png",
         "qc_violins.png",
         "rna_umap.png",
     ]

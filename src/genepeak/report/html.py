@@ -399,6 +399,7 @@ def build_sections(
     data_summary: Mapping,
     qc_figures: Mapping[str, str | Path] | None,
     evaluation,
+    qc_rules: pd.DataFrame | None = None,
     models: Mapping[str, object] | None = None,
     explain: Sequence | None = None,
     params: Mapping | None = None,
@@ -409,6 +410,7 @@ def build_sections(
     from genepeak.report import figures
 
     data_body = key_value_table(data_summary)
+    data_body += _qc_rules_block(qc_rules)
     data_body += figure_grid(
         [
             figure_block(Path(path), name.replace("_", " "))
@@ -450,6 +452,24 @@ def build_sections(
     return sections
 
 
+def _qc_rules_block(rules: pd.DataFrame | None) -> str:
+    """The cell-QC rules of preparation and how many cells each removed."""
+    if rules is None or not len(rules):
+        return ""
+    table = rules[["modality", "rule", "lower", "upper", "n_removed", "n_removed_only", "note"]]
+    table = table.set_index(table["modality"].str.upper() + ": " + table["rule"])
+    table = table.drop(columns=["modality", "rule"])
+    labels = {"n_removed": "cells failing", "n_removed_only": "failing only this rule"}
+    return (
+        "<h3>Cell quality control</h3>"
+        + note(
+            "Each rule keeps the cells inside its bounds (median absolute deviations from the "
+            "median unless a fixed threshold is shown); a cell is kept when it passes every rule."
+        )
+        + metrics_table(table, labels=labels)
+    )
+
+
 def _last(history: pd.DataFrame, columns: Sequence[str]) -> float:
     for column in columns:
         if column in history:
@@ -469,12 +489,14 @@ def write_run_report(
     versions: Mapping | None = None,
     timings: Mapping | None = None,
     title: str = "genepeak report",
+    qc_rules: pd.DataFrame | None = None,
 ) -> Path:
     """Write the ``genepeak run`` report (one self-contained HTML file) and return its path."""
     sections = build_sections(
         data_summary=data_summary,
         qc_figures=qc_figures,
         evaluation=evaluation,
+        qc_rules=qc_rules,
         models=models,
         explain=explain,
         params=params,

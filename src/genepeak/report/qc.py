@@ -1,7 +1,9 @@
-"""Figures of the preparation step: QC violins, HVG dispersion, peak activity, RNA UMAP."""
+"""Figures of the preparation step: QC violins and rule removals (RNA, ATAC), HVG dispersion,
+peak activity, RNA UMAP."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +18,14 @@ from genepeak._utils import atomic_path  # noqa: E402
 from genepeak.errors import InputError  # noqa: E402
 
 _VIOLIN_METRICS = ("total_counts", "n_genes_by_counts", "pct_counts_mt", "pct_counts_ribo")
+_ATAC_METRICS = (
+    "atac_fragments",
+    "atac_tsse",
+    "atac_nucleosome_signal",
+    "atac_frip",
+    "atac_tss_fraction",
+)
+_LOG_METRICS = ("total_counts", "n_genes_by_counts", "atac_fragments")
 
 
 def _save(fig, path: Path) -> Path:
@@ -25,19 +35,65 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_qc_violins(mdata: md.MuData, path: Path) -> Path:
-    """Per-cell QC metrics of all input cells (before) and of the cells kept (after)."""
-    qc = mdata.uns["genepeak"]["qc_before"]
+def _bounds(rules: pd.DataFrame | None, metric: str) -> list[float]:
+    """The active lower / upper bounds of the QC rules on ``metric``."""
+    if rules is None or not len(rules):
+        return []
+    rows = rules[rules["metric"] == metric]
+    values = pd.to_numeric(pd.concat([rows["lower"], rows["upper"]]), errors="coerce")
+    return [float(v) for v in values if np.isfinite(v)]
+
+
+def _violins(mdata: md.MuData, metrics: Sequence[str], title: str, path: Path) -> Path:
+    """Violins of ``metrics`` over all input cells and the cells kept, with the QC bounds."""
+    info = mdata.uns["genepeak"]
+    qc, rules = info["qc_before"], info.get("qc_rules")
     kept = qc.index.isin(mdata.obs_names)
-    fig, axes = plt.subplots(1, len(_VIOLIN_METRICS), figsize=(3.2 * len(_VIOLIN_METRICS), 3.4))
-    for ax, metric in zip(axes, _VIOLIN_METRICS):
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
         before = qc[metric].to_numpy(np.float64)
-        after = before[kept]
-        data = [v if v.size > 1 and np.ptp(v) > 0 else np.r_[v, v + 1e-9] for v in (before, after)]
+        log_scale = metric in _LOG_METRICS
+        scale = np.log1p if log_scale else (lambda v: v)
+        groups = [scale(v[np.isfinite(v)]) for v in (before, before[kept])]
+        data = [v if v.size > 1 and np.ptp(v) > 0 else np.r_[v, v + 1e-9, 0.0] for v in groups]
         ax.violinplot(data, showmedians=True)
-        ax.set_xticks([1, 2], [f"before\n(n={before.size})", f"after\n(n={after.size})"])
-        ax.set_title(metric, fontsize=10)
-    fig.suptitle("RNA quality control")
+        for bound in _bounds(rules, metric):
+            ax.axhline(scale(bound), color="crimson", lw=1, ls="--")
+        ax.set_xticks([1, 2], [f"input\n(n={before.size})", f"kept\n(n={int(kept.sum())})"])
+        ax.set_title(f"log1p({metric})" if log_scale else metric, fontsize=10)
+    fig.suptitle(f"{title} (dashed: QC rule bounds)")
+    return _save(fig, path)
+
+
+def plot_qc_violins(mdata: md.MuData, path: Path) -> Path:
+    """Per-cell RNA QC metrics of all input cells and of the cells kept, with rule bounds."""
+    return _violins(mdata, _VIOLIN_METRICS, "RNA quality control", path)
+
+
+def plot_atac_qc(mdata: md.MuData, path: Path) -> Path | None:
+    """The ATAC QC metrics (fragments, TSS enrichment, ...) like :func:`plot_qc_violins`."""
+    qc = mdata.uns["genepeak"]["qc_before"]
+    metrics = [m for m in _ATAC_METRICS if m in qc.columns and qc[m].notna().any()]
+    if not metrics:
+        return None
+    return _violins(mdata, metrics, "ATAC quality control", path)
+
+
+def plot_qc_rules(mdata: md.MuData, path: Path) -> Path | None:
+    """Cells removed by each QC rule (all its failures, and those it alone removed)."""
+    rules = mdata.uns["genepeak"].get("qc_rules")
+    if rules is None or not len(rules):
+        return None
+    n_in = len(mdata.uns["genepeak"]["qc_before"])
+    labels = [f"{r.modality.upper()}: {r.rule}" for r in rules.itertuples()]
+    y = np.arange(len(rules))[::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rules) + 1.2))
+    ax.barh(y, rules["n_removed"], color="lightsteelblue", label="fails this rule")
+    ax.barh(y, rules["n_removed_only"], color="steelblue", label="fails only this rule")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("cells removed")
+    ax.set_title(f"QC: {mdata.n_obs} of {n_in} cells kept", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
 
@@ -115,8 +171,8 @@ def plot_prepare_qc(mdata: md.MuData, out_dir: str | Path) -> dict[str, Path]:
 
     Returns
     -------
-    ``{"qc_violins", "hvg_dispersion", "peak_activity", "rna_umap"}`` -> path (UMAP only
-    when the RNA has one).
+    ``{"qc_violins", "qc_rules", "atac_qc", "hvg_dispersion", "peak_activity", "rna_umap"}``
+    -> path (QC rules when recorded, ATAC QC when ATAC metrics exist, UMAP when computed).
     """
     if "genepeak" not in mdata.uns or "qc_before" not in mdata.uns["genepeak"]:
         raise InputError("plot_prepare_qc needs a MuData from genepeak.prepare (uns['genepeak'])")
@@ -124,9 +180,11 @@ def plot_prepare_qc(mdata: md.MuData, out_dir: str | Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "qc_violins": plot_qc_violins(mdata, out_dir / "qc_violins.png"),
+        "qc_rules": plot_qc_rules(mdata, out_dir / "qc_rules.png"),
+        "atac_qc": plot_atac_qc(mdata, out_dir / "atac_qc.png"),
         "hvg_dispersion": plot_hvg_dispersion(mdata, out_dir / "hvg_dispersion.png"),
         "peak_activity": plot_peak_activity(mdata, out_dir / "peak_activity.png"),
     }
     if "X_umap" in mdata.mod["rna"].obsm:
         paths["rna_umap"] = plot_rna_umap(mdata, out_dir / "rna_umap.png")
-    return paths
+    return {name: path for name, path in paths.items() if path is not None}
