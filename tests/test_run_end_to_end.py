@@ -47,7 +47,13 @@ def test_run_on_builtin_data_writes_report_metrics_and_explanations(tmp_path):
     for name in ("gpg", "pgp", "dual", "mean", "knn", "ridge"):
         assert metrics[name]["peaks"]["auroc_per_peak"] is not None, name
     assert metrics["mean"]["peaks"]["auroc_per_peak"] == pytest.approx(0.5)
+    # latents are scored against the simulator's true cell types, not RNA Leiden clusters
+    assert metrics["_run"]["labels_key"] == "cell_type"
     html = (out / "report.html").read_text()
+    assert (
+        "the simulator&#x27;s true cell types" in html or "the simulator's true cell types" in html
+    )
+    assert "Cell quality control" in html and "pct_counts_mt within median + 3 MADs" in html
     assert "<img" in html and "http://" not in html and "https://" not in html
     for section in ("Peak prediction", "Gene prediction", "Perturbation", "Parameters"):
         assert section in html

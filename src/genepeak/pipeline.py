@@ -88,6 +88,19 @@ def _model_configs(config: RunConfig, small: bool) -> dict[str, tuple[ModelConfi
     return configs
 
 
+def _labels_note(labels_key: str, simulated: bool) -> str:
+    """What the reference labels are, for the report."""
+    if labels_key == "leiden":
+        return (
+            "leiden: Leiden clusters of the RNA, computed during preparation on all cells "
+            "(test cells included) before the train / validation / test split; latent scores "
+            "against them measure agreement with RNA structure, not with known cell types"
+        )
+    if simulated and labels_key == "cell_type":
+        return "cell_type: the simulator's true cell types (cell_types.tsv)"
+    return f"{labels_key} (from the input)"
+
+
 def run(config: RunConfig | None = None) -> RunResult:
     """Run the whole genepeak path and write ``report.html`` and ``metrics.json``.
 
@@ -128,6 +141,9 @@ def run(config: RunConfig | None = None) -> RunResult:
         truth_path = sim.links_path
         if config.prepare.gene_annotation is None:
             config.prepare.gene_annotation = str(sim.annotation_path)
+        if config.prepare.labels_file is None:
+            # the simulator's true cell types are the reference labels of latent scoring
+            config.prepare.labels_file = str(sim.labels_path)
         detail = f"(simulated {config.shape}: {sim.n_cells} cells, {sim.n_genes} genes, {sim.n_peaks} peaks)"
     else:
         source = config.input
@@ -136,8 +152,10 @@ def run(config: RunConfig | None = None) -> RunResult:
 
     clock.start("prepare")
     labels_key = config.labels_key or config.prepare.labels_key
+    if simulated and config.labels_key is None and labels_key == "leiden":
+        labels_key = "cell_type"  # from the simulator's cell_types.tsv (labels_file)
     prepared_path = out / "prepared.h5mu"
-    mdata = prepare(source, config.prepare, out=prepared_path, labels_key=config.labels_key)
+    mdata = prepare(source, config.prepare, out=prepared_path, labels_key=labels_key)
     qc_figures = plot_prepare_qc(mdata, out / "figures" / "qc")
     clock.stop(
         f"({mdata.n_obs} cells, {mdata.mod['rna'].n_vars} genes, {mdata.mod['atac'].n_vars} peaks)"
@@ -182,7 +200,7 @@ def run(config: RunConfig | None = None) -> RunResult:
         "cells": mdata.n_obs,
         "genes": mdata.mod["rna"].n_vars,
         "peaks": mdata.mod["atac"].n_vars,
-        "reference labels": labels_key,
+        "reference labels": _labels_note(labels_key, simulated),
         "label categories": int(mdata.obs[labels_key].nunique()),
     }
     report_path = write_run_report(
@@ -195,6 +213,7 @@ def run(config: RunConfig | None = None) -> RunResult:
         params=params,
         versions=_versions(),
         timings=clock.timings,
+        qc_rules=mdata.uns["genepeak"].get("qc_rules"),
     )
     with atomic_path(out / "results.h5mu") as tmp:
         mdata.write(tmp)
