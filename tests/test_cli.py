@@ -109,3 +109,87 @@ def test_run_config_overrides_are_validated(tmp_path, capsys):
     assert "shape: 'huge' is not valid; choose one of: tiny, small, pbmc3k, pbmc10k" in (
         capsys.readouterr().err
     )
+
+
+def test_prepare_out_errors_name_the_path_without_a_traceback(prepared, tmp_path, capsys):
+    root, _ = prepared
+    folder = tmp_path / "taken.h5mu"
+    folder.mkdir()
+    args = ["prepare", "--input", str(root / "sim"), "--out", str(folder)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"output {folder} is an existing folder; give a file path ending in .h5mu" in err
+    assert "Traceback" not in err and not list(folder.iterdir())
+    blocker = tmp_path / "plain_file"
+    blocker.write_text("")
+    assert main(["prepare", "--input", str(root / "sim"), "--out", str(blocker / "x.h5mu")]) == 2
+    assert f"{blocker} is a file, so no folder can be made there" in capsys.readouterr().err
+
+
+def test_prepare_input_choices_are_checked(tmp_path, capsys):
+    out = tmp_path / "x.h5mu"
+    assert main(["prepare", "--out", str(out)]) == 2
+    assert "give the data either as --input" in capsys.readouterr().err
+    assert main(["prepare", "--rna", str(tmp_path / "rna.h5"), "--out", str(out)]) == 2
+    assert "--rna needs --fragments atac_fragments.tsv.gz" in capsys.readouterr().err
+    code = main(["prepare", "--input", str(tmp_path), "--genome", "hg18", "--out", str(out)])
+    assert code == 2 and "--genome.genome: 'hg18' is not valid" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unexpected_errors_reach_the_user_as_one_line(monkeypatch, tmp_path, capsys):
+    import genepeak.prepare.pipeline as pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something internal")
+
+    monkeypatch.setattr(pipeline, "prepare", broken)
+    monkeypatch.delenv("GENEPEAK_DEBUG", raising=False)
+    args = ["prepare", "--input", str(tmp_path), "--out", str(tmp_path / "x.h5mu")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: something internal" in err
+    assert "GENEPEAK_DEBUG=1" in err and "Traceback" not in err
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "x.h5mu"))
+
+    monkeypatch.setattr(pipeline, "prepare", disk_full)
+    assert main(args) == 2
+    assert "error: No space left on device (" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_prepare_from_rna_and_fragments(shared_data, tmp_path, capsys):
+    """`genepeak prepare --rna ... --fragments ... --genome hg38`: MACS3 peaks from fragments."""
+    import warnings
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    from genepeak.io.tenx_write import write_10x_h5
+
+    folder = shared_data("pbmc_multiome_1k_markers")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rna = mudata.read_h5mu(folder / "pbmc_1k_markers.h5mu").mod["rna"]
+    features = pd.DataFrame(
+        {
+            "id": rna.var["gene_ids"].astype(str).to_numpy(),
+            "name": rna.var_names.to_numpy(),
+            "feature_type": "Gene Expression",
+            "genome": "GRCh38",
+            "interval": rna.var["interval"].astype(str).to_numpy(),
+        }
+    )
+    h5 = tmp_path / "filtered_feature_bc_matrix.h5"
+    write_10x_h5(h5, sp.csr_matrix(rna.X).astype(np.int64), list(rna.obs_names), features)
+    (tmp_path / "prep.yaml").write_text("compute_umap: false\nn_top_genes: 20\n")
+    out = tmp_path / "x.h5mu"
+    args = ["prepare", "--rna", str(h5), "--fragments", str(folder / "atac_fragments.tsv.gz")]
+    args += ["--genome", "hg38", "--out", str(out), "--config", str(tmp_path / "prep.yaml")]
+    assert main(args) == 0
+    assert f"wrote {out}: 922 paired cells, 45 genes, 115 peaks" in capsys.readouterr().out
+    prepared = mudata.read_h5mu(out)
+    assert prepared.uns["genepeak"]["peaks_called"]
+    assert prepared.uns["genepeak"]["prepare"]["genome"] == "hg38"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,12 +28,27 @@ def _simulate(args: argparse.Namespace) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    from genepeak.config import PrepareConfig, load_config
+    from genepeak.config import PrepareConfig, from_dict, load_config, to_dict
+    from genepeak.errors import ConfigError
     from genepeak.prepare.pipeline import prepare
 
+    if (args.input is None) == (args.rna is None):
+        raise ConfigError(
+            "give the data either as --input (ARC outs folder, .h5, .h5mu or rna.h5ad,atac.h5ad) "
+            "or as --rna FILE with --fragments atac_fragments.tsv.gz, not both"
+        )
+    if args.rna is not None and args.fragments is None:
+        raise ConfigError("--rna needs --fragments atac_fragments.tsv.gz (the ATAC side)")
     config = load_config(PrepareConfig, args.config) if args.config else PrepareConfig()
+    if args.genome is not None:
+        config = from_dict(PrepareConfig, {**to_dict(config), "genome": args.genome}, "--genome")
     mdata = prepare(
-        args.input, config, out=args.out, figures_dir=args.figures, labels_key=args.labels_key
+        args.input or args.rna,
+        config,
+        out=args.out,
+        figures_dir=args.figures,
+        labels_key=args.labels_key,
+        fragments=args.fragments,
     )
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     print(f"wrote {args.out}: {mdata.n_obs} paired cells, {rna.n_vars} genes, {atac.n_vars} peaks")
@@ -179,7 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("prepare", help="QC, normalise and pair 10x multiome into one .h5mu")
-    p.add_argument("--input", required=True, help="ARC outs folder, .h5, .h5mu or rna,atac .h5ad")
+    p.add_argument("--input", help="ARC outs folder, .h5, .h5mu or rna,atac .h5ad")
+    p.add_argument("--rna", help="RNA-only matrix (.h5, MEX folder, .h5ad) for --fragments")
+    p.add_argument(
+        "--fragments", help="atac_fragments.tsv.gz (+ .tbi): ATAC QC, and peaks when no matrix"
+    )
+    p.add_argument("--genome", help="hg38, hg19, mm10 or GRCm39 (default: from the 10x file)")
     p.add_argument("--out", required=True, help="output .h5mu")
     p.add_argument("--config", help="prep.yaml (PrepareConfig options)")
     p.add_argument("--labels-key", help="existing obs column to use as reference labels")
@@ -243,6 +264,23 @@ def main(argv: list[str] | None = None) -> int:
     except GenepeakError as err:
         print(f"genepeak {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"genepeak {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        # a file problem outside genepeak's own checks (disk full, permissions, ...)
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"genepeak {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
+    except Exception as err:  # no traceback reaches a user unless asked for
+        if os.environ.get("GENEPEAK_DEBUG"):
+            raise
+        print(
+            f"genepeak {args.command}: internal error: {type(err).__name__}: {err}. This is a "
+            "bug in genepeak; rerun with GENEPEAK_DEBUG=1 to see the traceback and report it",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -167,12 +167,13 @@ def test_call_peaks_without_fragments(arc_outs):
     folder, _ = arc_outs
     with pytest.raises(
         ConfigError,
-        match=r"peak calling needs a fragments file, but .*outs has none.*give --fragments",
+        match=r"building the ATAC matrix .*needs a fragments file, but .*outs has none.*give --fragments",
     ):
         prepare(folder, PrepareConfig(call_peaks=True))
 
 
-def test_gene_naming_mismatch_between_genes_and_peaks(tmp_path):
+def test_ensembl_gene_intervals_and_annotation_match_ucsc_peaks(tmp_path):
+    """Genes named '1' next to peaks named 'chr1': converted (no guess needed), not refused."""
     import pandas as pd
 
     from genepeak.io.tenx_write import write_10x_h5
@@ -185,10 +186,14 @@ def test_gene_naming_mismatch_between_genes_and_peaks(tmp_path):
     write_10x_h5(
         tmp_path / "filtered_feature_bc_matrix.h5", counts, barcodes, pd.DataFrame(features)
     )
-    with pytest.raises(
-        InputError, match=r"the peaks uses UCSC names.*the gene coordinates uses Ensembl names"
-    ):
-        prepare(tmp_path, PrepareConfig(**SMALL, compute_umap=False, run_scrublet=False))
+    annotation = tmp_path / "genes.tsv"
+    annotation.write_text("symbol\tchrom\tstart\tend\tstrand\nGENE10\t1\t50000\t52000\t-\n")
+    config = PrepareConfig(**SMALL, compute_umap=False, run_scrublet=False)
+    config.gene_annotation = str(annotation)
+    mdata = prepare(tmp_path, config)
+    var = mdata.mod["rna"].var
+    assert var.loc["GENE10", ["chrom", "strand", "tss"]].tolist() == ["chr1", "-", 51999]
+    assert var["chrom"].str.startswith("chr").all()
 
 
 # --------------------------------------------------------------------------- real subsets

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genepeak._utils import log
 from genepeak.errors import InputError
-from genepeak.io.peaks import check_same_naming
+from genepeak.io.peaks import check_same_naming, chromosome_style, to_ucsc
 
 GENE_COLUMNS = ("chrom", "start", "end", "strand", "tss")
 _SYMBOL_COLUMNS = ("symbol", "gene", "gene_name", "gene_symbol", "name")
@@ -77,11 +78,15 @@ def read_gene_annotation(path: str | Path) -> pd.DataFrame:
         # 0-based half-open coordinates: the last base of a minus-strand gene is end - 1
         tss = pd.Series(np.where(strand == "-", end - 1, np.where(strand == "+", start, -1)))
     id_col = next((c for c in _ID_COLUMNS if c in table.columns), None)
+    chrom = table["chrom"]
+    if chromosome_style(chrom) == "ensembl":
+        log(f"gene annotation {path.name}: Ensembl chromosome names converted to UCSC (chr1)")
+        chrom = pd.Series(to_ucsc(chrom), index=table.index)
     out = pd.DataFrame(
         {
             "symbol": table[symbol].to_numpy(),
             "gene_id": table[id_col].to_numpy() if id_col else "",
-            "chrom": table["chrom"].to_numpy(),
+            "chrom": chrom.to_numpy(),
             "start": start.to_numpy(),
             "end": end.to_numpy(),
             "strand": strand.to_numpy(),
@@ -145,3 +150,16 @@ def annotate_genes(var: pd.DataFrame, annotation: pd.DataFrame | None) -> pd.Dat
     coords["chrom"] = coords["chrom"].astype(str)
     coords["strand"] = coords["strand"].astype(str)
     return coords[list(GENE_COLUMNS)]
+
+
+def gene_positions(var: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Chromosome and TSS of every gene of ``var`` (``""`` / -1 where unknown).
+
+    The TSS column when known; else the interval's start (end - 1 on the minus strand; the
+    start when the strand is unknown, as for a bare 10x interval).
+    """
+    coords = annotate_genes(var, None)
+    tss = coords["tss"].to_numpy()
+    from_interval = np.where(coords["strand"].to_numpy() == "-", coords["end"] - 1, coords["start"])
+    tss = np.where((tss < 0) & (coords["start"].to_numpy() >= 0), from_interval, tss)
+    return coords["chrom"].to_numpy().astype(str), tss.astype(np.int64)

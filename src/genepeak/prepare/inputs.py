@@ -151,10 +151,11 @@ def _add_coordinates(mdata: md.MuData) -> None:
         coords = intervals_to_coordinates(rna.var["interval"], index=rna.var_names)
         chroms = coords["chrom"]
         if chromosome_style(chroms[chroms != ""]) == "ensembl":
-            log(
-                "RNA: gene intervals use Ensembl chromosome names (1, X, MT); converted to chr1, chrX, chrM"
-            )
+            log("RNA: gene intervals use Ensembl chromosome names (1, X, MT); converted to UCSC")
             coords["chrom"] = np.where(chroms != "", to_ucsc(chroms), "")
+            known = coords["chrom"] != ""
+            interval = coords["chrom"] + ":" + coords["start"].astype(str) + "-"
+            rna.var["interval"] = np.where(known, interval + coords["end"].astype(str), "")
         for column in ("chrom", "start", "end"):
             rna.var[column] = coords[column].to_numpy()
     if atac.n_vars == 0:
@@ -247,8 +248,10 @@ def join_labels_file(rna: ad.AnnData, path: str | Path) -> list[str]:
     if table.shape[1] == 0:
         raise InputError(f"labels file {path}: no label column besides {key!r}")
     codes = pd.Index(rna.obs_names)
-    if not codes.isin(table.index).any():
+    if not codes.isin(table.index).any():  # a modality tag on either side (-1_rna)
         codes = pd.Index(strip_modality_tag(codes))
+        table.index = pd.Index(strip_modality_tag(table.index))
+        table = table[~table.index.duplicated()]
     found = codes.isin(table.index)
     if not found.any():
         raise InputError(

@@ -25,7 +25,14 @@ from genepeak.errors import ConfigError, InputError
 from genepeak.io.annotation import annotate_genes, read_gene_annotation
 from genepeak.io.genome import Genome, genome_from_labels, get_genome
 from genepeak.io.pairing import paired_mudata, strip_modality_tag
-from genepeak.io.peaks import check_same_naming, require_ucsc
+from genepeak.io.peaks import (
+    check_same_naming,
+    chromosome_style,
+    peak_names,
+    read_bed,
+    require_ucsc,
+    to_ucsc,
+)
 from genepeak.prepare import timed_step
 from genepeak.prepare.atac import atac_from_fragments, open_fraction, prepare_atac
 from genepeak.prepare.atac_qc import (
@@ -149,12 +156,22 @@ def _atac_metrics(
     genome: Genome,
     genes: pd.DataFrame,
     call: bool,
+    peaks: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """ATAC QC metrics of every cell (fragments, else ARC metrics) and called peaks (or None)."""
+    """ATAC QC metrics of every cell (fragments, else ARC metrics) and called peaks (or None).
+
+    FRiP is taken over ``peaks`` when given, else over the matrix's peaks (or the called ones).
+    """
     if fragments:
-        peaks = None if call else list(atac_raw.var_names)
+        names = list(atac_raw.var_names) if peaks is None else list(peak_names(peaks))
         return analyse_fragments(
-            fragments, atac_raw.obs_names, genome, config, peaks=peaks, genes=genes, call_peaks=call
+            fragments,
+            atac_raw.obs_names,
+            genome,
+            config,
+            peaks=None if call else names,
+            genes=genes,
+            call_peaks=call,
         )
     metrics = barcode_metrics(atac_raw.obs)
     if metrics is not None:
@@ -220,6 +237,18 @@ def _read(source, fragments) -> tuple[md.MuData, str]:
     return read_input(source, fragments=fragments), str(source)
 
 
+def _peaks_to_count(atac: ad.AnnData, files: dict, config: PrepareConfig) -> pd.DataFrame | None:
+    """ARC's ``atac_peaks.bed`` when the input has no peak matrix (counted, not called)."""
+    bed = files.get("peaks_bed")
+    if atac.n_vars or config.call_peaks or not bed or not Path(bed).is_file():
+        return None
+    peaks = read_bed(bed, source=f"peaks file {bed}")
+    if chromosome_style(peaks["chrom"]) == "ensembl":
+        peaks["chrom"] = to_ucsc(peaks["chrom"])
+    log(f"no peak matrix: counting the {len(peaks)} peaks of {Path(bed).name} from the fragments")
+    return peaks
+
+
 def _fragments_file(files: dict, needs_calling: bool, source_name: str) -> str | None:
     fragments = files.get("fragments")
     if fragments and not Path(fragments).is_file():
@@ -227,11 +256,69 @@ def _fragments_file(files: dict, needs_calling: bool, source_name: str) -> str |
         fragments = None
     if needs_calling and not fragments:
         raise ConfigError(
-            f"peak calling needs a fragments file, but {source_name} has none (looked for "
-            f"{FRAGMENTS_NAME} next to the input); give --fragments, or an input with a peak "
-            "matrix and call_peaks=False"
+            f"building the ATAC matrix (no peak matrix in the input, or call_peaks=True) needs "
+            f"a fragments file, but {source_name} has none (looked for {FRAGMENTS_NAME} next "
+            "to the input); give --fragments, or an input with a peak matrix and call_peaks=False"
         )
     return fragments
+
+
+@dataclasses.dataclass
+class _Raw:
+    """The raw inputs of one preparation, after reading and the fixes that need no guess."""
+
+    rna: ad.AnnData
+    atac: ad.AnnData
+    files: dict
+    source_name: str
+    fragments: str | None
+    peaks_to_count: pd.DataFrame | None  # ARC's atac_peaks.bed when there is no matrix
+    call: bool  # peaks are called from the fragments
+    genome: Genome
+    genes: pd.DataFrame
+
+
+def _read_checked(source, fragments, config: PrepareConfig, key: str, timings) -> _Raw:
+    """Read the input, fix what needs no guess and run the cheap checks (before heavy work)."""
+    with timed_step("read input", timings):
+        raw, source_name = _read(source, fragments)
+    files = dict(raw.mod["atac"].uns.get("files", {}))
+    arc_peaks = _peaks_to_count(raw.mod["atac"], files, config)
+    call = config.call_peaks or (raw.mod["atac"].n_vars == 0 and arc_peaks is None)
+    fragments = _fragments_file(files, call or arc_peaks is not None, source_name)
+    if fragments:
+        raw = _match_fragment_barcodes(raw, fragments)
+    rna, atac = raw.mod["rna"], raw.mod["atac"]
+    make_gene_names_unique(rna)
+    if config.labels_file:
+        join_labels_file(rna, config.labels_file)
+    genome = resolve_genome(config, rna.var)
+    _check_labels_key(key, rna.obs, atac.obs)
+    genes = _gene_coordinates(rna, config, timings)
+    if atac.n_vars:
+        peak_chroms = atac.var["chrom"].astype(str)
+        if config.standard_chromosomes_only:
+            require_ucsc(peak_chroms, "ATAC peaks")
+        known = genes.loc[genes["chrom"] != "", "chrom"]
+        if len(known):
+            check_same_naming(known, "the gene coordinates", peak_chroms, "the peaks")
+    return _Raw(rna, atac, files, source_name, fragments, arc_peaks, call, genome, genes)
+
+
+def _atac_counts(raw: _Raw, cells: pd.Index, called, metrics, timings) -> ad.AnnData:
+    """Raw ATAC counts of ``cells``: the input matrix, or cut sites counted in called / ARC peaks,
+    with the ATAC QC metrics in obs."""
+    atac = raw.atac
+    peaks = called if called is not None else raw.peaks_to_count
+    if peaks is not None:
+        with timed_step("ATAC cut-site counting from fragments", timings):
+            counted = atac_from_fragments(raw.fragments, cells, peaks=peaks)
+            counted.obs = atac.obs.reindex(cells)
+            atac = counted
+    if metrics is not None:
+        for column in metrics.columns:
+            atac.obs[column] = metrics[column].reindex(atac.obs_names).to_numpy()
+    return atac
 
 
 def prepare(
@@ -264,7 +351,9 @@ def prepare(
         When given, receives the seconds spent per step (for benchmarks).
     fragments
         A fragments file (``atac_fragments.tsv.gz`` + ``.tbi``): ATAC QC metrics, and the
-        peak matrix when ``source`` has none (RNA-only ``.h5`` / MEX / ``.h5ad``).
+        peak matrix when ``source`` has none (RNA-only ``.h5`` / MEX / ``.h5ad``): the
+        peaks of ARC's ``atac_peaks.bed`` when it lies next to the input, else peaks called
+        with MACS3.
 
     Returns
     -------
@@ -277,55 +366,24 @@ def prepare(
         check_output_path(out)
     if figures_dir is not None:
         check_figures_dir(figures_dir)
-    with timed_step("read input", timings):
-        raw, source_name = _read(source, fragments)
-    needs_calling = config.call_peaks or raw.mod["atac"].n_vars == 0
-    files = dict(raw.mod["atac"].uns.get("files", {}))
-    fragments = _fragments_file(files, needs_calling, source_name)
-    if fragments:
-        raw = _match_fragment_barcodes(raw, fragments)
-    rna_raw, atac_raw = raw.mod["rna"], raw.mod["atac"]
-    make_gene_names_unique(rna_raw)
-    if config.labels_file:
-        join_labels_file(rna_raw, config.labels_file)
-    genome = resolve_genome(config, rna_raw.var)
-    config = dataclasses.replace(config, genome=genome.name)
-
-    # cheap checks first, so a naming problem is reported before minutes of work
-    _check_labels_key(key, rna_raw.obs, atac_raw.obs)
-    genes = _gene_coordinates(rna_raw, config, timings)
-    if atac_raw.n_vars:
-        peak_chroms = atac_raw.var["chrom"].astype(str)
-        if config.standard_chromosomes_only:
-            require_ucsc(peak_chroms, "ATAC peaks")
-        known = genes.loc[genes["chrom"] != "", "chrom"]
-        if len(known):
-            check_same_naming(known, "the gene coordinates", peak_chroms, "the peaks")
-
+    raw = _read_checked(source, fragments, config, key, timings)
+    config = dataclasses.replace(config, genome=raw.genome.name)
     with timed_step("cell QC (RNA and ATAC metrics)", timings):
-        atac_metrics, called = _atac_metrics(
-            atac_raw, fragments, config, genome, genes, needs_calling
+        metrics, called = _atac_metrics(
+            raw.atac, raw.fragments, config, raw.genome, raw.genes, raw.call, raw.peaks_to_count
         )
-        keep, qc_before, qc_rules = cell_qc(rna_raw, atac_metrics, config)
-    rna, _ = prepare_rna(rna_raw, config, timings, keep=keep)
+        keep, qc_before, qc_rules = cell_qc(raw.rna, metrics, config)
+    rna, _ = prepare_rna(raw.rna, config, timings, keep=keep)
     if config.filter_doublets and rna.n_obs < int(keep.sum()):
         qc_rules = pd.concat([qc_rules, _doublet_row(int(keep.sum()), rna.n_obs)])
-    del rna_raw
-    if called is not None:
-        with timed_step("ATAC cut-site counting in called peaks", timings):
-            obs = atac_raw.obs
-            atac_raw = atac_from_fragments(fragments, rna.obs_names, peaks=called)
-            atac_raw.obs = obs.reindex(rna.obs_names)
-    if atac_metrics is not None:
-        for column in atac_metrics.columns:
-            atac_raw.obs[column] = atac_metrics[column].reindex(atac_raw.obs_names).to_numpy()
+    atac_raw = _atac_counts(raw, rna.obs_names, called, metrics, timings)
     with timed_step("ATAC filters and log1p", timings):
         atac, frac_before = prepare_atac(atac_raw, config, cells=rna.obs_names)
+    files, source_name = raw.files, raw.source_name
     del raw, atac_raw
     _resolve_labels(rna, atac.obs, key)
     if files:
         atac.uns["files"] = files
-
     mdata = paired_mudata(rna, atac)
     mdata.obs["leiden"] = rna.obs["leiden"].values
     mdata.obs[key] = rna.obs[key].values
@@ -338,6 +396,11 @@ def prepare(
         "peak_frac_before": np.asarray(frac_before, dtype=np.float64),
         "peaks_called": called is not None,
     }
+    return _finish(mdata, config, key, out, figures_dir, timings)
+
+
+def _finish(mdata, config, key, out, figures_dir, timings) -> md.MuData:
+    """Subsample, write and draw the QC figures, as asked."""
     if config.subsample_fraction is not None and config.subsample_fraction < 1:
         mdata = subsample_stratified(
             mdata, config.subsample_fraction, config.subsample_key or key, config.seed
