@@ -16,6 +16,7 @@ from genepeak._utils import log
 from genepeak.config import PrepareConfig
 from genepeak.errors import InputError
 from genepeak.io.fragments import count_cut_sites
+from genepeak.io.genome import get_genome
 from genepeak.io.peaks import (
     is_standard_chromosome,
     overlaps_any,
@@ -83,7 +84,8 @@ def prepare_atac(
     keep = np.ones(adata.n_vars, dtype=bool)
     if config.standard_chromosomes_only:
         require_ucsc(coords["chrom"], f"{source} peaks")
-        keep &= is_standard_chromosome(coords["chrom"])
+        genome = get_genome(config.genome or "hg38")
+        keep &= is_standard_chromosome(coords["chrom"], genome.standard_chromosomes)
     if config.blacklist:
         blacklist = read_bed(config.blacklist, source=f"blacklist {config.blacklist}")
         listed = overlaps_any(coords, blacklist)
