@@ -128,6 +128,10 @@ class ModelConfig:
     # (end-to-end). Off by default: on the default data it kept stage 1 at the mean profile.
     joint_stages: bool = False
     genes: str = field(default="all", metadata=_choices(*GENE_SETS))
+    # GPG/PGP stage 1: a direct weight for every gene-peak pair closer than cis_window bp
+    # (nn/cis.py), beside the latent path; 0 turns it off. cis_l2: its ridge penalty.
+    cis_window: int = field(default=0, metadata=_range(0))
+    cis_l2: float = field(default=1e-3, metadata=_range(0))
 
 
 @dataclass
@@ -223,6 +227,12 @@ class ExplainConfig:
     markers: dict[str, list[str]] = field(default_factory=dict)
     experiments: list[PerturbationConfig] = field(default_factory=list)
     seed: int = 0
+    # link_scores (population silencing): cells per gene, the distance prior's power-law decay,
+    # and the reference-design flips on a subsample (0 cells turns them off)
+    link_max_cells: int = field(default=2000, metadata=_range(1))
+    distance_decay: float = field(default=1.0, metadata=_range(0))
+    link_flip_cells: int = field(default=50, metadata=_range(0))
+    link_flip_passes: int = field(default=20, metadata=_range(1))
 
 
 @dataclass

@@ -11,6 +11,7 @@ class LinearFakeModel:
     """peaks = x @ weights + bias (+ Gaussian noise per pass): a known gene -> peak map."""
 
     peak_scale = "log1p"
+    cis_window = 0
 
     def __init__(self, genes, peaks, weights, bias, noise_sd=0.05, seed=0, split=None):
         self.genes = list(genes)

@@ -128,3 +128,21 @@ def test_bf16_autocast_on_cpu_matches_float32(tiny_mdata):
     np.testing.assert_allclose(bf16.history["loss"], fp32.history["loss"], rtol=0.02)
     assert not np.array_equal(bf16.history["loss"], fp32.history["loss"])
     np.testing.assert_allclose(bf16.predict_peaks(), fp32.predict_peaks(), atol=0.05)
+
+
+def test_gpg_cis_layer_learns_the_driven_pairs_and_survives_save_load(tiny_mdata, tmp_path):
+    from genepeak import load
+
+    # tiny_mdata: GENE g (g < 30) drives the two peaks at its own TSS; GENE30-44 have two
+    # undriven peaks there. With a 50 kb window each gene meets only its own two peaks.
+    model = GPG(tiny_mdata, epochs=25, cis_window=50_000, **FAST).train()
+    assert model.cis_window == 50_000
+    sources, targets, weights = model.module.cis.pair_weights()
+    assert len(sources) == 90 and set(targets // 2) == set(sources)
+    driven = np.abs(weights[sources < 30]).mean()
+    undriven = np.abs(weights[(sources >= 30) & (sources < 45)]).mean()
+    assert driven > 3 * undriven
+    model.save(tmp_path / "gpg")
+    again = load(tmp_path / "gpg", tiny_mdata)
+    cells = model.split["test"]
+    np.testing.assert_allclose(again.predict_peaks(cells=cells), model.predict_peaks(cells=cells))

@@ -9,6 +9,7 @@ from genepeak.explain.experiment import (
     explain_gene,
     write_result,
 )
+from genepeak.explain.linking import link_scores
 from genepeak.explain.null import benjamini_hochberg, empirical_pvalues, matched_null_genes
 from genepeak.explain.perturb import choose_threshold, count_flips
 from genepeak.explain.validate import correlation_scores, recovery_metrics, tss_enrichment
@@ -25,6 +26,7 @@ __all__ = [
     "empirical_pvalues",
     "explain",
     "explain_gene",
+    "link_scores",
     "matched_null_genes",
     "recovery_metrics",
     "representative_cell",

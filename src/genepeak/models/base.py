@@ -21,7 +21,10 @@ import torch
 from genepeak._utils import log, seed_everything
 from genepeak.config import ModelConfig, TrainConfig, from_dict, to_dict
 from genepeak.errors import ConfigError, InputError
+from genepeak.io.annotation import gene_positions
+from genepeak.io.peaks import peak_coordinates
 from genepeak.models.io import read_model_dir, write_model_dir
+from genepeak.nn.cis import cis_layout
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from genepeak.train.data import CellData, batch_rows
 from genepeak.train.loop import fit, resolve_device, set_threads
@@ -38,6 +41,7 @@ SIGNATURE_FIELDS = (
     "atac_loss",
     "alignment",
     "genes",
+    "cis_window",
 )
 #: floats per chunk of Monte-Carlo output kept in memory during prediction
 PREDICTION_CHUNK = 2**25
@@ -50,6 +54,8 @@ class Model:
     module_class: ClassVar[type] = torch.nn.Module
     peak_task: ClassVar[str] = ""
     gene_task: ClassVar[str] = ""
+    #: the modality whose features feed stage 1's cis layer (None: the architecture has none)
+    cis_source: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -85,9 +91,25 @@ class Model:
             peak_target_sum=_median_library(
                 mdata, "atac", self.peaks, model_config.atac_loss == "poisson"
             ),
+            **self._cis_kwargs(mdata),
         )
         self.split = split if split is not None else self._make_split(mdata)
         self.history = pd.DataFrame()
+
+    def _cis_kwargs(self, mdata) -> dict[str, Any]:
+        """The cis layer's layout from the features' genomic positions, when configured."""
+        window = self.model_config.cis_window
+        if not window or self.cis_source is None:
+            return {}
+        genes = _gene_positions(mdata, self.genes)
+        peaks = _peak_positions(mdata, self.peaks)
+        source, target = (genes, peaks) if self.cis_source == "rna" else (peaks, genes)
+        layout = cis_layout(*source, *target, window)
+        if layout.n_pairs == 0:
+            log(f"cis layer: no gene-peak pair within {window} bp; the layer is left out")
+            return {}
+        log(f"cis layer: {layout.n_pairs} gene-peak pairs within {window:,} bp")
+        return {"cis_layout": layout}
 
     def _make_split(self, mdata) -> dict[str, np.ndarray]:
         key = self.train_config.labels_key
@@ -113,6 +135,12 @@ class Model:
     @property
     def latent_keys(self) -> tuple[str, ...]:
         return ("z1", "z2")
+
+    @property
+    def cis_window(self) -> int:
+        """Window (bp) of stage 1's cis layer; 0 when the model has none."""
+        cis = getattr(self.module, "cis", None)
+        return int(self.model_config.cis_window) if cis is not None else 0
 
     @property
     def peak_scale(self) -> str:
@@ -365,6 +393,20 @@ def _select_genes(rna, gene_set: str) -> np.ndarray:
     if not mask.any():
         raise InputError("rna.var['highly_variable'] marks no gene; use genes='all'")
     return np.asarray(rna.var_names[mask]).astype(str)
+
+
+def _gene_positions(mdata, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    var = _modality(mdata, "rna", "cis layer").var
+    chrom, tss = gene_positions(var)
+    rows = var.index.get_indexer(pd.Index(genes))
+    return chrom[rows], tss[rows]
+
+
+def _peak_positions(mdata, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    var = _modality(mdata, "atac", "cis layer").var
+    coords = peak_coordinates(var, source="atac.var").loc[pd.Index(peaks)]
+    centre = (coords["start"].to_numpy() + coords["end"].to_numpy()) // 2
+    return coords["chrom"].to_numpy().astype(str), centre.astype(np.int64)
 
 
 def _check_latent_size(latent_dim: int, n_genes: int, n_peaks: int) -> None:

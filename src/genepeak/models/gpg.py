@@ -14,6 +14,7 @@ from torch import nn
 from genepeak.config import ModelConfig
 from genepeak.models.base import Model
 from genepeak.nn import Decoder, GaussianEncoder, ReconstructionHead, reparameterize
+from genepeak.nn.cis import CisLayout, CisLinear
 from genepeak.nn.losses import kl_standard_normal
 from genepeak.train.data import Batch
 
@@ -30,6 +31,7 @@ class TwoStageVAE(nn.Module):
         source_head: ReconstructionHead,
         middle_head: ReconstructionHead,
         config: ModelConfig,
+        cis_layout: CisLayout | None = None,
     ) -> None:
         super().__init__()
         kw = dict(activation=config.activation, dropout=config.dropout, norm=config.norm)
@@ -40,6 +42,9 @@ class TwoStageVAE(nn.Module):
         self.enc2 = GaussianEncoder(n_middle, config.hidden, config.latent_dim, **kw)
         self.dec2 = Decoder(config.latent_dim, config.hidden, n_source, **kw)
         self.source_head, self.middle_head = source_head, middle_head
+        # stage 1's direct genome-local path (nn/cis.py): source features move nearby targets
+        self.cis = CisLinear(cis_layout) if cis_layout is not None else None
+        self.cis_l2 = config.cis_l2
 
     def chain(
         self,
@@ -52,6 +57,8 @@ class TwoStageVAE(nn.Module):
         mean1, logvar1 = self.enc1(x)
         z1 = reparameterize(mean1, logvar1, None if eps is None else eps[0], sample, n_samples)
         middle_out = self.dec1(z1)
+        if self.cis is not None:
+            middle_out = middle_out + self.cis(x)
         middle_hat = self.middle_head.to_input_scale(middle_out)  # stage 2 sees the prediction
         if not self.joint_stages:
             # stage 2 learns from stage 1's predictions without reshaping them: end-to-end
@@ -78,6 +85,8 @@ class TwoStageVAE(nn.Module):
         kl1 = kl_standard_normal(out["mean1"].float(), out["logvar1"].float()).mean()
         kl2 = kl_standard_normal(out["mean2"].float(), out["logvar2"].float()).mean()
         loss = rec_middle + rec_source + beta * (kl1 + kl2)
+        if self.cis is not None:
+            loss = loss + self.cis_l2 * self.cis.penalty()
         return {
             "loss": loss,
             "rec_middle": rec_middle,
@@ -126,9 +135,10 @@ class GPGModule(TwoStageVAE):
         config: ModelConfig,
         gene_target_sum: float = 1.0,
         peak_target_sum: float = 1.0,
+        cis_layout: CisLayout | None = None,
     ) -> None:
         gene_head, peak_head = _heads(n_genes, n_peaks, config, gene_target_sum, peak_target_sum)
-        super().__init__(n_genes, n_peaks, gene_head, peak_head, config)
+        super().__init__(n_genes, n_peaks, gene_head, peak_head, config, cis_layout)
 
     @property
     def gene_head(self) -> ReconstructionHead:
@@ -170,5 +180,6 @@ class GPG(Model):
 
     architecture = "gpg"
     module_class = GPGModule
+    cis_source = "rna"
     peak_task = "translation"
     gene_task = "reconstruction"

@@ -8,6 +8,7 @@ from genepeak.config import ModelConfig
 from genepeak.models.base import Model
 from genepeak.models.gpg import TwoStageVAE, _heads
 from genepeak.nn import ReconstructionHead
+from genepeak.nn.cis import CisLayout
 from genepeak.train.data import Batch
 
 
@@ -21,9 +22,10 @@ class PGPModule(TwoStageVAE):
         config: ModelConfig,
         gene_target_sum: float = 1.0,
         peak_target_sum: float = 1.0,
+        cis_layout: CisLayout | None = None,
     ) -> None:
         gene_head, peak_head = _heads(n_genes, n_peaks, config, gene_target_sum, peak_target_sum)
-        super().__init__(n_peaks, n_genes, peak_head, gene_head, config)
+        super().__init__(n_peaks, n_genes, peak_head, gene_head, config, cis_layout)
 
     @property
     def gene_head(self) -> ReconstructionHead:
@@ -65,5 +67,6 @@ class PGP(Model):
 
     architecture = "pgp"
     module_class = PGPModule
+    cis_source = "atac"
     peak_task = "reconstruction"
     gene_task = "translation"

@@ -1,0 +1,93 @@
+"""Population link scores: vectorised silencing, matched nulls, calibration, distance prior."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+from tests.explain.explain_fakes import LinearFakeModel, linear_model_for
+from tests.synthetic_mdata import make_prepared_mdata
+
+from genepeak.config import ExplainConfig
+from genepeak.errors import InputError
+from genepeak.explain import linking
+
+
+def test_population_effects_equal_the_linear_weights_times_mean_expression():
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(6, 4)).astype(np.float32)
+    model = LinearFakeModel([f"G{i}" for i in range(6)], list("abcd"), weights, np.zeros(4))
+    x = rng.gamma(2.0, 1.0, size=(50, 6)).astype(np.float32)
+    effects = linking.population_effects(model, x, np.array([0, 3, 5]))
+    expected = -x[:, [0, 3, 5]].mean(axis=0)[:, None] * weights[[0, 3, 5]]
+    np.testing.assert_allclose(effects, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_matched_nulls_resemble_the_target_and_exclude_it():
+    rng = np.random.default_rng(1)
+    x = rng.gamma(0.5, 1.0, size=(300, 2000)) * rng.gamma(1.0, 1.0, size=2000)
+    x[rng.random(x.shape) < 0.5] = 0
+    nulls = linking.matched_nulls(x, 7, 20, rng)
+    assert 7 not in nulls and len(set(nulls)) == 20
+    mean = x.mean(0)
+    # matched genes sit much closer to the target's mean than random genes do
+    assert np.median(np.abs(mean[nulls] - mean[7])) < 0.5 * np.median(np.abs(mean - mean[7]))
+
+
+def test_moderated_z_is_standard_normal_for_exchangeable_null_effects():
+    rng = np.random.default_rng(2)
+    scale = rng.lognormal(0, 1, size=3000)  # peaks respond with very different spreads
+    null = rng.normal(size=(20, 3000)) * scale
+    target = rng.normal(size=3000) * scale
+    z = linking.moderated_z(target, null)
+    assert abs(np.mean(z)) < 0.1 and 0.85 < np.std(z) < 1.25
+
+
+def _noisy_linear_model(mdata, seed=0):
+    """linear_model_for's planted map plus small random weights from every gene to every peak."""
+    model = linear_model_for(mdata)
+    rng = np.random.default_rng(seed)
+    model.weights = model.weights + rng.normal(0, 0.02, model.weights.shape).astype(np.float32)
+    return model
+
+
+def test_p_values_of_a_sham_gene_are_uniform_and_a_driver_is_found():
+    mdata = make_prepared_mdata(n_cells=200, n_genes=60, n_peaks=90, seed=3)
+    model = _noisy_linear_model(mdata)
+    table = linking.link_scores(
+        model, mdata, ["GENE3", "GENE40"], config=ExplainConfig(link_flip_cells=0)
+    )
+    driver = table[table["gene"] == "GENE3"].sort_values("link_score", ascending=False)
+    assert set(driver["peak"].head(2)) == {model.peaks[6], model.peaks[7]}
+    assert (driver["fdr"].head(2) < 0.05).all()
+    sham = table[table["gene"] == "GENE40"]
+    assert (sham["fdr"] < 0.05).sum() == 0
+    assert stats.kstest(sham["p_value"], "uniform").pvalue > 1e-3
+
+
+def test_distance_prior_falls_with_distance_and_is_lowest_across_chromosomes():
+    prior = linking.distance_prior(np.array([0, 5_000, 50_000, 500_000, np.nan]), decay=1.0)
+    assert prior[0] == prior[1] == 0.0
+    assert prior[1] > prior[2] > prior[3] > prior[4]
+    np.testing.assert_allclose(prior[2], -np.log(10.0))
+
+
+def test_silencing_a_gene_that_is_zero_everywhere_is_refused_with_a_hint():
+    mdata = make_prepared_mdata(n_cells=120, n_genes=30, n_peaks=40, seed=4)
+    rna = mdata.mod["rna"]
+    x = rna.X.toarray()
+    x[:, 5] = 0
+    rna.X = sp.csr_matrix(x)
+    model = linear_model_for(mdata)
+    with pytest.raises(InputError, match="GENE5 is 0 in every cell.*changes nothing"):
+        linking.link_scores(model, mdata, ["GENE5"], config=ExplainConfig(link_flip_cells=0))
+
+
+def test_a_population_needs_a_labels_column():
+    mdata = make_prepared_mdata(n_cells=120, n_genes=30, n_peaks=40, seed=5)
+    model = linear_model_for(mdata)
+    with pytest.raises(InputError, match="labels_key"):
+        linking.link_scores(model, mdata, ["GENE1"], cell_type="0")
+    with pytest.raises(InputError, match="no cell has leiden == 'X'"):
+        linking.link_scores(model, mdata, ["GENE1"], labels_key="leiden", cell_type="X")
