@@ -29,7 +29,7 @@ ALIGNMENTS = ("l2", "skl", "fusion")
 ARCHITECTURES = ("gpg", "pgp", "dual")
 GENE_SETS = ("all", "hvg")
 #: how explain ranks peaks: by the posterior-mean shift beyond null genes, or by flip frequency
-RANK_BY = ("shift", "flips")
+RANK_BY = ("link", "shift", "flips")
 PRECISIONS = ("auto", "32", "bf16")
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
@@ -89,6 +89,9 @@ class PrepareConfig:
     blacklist: str | None = None
     min_peak_fraction: float = field(default=0.03, metadata=_range(0, 1))
     call_peaks: bool = False  # call peaks from the fragments (MACS3) even when a matrix exists
+    # ATAC QC metrics from the fragments file when one is found (snapatac2 reads every fragment:
+    # ~20 s per 4 M fragments on 2 busy cores); False: ARC's per_barcode_metrics.csv instead
+    fragment_qc: bool = True
     peak_qvalue: float = field(default=0.05, metadata=_range(0, 1))
     # reference genome (peak-calling genome size, standard chromosomes, TSS annotation);
     # None: the genome the 10x features name (GRCh38, mm10, ...), else hg38
@@ -216,9 +219,10 @@ class ExplainConfig:
 
     n_passes: int = field(default=100, metadata=_range(1))
     margin: float = field(default=0.1, metadata=_range(0))
-    # "shift": rank by the posterior-mean shift beyond the null genes (effect size, p-value);
-    # "flips": rank by the change frequency (the reference design), then by that effect size
-    rank_by: str = field(default="shift", metadata=_choices(*RANK_BY))
+    # "link": the link score (calibrated shift evidence plus the distance prior, as link_scores);
+    # "shift": the calibrated evidence |z| of the posterior-mean shift beyond the null genes;
+    # "flips": the change frequency (the reference design), then that evidence
+    rank_by: str = field(default="link", metadata=_choices(*RANK_BY))
     threshold: float | None = None  # None: the model's validation-chosen threshold
     top_k: int = field(default=20, metadata=_range(1))
     n_null_genes: int = field(default=20, metadata=_range(0))

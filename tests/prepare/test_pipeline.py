@@ -233,6 +233,18 @@ def test_real_pbmc_1k_markers(shared_data, tmp_path):
 
 
 @pytest.mark.realdata
+def test_real_pbmc_1k_markers_without_fragment_qc(shared_data):
+    """fragment_qc=False: the fragments are not read; RNA rules alone keep 955 cells."""
+    path = shared_data("pbmc_multiome_1k_markers", "pbmc_1k_markers.h5mu")
+    config = PrepareConfig(n_top_genes=20, compute_umap=False, run_scrublet=False)
+    config.fragment_qc = False
+    mdata = prepare(path, config)
+    assert mdata.n_obs == 955
+    assert set(mdata.uns["genepeak"]["qc_rules"]["modality"]) == {"rna"}
+    assert "atac_tsse" not in mdata.uns["genepeak"]["qc_before"]
+
+
+@pytest.mark.realdata
 def test_real_pbmc10k_two_h5ad_with_annotation(shared_data, tmp_path):
     rna = shared_data("pbmc10k_multiome_100cells", "10xpbmc_rna_subset.h5ad")
     atac = shared_data("pbmc10k_multiome_100cells", "10xpbmc_atac_subset.h5ad")

@@ -162,7 +162,7 @@ def _atac_metrics(
 
     FRiP is taken over ``peaks`` when given, else over the matrix's peaks (or the called ones).
     """
-    if fragments:
+    if fragments and (call or peaks is not None or config.fragment_qc):
         names = list(atac_raw.var_names) if peaks is None else list(peak_names(peaks))
         return analyse_fragments(
             fragments,
