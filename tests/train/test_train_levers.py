@@ -130,3 +130,20 @@ def test_checkpoints_every_n_epochs_or_by_time(tiny_mdata, tmp_path, monkeypatch
     )
     assert writes == [5]  # default: at most one per CHECKPOINT_SECONDS, and the last epoch
     assert math.isfinite(loop.CHECKPOINT_SECONDS) and loop.CHECKPOINT_SECONDS >= 60
+
+
+def test_auto_precision_uses_bf16_on_the_cpu_only_with_native_bf16(monkeypatch):
+    import genepeak.train.loop as loop
+
+    real_check = loop.cpu_has_native_bf16
+    wide = torch.nn.Linear(1024, 1025)  # above CPU_BF16_MIN_WEIGHTS
+    narrow = torch.nn.Linear(16, 16)
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: True)
+    assert loop.resolve_precision("auto", cpu, wide) is torch.bfloat16
+    assert loop.resolve_precision("auto", cpu, narrow) is None
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: False)
+    assert loop.resolve_precision("auto", cpu, wide) is None  # emulated bf16 is ~500x slower
+    assert loop.resolve_precision("bf16", cpu, narrow) is torch.bfloat16  # asked for: given
+    assert loop.resolve_precision("32", cpu, wide) is None
+    assert isinstance(real_check(), bool)

@@ -76,3 +76,25 @@ def test_batch_rows_cover_every_cell_once():
     assert sorted(torch.cat(batches).tolist()) == list(range(10))
     assert [len(b) for b in batches] == [3, 3, 4]  # a lone last cell joins the previous batch
     assert len(batch_rows(10, None, shuffle=False)) == 1
+
+
+def test_device_gather_equals_scipy_and_never_reads_the_device():
+    from torch._subclasses.fake_tensor import DynamicOutputShapeException, FakeTensorMode
+
+    matrix = sp.random(60, 40, density=0.2, format="csr", random_state=2, dtype=np.float32)
+    rows = np.array([5, 0, 59, 5, 17])
+    tensor = CSRTensor(matrix)
+    expected = matrix[rows].toarray()
+    np.testing.assert_array_equal(tensor.dense_rows(torch.tensor(rows), "cpu").numpy(), expected)
+    np.testing.assert_array_equal(tensor.gather_on_device(rows).numpy(), expected)
+    # Under FakeTensorMode the arrays carry no values: any op that would read one back to the
+    # host (a sync on a GPU: .item(), int(t), a data-dependent output size) raises
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        fake = CSRTensor(matrix)
+        fake.indptr, fake.indices, fake.data = (
+            mode.from_tensor(t) for t in (tensor.indptr, tensor.indices, tensor.data)
+        )
+        assert fake.gather_on_device(rows).shape == (5, 40)
+        lengths = mode.from_tensor(torch.tensor([1, 2]))
+        with pytest.raises(DynamicOutputShapeException):
+            torch.repeat_interleave(torch.arange(2), lengths)  # what the old gather did

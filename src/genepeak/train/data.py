@@ -1,4 +1,4 @@
-"""Cells as sparse CSR tensors; dense rows only per minibatch, on the training device."""
+"""Cells as sparse CSR matrices; dense rows only per minibatch, on the training device."""
 
 from __future__ import annotations
 
@@ -10,41 +10,66 @@ import torch
 
 
 class CSRTensor:
-    """A CSR matrix as three torch tensors, so row batches are densified where they live."""
+    """A CSR matrix whose row batches are densified where the matrix lives.
+
+    On the CPU a batch is scipy's compiled row gather and densify (``csr[rows].toarray()``),
+    sharing memory with the torch views ``indptr`` / ``indices`` / ``data``. On a GPU the three
+    arrays live on the device and each batch is built there; its one data-dependent size (how
+    many values the batch stores) comes from a host copy of ``indptr``, so building a batch
+    never waits for the device (no host round-trip per batch). Pass ``rows`` on the CPU.
+    """
 
     def __init__(self, matrix: sp.spmatrix, device: torch.device | str = "cpu") -> None:
-        matrix = sp.csr_matrix(matrix)
+        matrix = sp.csr_matrix(matrix, dtype=np.float32)
         matrix.sort_indices()
         self.shape = matrix.shape
-        self.indptr = torch.from_numpy(matrix.indptr.astype(np.int64)).to(device)
-        self.indices = torch.from_numpy(matrix.indices.astype(np.int64)).to(device)
-        self.data = torch.from_numpy(matrix.data.astype(np.float32)).to(device)
+        self.indptr_host = matrix.indptr.astype(np.int64)
+        self._row_sums = torch.from_numpy(np.asarray(matrix.sum(1), dtype=np.float32).ravel())
+        device = torch.device(device)
+        self.matrix = matrix if device.type == "cpu" else None
+        self.indptr = torch.from_numpy(self.indptr_host).to(device)
+        # int64 indices for the device ops; on the CPU the torch views share scipy's arrays
+        indices = matrix.indices if device.type == "cpu" else matrix.indices.astype(np.int64)
+        self.indices = torch.from_numpy(indices).to(device)
+        self.data = torch.from_numpy(matrix.data).to(device)
 
     @property
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (self.indptr, self.indices, self.data))
 
     def row_sums(self) -> torch.Tensor:
-        """Sum of each row (e.g. library sizes of a counts matrix)."""
-        rows = torch.repeat_interleave(
-            torch.arange(self.shape[0], device=self.data.device), self.indptr.diff()
-        )
-        return torch.zeros(self.shape[0], device=self.data.device).index_add_(0, rows, self.data)
+        """Sum of each row (e.g. library sizes of a counts matrix), where the matrix lives."""
+        return self._row_sums.to(self.data.device)
 
     def dense_rows(self, rows: torch.Tensor, device: torch.device | str) -> torch.Tensor:
-        """Dense ``(len(rows), n_cols)`` float32 tensor of the given rows, built on ``device``."""
-        rows = rows.to(self.indptr.device)
-        starts, ends = self.indptr[rows], self.indptr[rows + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        out_rows = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), lengths)
-        # position of every stored value of the selected rows inside indices/data
+        """Dense ``(len(rows), n_cols)`` float32 tensor of the given rows, on ``device``."""
+        rows_host = np.asarray(rows.cpu(), dtype=np.int64)
+        if self.matrix is not None:
+            return torch.from_numpy(self.matrix[rows_host].toarray()).to(device)
+        return self.gather_on_device(rows_host).to(device)
+
+    def gather_on_device(self, rows_host: np.ndarray) -> torch.Tensor:
+        """Dense rows built where ``indptr`` / ``indices`` / ``data`` live, without a sync.
+
+        Sizes come from ``indptr_host``; every device op gets them as Python integers
+        (``output_size`` of ``repeat_interleave``), so none reads a device value back.
+        """
+        lengths_host = self.indptr_host[rows_host + 1] - self.indptr_host[rows_host]
+        total = int(lengths_host.sum())
+        device = self.data.device
+        lengths = torch.from_numpy(lengths_host).to(device, non_blocking=True)
+        starts = torch.from_numpy(self.indptr_host[rows_host]).to(device, non_blocking=True)
+        out_rows = torch.repeat_interleave(
+            torch.arange(len(rows_host), device=device), lengths, output_size=total
+        )
+        # position of every stored value of the selected rows inside indices / data
         first = torch.cumsum(lengths, 0) - lengths
-        within = torch.arange(total, device=rows.device) - torch.repeat_interleave(first, lengths)
-        positions = torch.repeat_interleave(starts, lengths) + within
-        cols, values = self.indices[positions], self.data[positions]
-        out = torch.zeros(len(rows), self.shape[1], device=device)
-        out[out_rows.to(device), cols.to(device)] = values.to(device)
+        within = torch.arange(total, device=device) - torch.repeat_interleave(
+            first, lengths, output_size=total
+        )
+        positions = torch.repeat_interleave(starts, lengths, output_size=total) + within
+        out = torch.zeros(len(rows_host), self.shape[1], device=device)
+        out[out_rows, self.indices[positions]] = self.data[positions]
         return out
 
 
