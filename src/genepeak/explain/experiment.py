@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genepeak._utils import log, progress, seed_everything
+from genepeak._utils import log, seed_everything
 from genepeak.config import ExplainConfig, PerturbationConfig
 from genepeak.errors import GenepeakError, InputError
 from genepeak.explain import cells as cellsel
-from genepeak.explain import links, perturb, validate
-from genepeak.explain.null import benjamini_hochberg, empirical_pvalues, matched_null_genes
+from genepeak.explain import linking, links, perturb, validate
+from genepeak.explain.null import matched_null_genes
 
 
 @dataclass
@@ -184,87 +184,167 @@ def explain_gene(
     if threshold is None:
         threshold = perturb.choose_threshold(model, mdata, seed=config.seed)
     model_genes = [str(g) for g in model.genes]
-    peaks = [str(p) for p in model.peaks]
-    n, n_null = config.n_passes, config.n_null_genes
-    mean_expr = _mean_expression(rna, model_genes)
-
-    sums: dict[str, np.ndarray] = {}
-    first: dict = {}
-    label = f"{population and 'population' or 'cell'} perturbation of {','.join(genes)}"
-    iterator = progress(cells, desc=label) if len(cells) > 1 else cells
-    for i, barcode in enumerate(iterator):
-        x = perturb.model_rows(rna, model_genes, [barcode])[0]
-        new = _model_values(rna, barcode, raw_values, values_are_counts)
-        null_sets = matched_null_genes(x, mean_expr, gene_idx, n_null, rng)
-        rows = np.repeat(x[None, :], 2 + len(null_sets), axis=0)
-        rows[0, gene_idx] = new
-        for s, null_genes in enumerate(null_sets):
-            rows[1 + s, null_genes] = new
-        # posterior means of every row; the last row is the unperturbed cell: the baseline
-        deterministic = perturb.deterministic_rows(model, rows)
-        baseline = deterministic[-1]
-        if i == 0:
-            perturb.assert_stochastic(model, x, baseline)
-        flips = perturb.flips_for_rows(model, rows, baseline, n, threshold, config.margin)
-        noise_mean = flips.mean[-1]
-        cell_stats = {
-            "f_gain": flips.f_gain[0],
-            "f_loss": flips.f_loss[0],
-            "null_f": flips.frequency[1:-1],
-            "null_shift": (deterministic[1:-1] - baseline).astype(np.float64),
-            "shift": (deterministic[0] - baseline).astype(np.float64),
-            "noise_f": flips.frequency[-1],
-            "baseline": baseline.astype(np.float64),
-            "mean_perturbed": flips.mean[0].astype(np.float64),
-            "mean_shift": (flips.mean[0] - noise_mean).astype(np.float64),
-        }
-        for key, value in cell_stats.items():
-            sums[key] = sums.get(key, 0.0) + value
-        if i == 0:
-            first = {
-                "x": x,
-                "new": new,
-                "baseline": baseline,
-                "null_sets": null_sets,
-                "cell": barcode,
-                # the null genes are chosen per cell: keep the first cell's for the TSS check
-                "null_f": cell_stats["null_f"],
-                "null_shift": cell_stats["null_shift"],
-            }
-    stats = {k: v / len(cells) for k, v in sums.items()}
-
-    table = _peak_table(stats, peaks, genes, config.rank_by)
+    x = perturb.model_rows(rna, model_genes, cells)
+    new = np.vstack([_model_values(rna, c, raw_values, values_are_counts) for c in cells])
+    _check_changes(rna, genes, cells, x[:, gene_idx], new, mdata)
+    null_sets = _null_sets(rna, model_genes, x, gene_idx, config.n_null_genes, rng)
+    stats = _shift_stats(model, x, gene_idx, new, null_sets)
+    stats.update(_flip_stats(model, x, gene_idx, new, null_sets, threshold, config, rng))
     genes_coords = links.gene_coordinates(rna.var, annotation or _annotation_from_uns(mdata))
+    peaks = [str(p) for p in model.peaks]
     peak_coords = links.peak_coordinates(mdata.mod["atac"].var, peaks)
+    window = getattr(model, "cis_window", 0) or config.cis_window
+    context = _distance_context(peak_coords, genes_coords, genes, null_sets, model_genes, window)
+    table = _peak_table(stats, peaks, genes, config, context)
     table = _add_context(table, peak_coords, genes_coords, genes)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-
-    changes = _describe_changes(rna, first["cell"], genes, first["x"][gene_idx], first["new"])
-    null_names = [[model_genes[j] for j in s] for s in first["null_sets"]]
+    first = {"x": x[0], "new": new[0], "cell": cells[0], "baseline": stats["first_baseline"]}
     result = ExplainResult(
-        name=name or f"{'+'.join(genes)}_{_slug(cell_type or first['cell'])}",
+        name=name or f"{'+'.join(genes)}_{_slug(cell_type or cells[0])}",
         genes=genes,
         cells=cells,
         cell_type=cell_type,
-        values=[float(v) for v in first["new"]],
-        before_values=[float(v) for v in first["x"][gene_idx]],
-        changes=changes,
+        values=[float(v) for v in new[0]],
+        before_values=[float(v) for v in x[0, gene_idx]],
+        changes=_describe_changes(rna, cells[0], genes, x[0, gene_idx], new[0]),
         threshold=float(threshold),
         margin=float(config.margin),
-        n_passes=n,
+        n_passes=config.n_passes,
         table=table,
-        null_genes=null_names,
+        null_genes=[[model_genes[j] for j in s] for s in null_sets],
         noise_flip_rate=float(np.mean(stats["noise_f"])),
     )
     if dose_response:
         result.dose_response = _dose_response(
             model, rna, first, gene_idx, genes, table, threshold, config
         )
-    result.validation = _validation(mdata, result, first, genes_coords, peak_coords, config, truth)
+    result.validation = _validation(mdata, result, stats, context, config, truth)
     result.seconds = time.perf_counter() - started
     if out_dir is not None:
         result.files = write_result(result, out_dir, genes_coords, config.top_k)
     return result
+
+
+def _check_changes(rna, genes, cells, before, after, mdata) -> None:
+    """Refuse a perturbation that changes nothing, with a cell or a value that would."""
+    if not np.allclose(before, after, atol=1e-6):
+        return
+    gene = genes[0]
+    column = np.asarray(rna[:, gene].X.todense() if hasattr(rna.X, "todense") else rna[:, gene].X)
+    best = str(rna.obs_names[int(np.argmax(column.ravel()))])
+    where = f"cell {cells[0]}" if len(cells) == 1 else f"all {len(cells)} chosen cells"
+    raise InputError(
+        f"nothing to perturb: {', '.join(genes)} already "
+        f"{'has' if len(genes) == 1 else 'have'} the new value in {where} "
+        f"({', '.join(f'{v:.2f}' for v in np.unique(np.round(before, 2)))}). Choose a cell "
+        f"where {gene} is expressed (it is highest in {best}) or set another value."
+    )
+
+
+def _null_sets(rna, model_genes, x, gene_idx, n_null, rng) -> np.ndarray:
+    """One null set per experiment, ``(n_null, len(genes))``, shared by every cell.
+
+    One cell: genes matched on their value in that cell (then mean expression); a population:
+    genes matched on mean and detection rate in it. Drawing new null genes per cell and then
+    averaging "null set s" across cells would average the nulls away but not the target.
+    """
+    if n_null == 0:
+        return np.zeros((0, len(gene_idx)), dtype=int)
+    if len(x) == 1:
+        mean_expr = _mean_expression(rna, model_genes)
+        return matched_null_genes(x[0], mean_expr, gene_idx, n_null, rng)
+    columns = [
+        linking.matched_nulls(x, g, n_null, rng, exclude=[h for h in gene_idx if h != g])
+        for g in gene_idx
+    ]
+    return np.stack([rng.permutation(c) for c in columns], axis=1)
+
+
+def _shift_stats(model, x, gene_idx, new, null_sets) -> dict:
+    """Mean posterior-mean shift of every peak for the target and for each null set."""
+    baseline_rows = perturb.deterministic_rows(model, x)
+    baseline = baseline_rows.mean(axis=0, dtype=np.float64)
+    sets = [np.asarray(gene_idx), *[np.asarray(s) for s in null_sets]]
+    shifts = np.empty((len(sets), baseline.shape[0]))
+    for s, columns in enumerate(sets):
+        rows = x.copy()
+        rows[:, columns] = new
+        shifts[s] = perturb.deterministic_rows(model, rows).mean(axis=0, dtype=np.float64)
+    shifts -= baseline
+    return {
+        "shift": shifts[0],
+        "null_shift": shifts[1:],
+        "baseline": baseline,
+        "first_baseline": baseline_rows[0],
+    }
+
+
+def _flip_stats(model, x, gene_idx, new, null_sets, threshold, config, rng) -> dict:
+    """Reference-design flips on up to ``link_flip_cells`` cells of a population (all of one).
+
+    Null-set flips are counted only when they rank the TSS check (``rank_by="flips"``).
+    """
+    take = np.arange(len(x))
+    if len(x) > max(config.link_flip_cells, 1):
+        take = np.sort(rng.choice(len(x), max(config.link_flip_cells, 1), replace=False))
+    sums: dict[str, np.ndarray] = {}
+    null_rows = len(null_sets) if config.rank_by == "flips" else 0
+    for i in take:
+        rows = np.repeat(x[i][None, :], 2 + null_rows, axis=0)
+        rows[0, gene_idx] = new[i]
+        for s in range(null_rows):
+            rows[1 + s, null_sets[s]] = new[i]
+        baseline = perturb.deterministic_rows(model, x[i][None, :])[0]
+        if i == take[0]:
+            perturb.assert_stochastic(model, x[i], baseline)
+        flips = perturb.flips_for_rows(
+            model, rows, baseline, config.n_passes, threshold, config.margin
+        )
+        cell = {
+            "f_gain": flips.f_gain[0],
+            "f_loss": flips.f_loss[0],
+            "noise_f": flips.frequency[-1],
+            "mean_perturbed": flips.mean[0].astype(np.float64),
+            "mean_shift": (flips.mean[0] - flips.mean[-1]).astype(np.float64),
+            "null_f": flips.frequency[1:-1],
+        }
+        for key, value in cell.items():
+            sums[key] = sums.get(key, 0.0) + value
+    return {k: v / len(take) for k, v in sums.items()}
+
+
+def _distance_context(peak_coords, genes_coords, genes, null_sets, model_genes, window) -> dict:
+    """Distances of every peak to the perturbed genes' TSS and to each null set's genes."""
+
+    def nearest(names: list[str]) -> np.ndarray:
+        rows = []
+        for g in names:
+            tss = int(genes_coords.at[g, "tss"]) if g in genes_coords.index else -1
+            chrom = str(genes_coords.at[g, "chrom"]) if g in genes_coords.index else ""
+            rows.append(
+                linking.peak_distances(peak_coords["chrom"], _centre(peak_coords), chrom, tss)
+            )
+        stacked = np.vstack(rows)
+        size = np.where(np.isnan(stacked), np.inf, np.abs(stacked))
+        return stacked[np.argmin(size, axis=0), np.arange(stacked.shape[1])]
+
+    target = nearest(genes)
+    nulls = (
+        np.vstack([nearest([model_genes[j] for j in s]) for s in null_sets])
+        if len(null_sets)
+        else np.zeros((0, len(peak_coords)))
+    )
+    inside = lambda d: np.abs(np.nan_to_num(d, nan=np.inf)) <= window  # noqa: E731
+    return {
+        "distance": target,
+        "null_distance": nulls,
+        "in_window": inside(target),
+        "null_in_window": inside(nulls),
+    }
+
+
+def _centre(coords: pd.DataFrame) -> np.ndarray:
+    return (coords["start"].to_numpy() + coords["end"].to_numpy()) // 2
 
 
 def _mean_expression(rna, model_genes: list[str]) -> np.ndarray:
@@ -315,27 +395,36 @@ def _annotation_from_uns(mdata) -> str | None:
 
 
 #: ``rank_by`` -> the table columns that order the peaks (descending, first key first):
-#: shift: |posterior-mean shift| beyond the null genes, then |shift|;
-#: flips: change frequency (the reference design), then that effect size
-RANK_KEYS = {"shift": ["effect_size", "abs_shift"], "flips": ["flip_frequency", "effect_size"]}
+#: link: the link score (calibrated evidence plus the distance prior), then the evidence;
+#: shift: the calibrated evidence |z| of the posterior-mean shift alone, then |shift|;
+#: flips: change frequency (the reference design), then the evidence
+RANK_KEYS = {
+    "link": ["link_score", "evidence"],
+    "shift": ["evidence", "abs_shift"],
+    "flips": ["flip_frequency", "evidence"],
+}
 
 
-def _peak_table(stats: dict, peaks: list[str], genes: list[str], rank_by: str) -> pd.DataFrame:
-    """Per-peak statistics, ranked by ``rank_by`` ("shift" or "flips").
+def _peak_table(stats: dict, peaks: list[str], genes: list[str], config, context) -> pd.DataFrame:
+    """Per-peak statistics, ranked by ``config.rank_by`` (``RANK_KEYS``).
 
-    The p-value, FDR, effect size and z-score compare the |posterior-mean shift| of each peak
-    with the same perturbation applied to expression-matched null genes: a continuous
-    statistic, so it still separates peaks when few of them cross the threshold by the margin.
+    ``zscore``, ``p_value`` and ``fdr`` put each peak's posterior-mean shift on the null of
+    the expression-matched null genes (per-peak spread, the gene's own empirical null:
+    :func:`genepeak.explain.linking.gene_link_table`): a continuous statistic, so it still
+    separates peaks when few of them cross the threshold by the margin.
     """
-    f_gain, f_loss = stats["f_gain"], stats["f_loss"]
-    frequency = f_gain + f_loss
     shift = stats["shift"]
-    abs_shift = np.abs(shift)
+    calibrated = linking.gene_link_table(
+        ",".join(genes),
+        shift,
+        stats["null_shift"],
+        context["in_window"],
+        context["null_in_window"],
+        context["distance"],
+        config.distance_decay,
+    )
+    f_gain, f_loss = stats["f_gain"], stats["f_loss"]
     null_abs = np.abs(stats["null_shift"])
-    effect, pvalues = empirical_pvalues(abs_shift, null_abs)
-    null_sd = null_abs.std(axis=0) if len(null_abs) else np.zeros_like(abs_shift)
-    # the median null spread keeps peaks that no null gene moves from dividing by ~0
-    zscore = effect / (null_sd + float(np.median(null_sd)) + 1e-12)
     direction = np.where(shift > 0, "gain", "loss")
     direction = np.where(f_gain > f_loss, "gain", np.where(f_loss > f_gain, "loss", direction))
     table = pd.DataFrame(
@@ -343,25 +432,27 @@ def _peak_table(stats: dict, peaks: list[str], genes: list[str], rank_by: str) -
             "peak": peaks,
             "gene": ",".join(genes),
             "direction": direction,
-            "p_value": pvalues,
-            "fdr": benjamini_hochberg(pvalues),
-            "effect_size": effect,
-            "zscore": zscore,
-            "flip_frequency": frequency,
+            "link_score": calibrated["link_score"].to_numpy(),
+            "evidence": np.abs(calibrated["zscore"].to_numpy()),
+            "zscore": calibrated["zscore"].to_numpy(),
+            "p_value": calibrated["p_value"].to_numpy(),
+            "fdr": calibrated["fdr"].to_numpy(),
+            "prior_only": calibrated["prior_only"].to_numpy(),
+            "effect_size": np.abs(shift) - (null_abs.mean(axis=0) if len(null_abs) else 0.0),
+            "flip_frequency": f_gain + f_loss,
             "f_gain": f_gain,
             "f_loss": f_loss,
             "baseline": stats["baseline"],
             "mean_perturbed": stats["mean_perturbed"],
             "mean_shift": stats["mean_shift"],
             "shift": shift,
-            "abs_shift": abs_shift,
+            "abs_shift": np.abs(shift),
             "noise_rate": stats["noise_f"],
         }
     )
-    table.insert(2, "score", table[RANK_KEYS[rank_by][0]])
-    return table.sort_values(RANK_KEYS[rank_by], ascending=False, kind="stable").reset_index(
-        drop=True
-    )
+    keys = RANK_KEYS[config.rank_by]
+    table.insert(2, "score", table[keys[0]])
+    return table.sort_values(keys, ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _add_context(table, peak_coords, genes_coords, genes) -> pd.DataFrame:
@@ -419,9 +510,9 @@ def _dose_response(model, rna, first, gene_idx, genes, table, threshold, config)
     return pd.DataFrame.from_records(records)
 
 
-def _validation(mdata, result, stats, genes_coords, peak_coords, config, truth) -> dict:
+def _validation(mdata, result, stats, context, config, truth) -> dict:
     out: dict = {}
-    # both rankings (RANK_KEYS), whichever one orders the table, as strict ranks
+    # every ranking (RANK_KEYS), whichever one orders the table, as strict ranks
     table = result.table
     rankings = {}
     for method, keys in RANK_KEYS.items():
@@ -435,40 +526,44 @@ def _validation(mdata, result, stats, genes_coords, peak_coords, config, truth) 
             out["planted"] = validate.compare_with_correlation(
                 mdata, rankings, result.genes, truth_table
             )
-    out["tss"] = _tss_check(result, stats, genes_coords, peak_coords, config)
+    out["tss"] = _tss_check(result, stats, context, config)
     return out
 
 
-def _tss_check(result, stats, genes_coords, peak_coords, config) -> dict:
-    """Top-k peaks of the perturbed gene vs of each null gene, within cis_window of own TSS.
+def _tss_check(result, stats, context, config) -> dict:
+    """Top-k peaks of the perturbed genes vs of each null set, within cis_window of own TSS.
 
-    ``stats`` holds the (first) cell's null flip frequencies and shifts, whose genes are
-    ``result.null_genes``; their peaks are ranked by the table's statistic (``rank_by``).
+    Target and null sets are ranked by the same statistic (``rank_by``): each null set's
+    shifts are calibrated against the other null sets exactly as the target's are against all.
     """
     k = config.top_k
-    gene = result.genes[0]
-    if genes_coords.at[gene, "tss"] < 0:
-        return {}
     target = result.table["distance_to_tss"].to_numpy()[:k]
+    if np.isnan(target).all():
+        return {}
+    null_shift = stats["null_shift"]
     null_distances = []
-    order_peaks = peak_coords.index  # stats arrays follow model.peaks order
-    for s, null_set in enumerate(result.null_genes):
-        g = null_set[0]
-        if genes_coords.at[g, "tss"] < 0:
-            continue
-        f = stats["null_f"][s]
-        shift = np.abs(stats["null_shift"][s])
-        order = (
-            np.argsort(-shift, kind="stable")
-            if config.rank_by == "shift"
-            else np.lexsort((-shift, -f))
-        )[:k]
-        d = links.distance_to_tss(
-            peak_coords.loc[order_peaks[order]],
-            genes_coords.at[g, "chrom"],
-            int(genes_coords.at[g, "tss"]),
+    for s in range(len(null_shift)):
+        others = np.delete(null_shift, s, axis=0)
+        if len(others) < 2:
+            break
+        calibrated = linking.gene_link_table(
+            "null",
+            null_shift[s],
+            others,
+            context["null_in_window"][s],
+            np.delete(context["null_in_window"], s, axis=0),
+            context["null_distance"][s],
+            config.distance_decay,
         )
-        null_distances.append(d)
+        key = {
+            "link": calibrated["link_score"].to_numpy(),
+            "shift": np.abs(calibrated["zscore"].to_numpy()),
+            "flips": stats["null_f"][s] if "null_f" in stats and len(stats["null_f"]) else None,
+        }[config.rank_by]
+        if key is None:
+            continue
+        order = np.argsort(-key, kind="stable")[:k]
+        null_distances.append(context["null_distance"][s][order])
     return validate.tss_enrichment(target, null_distances, config.cis_window)
 
 

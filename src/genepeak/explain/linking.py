@@ -107,7 +107,9 @@ def moderated_z(effect: np.ndarray, null: np.ndarray) -> np.ndarray:
     n = null.shape[0]
     centre = null.mean(axis=0)
     variance = null.var(axis=0, ddof=1)
-    prior = float(np.median(variance)) + 1e-30
+    # peaks that no null gene moves at all (variance 0) would put the prior at 0
+    moved = variance[variance > 0]
+    prior = float(np.median(moved)) if moved.size else 1e-30
     pooled = ((n - 1) * variance + D0 * prior) / (n - 1 + D0)
     return (effect - centre) / np.sqrt(pooled * (1.0 + 1.0 / n))
 
@@ -125,13 +127,16 @@ def leave_one_out_z(null: np.ndarray) -> np.ndarray:
 
 
 def empirical_null(z: np.ndarray) -> tuple[float, float]:
-    """Centre and scale of null z-scores: median and MAD (normal consistency)."""
+    """Centre and scale of null z-scores: median and MAD (normal consistency).
+
+    The scale is never below 1, the theoretical null: narrower nulls are left conservative.
+    """
     z = z[np.isfinite(z)]
     if z.size < 10:
         return 0.0, 1.0
     centre = float(np.median(z))
     scale = float(stats.median_abs_deviation(z, scale="normal"))
-    return centre, max(scale, 1e-6)
+    return centre, max(scale, 1.0)
 
 
 #: peaks beyond the window needed to estimate a gene's own null; fewer: all its peaks
