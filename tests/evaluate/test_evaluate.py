@@ -145,3 +145,27 @@ def test_multivi_is_trained_on_the_training_cells_and_scored(tiny_mdata):
     assert entry["peak_scale"] == "probability" and 0 <= entry["peaks"]["auroc"] <= 1
     assert np.isfinite(entry["genes"]["pearson_per_gene"])
     assert set(entry["latent"]) == {"joint"}
+    assert entry["training"]["epochs"] == 10 and entry["training"]["seconds"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not multivi_available(), reason="scvi-tools is not installed")
+def test_multivi_epoch_callback_scores_mid_training(tiny_mdata):
+    from genepeak.evaluate.multivi import MultiVIBaseline
+    from genepeak.train.split import stratified_split
+
+    labels = tiny_mdata.obs["leiden"].astype(str).to_numpy()
+    split = stratified_split(tiny_mdata.obs_names, labels, 0.1, 0.2, 0)
+    seen = []
+
+    def score(baseline, epoch):
+        peaks = baseline.predict_peaks(cells=split["test"])
+        seen.append((epoch, peaks.shape, baseline.model.module.training))
+
+    config = EvaluateConfig(multivi_epochs=3)
+    baseline = MultiVIBaseline(tiny_mdata, split, config, on_epoch_end=score)
+    assert [e for e, _, _ in seen] == [1, 2, 3]
+    assert all(shape == (len(split["test"]), 90) for _, shape, _ in seen)
+    assert all(training for _, _, training in seen)  # back in training mode after each score
+    assert baseline.epochs_trained == 3 and 0 < baseline.train_seconds
+    assert baseline.callback_seconds > 0

@@ -100,6 +100,20 @@ def score_predictor(
     return out, arrays
 
 
+def _training_summary(predictor) -> dict:
+    """Epochs and seconds a trained predictor reports (models' history, MultiVI's run)."""
+    if hasattr(predictor, "epochs_trained"):  # MultiVI
+        return {"epochs": predictor.epochs_trained, "seconds": predictor.train_seconds}
+    history = getattr(predictor, "history", None)
+    if history is None or not len(history) or "seconds" not in history:
+        return {}
+    return {
+        "epochs": int(len(history)),
+        "best_epoch": int(history.attrs.get("best_epoch", len(history))),
+        "seconds": float(history["seconds"].sum()),
+    }
+
+
 def _table(metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, latent_rows = {}, {}
     for name, entry in metrics.items():
@@ -192,6 +206,9 @@ def evaluate(
         kind, predictor = predictors[name]
         entry, arrays = score_predictor(predictor, mdata, split, labels, config)
         metrics[name] = {"kind": kind, "architecture": type(predictor).__name__, **entry}
+        training = _training_summary(predictor)
+        if training:
+            metrics[name]["training"] = training
         if arrays["latents"]:
             latents[name] = arrays["latents"]
         if "curves" in arrays:

@@ -11,7 +11,8 @@ treated as RNA-only, so peaks are predicted from RNA alone (and genes from ATAC 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +60,26 @@ def _paired(mdata, cells: np.ndarray, drop: str | None = None):
     return md.MuData(mods)
 
 
+def _epoch_hook_class():
+    """A Lightning callback class (imported lazily: scvi-tools brings Lightning's pytorch API)."""
+    from lightning.pytorch import Callback
+
+    class EpochHook(Callback):
+        def __init__(self, owner: MultiVIBaseline, fn) -> None:
+            self.owner, self.fn = owner, fn
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            started = time.perf_counter()
+            self.fn(self.owner, trainer.current_epoch + 1)
+            self.owner.callback_seconds += time.perf_counter() - started
+
+    return EpochHook
+
+
+def _epoch_callback(owner: MultiVIBaseline, fn):
+    return _epoch_hook_class()(owner, fn)
+
+
 def _epochs_trained(model) -> int:
     """Epochs MultiVI ran (the length of its per-epoch training history)."""
     history = getattr(model, "history", None) or {}
@@ -78,8 +99,16 @@ class MultiVIBaseline:
     latent_keys = ("joint",)
 
     def __init__(
-        self, mdata, split: Mapping[str, Sequence[str]], config: EvaluateConfig | None = None
+        self,
+        mdata,
+        split: Mapping[str, Sequence[str]],
+        config: EvaluateConfig | None = None,
+        on_epoch_end: Callable[[MultiVIBaseline, int], None] | None = None,
     ) -> None:
+        """Train MultiVI; ``on_epoch_end(self, epochs_done)`` runs after every epoch.
+
+        ``train_seconds`` excludes the time spent in ``on_epoch_end``.
+        """
         import scvi
 
         self.config = config or EvaluateConfig()
@@ -99,14 +128,17 @@ class MultiVIBaseline:
         # default cannot turn it off): at most multivi_epochs, stopping when the validation
         # reconstruction loss stalls for 50 epochs; its validation cells come from the training
         # cells, so genepeak's validation and test cells stay unseen
+        self.callback_seconds = 0.0
+        callbacks = [] if on_epoch_end is None else [_epoch_callback(self, on_epoch_end)]
         started = time.perf_counter()
         self.model.train(
             max_epochs=self.config.multivi_epochs,
             early_stopping=True,
             accelerator="cpu",
             enable_progress_bar=False,
+            callbacks=callbacks,
         )
-        self.train_seconds = time.perf_counter() - started
+        self.train_seconds = time.perf_counter() - started - self.callback_seconds
         self.epochs_trained = _epochs_trained(self.model)
 
     @staticmethod
@@ -127,21 +159,40 @@ class MultiVIBaseline:
         # registering the query adds the fields (e.g. obs['_indices']) that scvi transfers
         return self._setup(_paired(self.mdata, cells, drop=drop))
 
+    @contextmanager
+    def _predicting(self):
+        """Eval mode and scvi's trained flag for a prediction, even mid-training (curves)."""
+        module, trained = self.model.module, self.model.is_trained_
+        was_training = module.training
+        self.model.is_trained_ = True
+        module.eval()
+        try:
+            yield
+        finally:
+            module.train(was_training)
+            self.model.is_trained_ = trained
+
     def predict_peaks(self, mdata=None, cells=None, n_samples=None) -> np.ndarray:
         """Accessibility probabilities from RNA alone (ATAC zeroed)."""
         query = self._query(cells, drop="atac")
-        return np.asarray(self.model.get_normalized_accessibility(query), dtype=np.float32)
+        with self._predicting():
+            peaks = self.model.get_normalized_accessibility(query, return_numpy=True)
+        return np.asarray(peaks, dtype=np.float32)
 
     def predict_genes(self, mdata=None, cells=None, n_samples=None) -> np.ndarray:
         """Expression from ATAC alone (RNA zeroed), as log1p counts at the median library."""
         query = self._query(cells, drop="rna")
         # normalised expression sums to one per cell: scale to the median library (rna.X's)
-        expr = np.asarray(self.model.get_normalized_expression(query), dtype=np.float64)
+        with self._predicting():
+            expr = self.model.get_normalized_expression(query, return_numpy=True)
+        expr = np.asarray(expr, dtype=np.float64)
         return np.log1p(expr * self.target_sum).astype(np.float32)
 
     def latent(self, mdata=None, cells=None, key: str = "joint") -> np.ndarray:
         """The joint latent of paired cells."""
-        return np.asarray(self.model.get_latent_representation(self._query(cells, None)))
+        query = self._query(cells, None)
+        with self._predicting():
+            return np.asarray(self.model.get_latent_representation(query))
 
 
 def fit_multivi(

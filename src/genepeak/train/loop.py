@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,16 +155,16 @@ def evaluate_loss(
     was_training = module.training
     module.eval()
     device = next(module.parameters()).device
-    sums: dict[str, float] = {}
+    sums: dict[str, torch.Tensor] = {}
     for step, rows in enumerate(batch_rows(len(data), batch_size, shuffle=False)):
         batch = data.batch(rows).to(device)
         eps = step_noise(module, len(rows), seed + 1, 0, step, device)  # same noise each epoch
         with autocast(device, dtype):
             parts = module.loss(batch, beta, eps)
-        for key, value in parts.items():
-            sums[key] = sums.get(key, 0.0) + float(value) * len(rows)
+        for key, value in parts.items():  # summed on the device: one read-back at the end
+            sums[key] = sums.get(key, 0.0) + value.detach().double() * len(rows)
     module.train(was_training)
-    return {key: value / len(data) for key, value in sums.items()}
+    return {key: float(value) / len(data) for key, value in sums.items()}
 
 
 @dataclass
@@ -441,53 +442,72 @@ def fit(
     resume: bool = False,
     signature: dict[str, Any] | None = None,
     split: dict[str, list[str]] | None = None,
+    on_epoch_end: Callable[[int, nn.Module], None] | None = None,
 ) -> pd.DataFrame:
     """Train ``module`` on one device with Adam; return the per-epoch history.
 
     ``module`` must provide ``loss(batch, beta, eps) -> dict`` (with key ``"loss"``),
     ``n_latents`` and ``latent_dim``. Data must already live on the training device.
+    ``on_epoch_end(epochs_done, module)`` runs after each epoch's bookkeeping (e.g. to score
+    a learning curve); it must leave the module's weights alone.
     """
     device = train_data.device
     module.to(device)
     previous_threads = set_threads(config, device, module)
     try:
-        return _fit(module, train_data, val_data, config, out_dir, resume, signature, split, device)
+        optimizer = make_optimizer(module, config)
+        signature = signature or {}
+        state = restore(module, optimizer, out_dir, resume, signature)
+        dtype = resolve_precision(config.precision, device, module)
+        book = Bookkeeper(
+            module, optimizer, val_data, config, out_dir, signature, split or {}, state, dtype
+        )
+        epochs = range(state.epoch, config.epochs)
+        bar = progress(epochs, desc="training", total=len(epochs))
+        for epoch in bar:
+            beta = start_epoch(optimizer, config, state, epoch)
+            start = time.perf_counter()
+            sums = train_epoch(module, optimizer, train_data, config, epoch, beta, dtype)
+            seconds = time.perf_counter() - start
+            stop = book.end_epoch(epoch, beta, sums, len(train_data), seconds)
+            last = state.history[-1]
+            bar.set_postfix({k: f"{v:.4g}" for k, v in last.items() if k in ("loss", "val_loss")})
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, module)
+            if stop:
+                break
+        return book.finish()
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _fit(module, train_data, val_data, config, out_dir, resume, signature, split, device):
-    optimizer = make_optimizer(module, config)
-    signature = signature or {}
-    state = restore(module, optimizer, out_dir, resume, signature)
-    dtype = resolve_precision(config.precision, device, module)
-    book = Bookkeeper(
-        module, optimizer, val_data, config, out_dir, signature, split or {}, state, dtype
+def train_epoch(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: CellData,
+    config: TrainConfig,
+    epoch: int,
+    beta: float,
+    dtype: torch.dtype | None,
+) -> dict[str, torch.Tensor]:
+    """One pass over ``data`` in seeded minibatches; loss parts summed over cells, on device.
+
+    Nothing is read back to the host here: the sums stay tensors until the epoch's bookkeeping.
+    """
+    module.train()
+    device = data.device
+    sums: dict[str, torch.Tensor] = {}
+    rows_per_step = batch_rows(
+        len(data), config.batch_size, True, shuffle_generator(config.seed, epoch)
     )
-    bar = progress(
-        range(state.epoch, config.epochs), desc="training", total=config.epochs - state.epoch
-    )
-    for epoch in bar:
-        beta = start_epoch(optimizer, config, state, epoch)
-        module.train()
-        start = time.perf_counter()
-        sums: dict[str, torch.Tensor] = {}
-        rows_per_step = batch_rows(
-            len(train_data), config.batch_size, True, shuffle_generator(config.seed, epoch)
-        )
-        for step, rows in enumerate(rows_per_step):
-            batch = train_data.batch(rows)
-            eps = step_noise(module, len(rows), config.seed, epoch, step, device)
-            with autocast(device, dtype):
-                parts = module.loss(batch, beta, eps)
-            optimizer.zero_grad(set_to_none=True)
-            parts["loss"].backward()
-            optimizer.step()
-            for key, value in parts.items():
-                sums[key] = sums.get(key, 0.0) + value.detach().float() * len(rows)
-        stop = book.end_epoch(epoch, beta, sums, len(train_data), time.perf_counter() - start)
-        last = book.state.history[-1]
-        bar.set_postfix({k: f"{v:.4g}" for k, v in last.items() if k in ("loss", "val_loss")})
-        if stop:
-            break
-    return book.finish()
+    for step, rows in enumerate(rows_per_step):
+        batch = data.batch(rows)
+        eps = step_noise(module, len(rows), config.seed, epoch, step, device)
+        with autocast(device, dtype):
+            parts = module.loss(batch, beta, eps)
+        optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        optimizer.step()
+        for key, value in parts.items():
+            sums[key] = sums.get(key, 0.0) + value.detach().float() * len(rows)
+    return sums
