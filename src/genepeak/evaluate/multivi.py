@@ -107,7 +107,8 @@ class MultiVIBaseline:
     ) -> None:
         """Train MultiVI; ``on_epoch_end(self, epochs_done)`` runs after every epoch.
 
-        ``train_seconds`` excludes the time spent in ``on_epoch_end``.
+        ``train_seconds`` excludes the time spent in ``on_epoch_end``; during training, the
+        training time so far is ``time.perf_counter() - train_started - callback_seconds``.
         """
         import scvi
 
@@ -130,7 +131,7 @@ class MultiVIBaseline:
         # cells, so genepeak's validation and test cells stay unseen
         self.callback_seconds = 0.0
         callbacks = [] if on_epoch_end is None else [_epoch_callback(self, on_epoch_end)]
-        started = time.perf_counter()
+        self.train_started = started = time.perf_counter()
         self.model.train(
             max_epochs=self.config.multivi_epochs,
             early_stopping=True,
