@@ -98,3 +98,62 @@ def test_device_gather_equals_scipy_and_never_reads_the_device():
         lengths = mode.from_tensor(torch.tensor([1, 2]))
         with pytest.raises(DynamicOutputShapeException):
             torch.repeat_interleave(torch.arange(2), lengths)  # what the old gather did
+
+
+def test_streamed_h5mu_batches_equal_in_memory_batches(tiny_mdata, tmp_path):
+    from genepeak.train.data import BackedCSR
+
+    path = tmp_path / "data.h5mu"
+    tiny_mdata.write(path)
+    rna, atac = tiny_mdata.mod["rna"], tiny_mdata.mod["atac"]
+    cells = np.asarray(tiny_mdata.obs_names[::3])
+    genes = np.asarray(rna.var_names[::-2])  # a subset, reordered
+    rows = rna.obs_names.get_indexer(cells)
+    gene_cols = rna.var_names.get_indexer(genes)
+    memory = CellData(
+        rna.X[rows][:, gene_cols],
+        atac.X[rows],
+        rna.layers["counts"][rows][:, gene_cols],
+        atac.layers["counts"][rows],
+    )
+    streamed = CellData.from_h5mu(path, cells, genes, atac.var_names, counts=(True, True))
+    assert isinstance(streamed.tensors["genes"], BackedCSR) and len(streamed) == len(cells)
+    assert streamed.tensors["peaks"].cols is None  # every peak in file order: no selection
+    pick = torch.tensor([7, 0, 33, 2])
+    expected, got = memory.batch(pick), streamed.batch(pick)
+    for key in ("genes", "peaks", "gene_counts", "peak_counts", "gene_library", "peak_library"):
+        torch.testing.assert_close(getattr(got, key), getattr(expected, key), rtol=0, atol=0)
+
+
+def test_training_from_a_streamed_h5mu_equals_training_in_memory(tiny_mdata, tmp_path):
+    from genepeak.models import GPG
+    from genepeak.train.loop import fit
+
+    path = tmp_path / "data.h5mu"
+    tiny_mdata.write(path)
+    settings = dict(
+        latent_dim=8, hidden=[32], lr=1e-2, batch_size=64, epochs=3, atac_loss="bernoulli"
+    )
+    memory = GPG(tiny_mdata, **settings).train()
+    model = GPG(tiny_mdata, **settings)
+    split = model.split
+    data = {
+        part: CellData.from_h5mu(path, split[part], model.genes, model.peaks, counts=(False, True))
+        for part in ("train", "val")
+    }
+    history = fit(model.module, data["train"], data["val"], model.train_config)
+    np.testing.assert_array_equal(history["loss"], memory.history["loss"])
+    for key, value in memory.module.state_dict().items():
+        torch.testing.assert_close(model.module.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_streamed_h5mu_names_what_is_missing(tiny_mdata, tmp_path):
+    from genepeak.errors import InputError
+
+    path = tmp_path / "data.h5mu"
+    tiny_mdata.write(path)
+    names = tiny_mdata.obs_names
+    with pytest.raises(InputError, match="features: 1 are absent.*'NOPE'"):
+        CellData.from_h5mu(path, names, ["GENE1", "NOPE"], tiny_mdata.mod["atac"].var_names)
+    with pytest.raises(InputError, match="cells: 1 are absent"):
+        CellData.from_h5mu(path, ["ghost"], ["GENE1"], tiny_mdata.mod["atac"].var_names)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
+
+from genepeak.errors import InputError
 
 
 class CSRTensor:
@@ -73,6 +76,59 @@ class CSRTensor:
         return out
 
 
+class BackedCSR:
+    """Rows of a CSR matrix in an open ``.h5mu`` / ``.h5ad`` file, read batch by batch.
+
+    Only ``rows`` (the file rows of these cells) and the row sums stay in memory, so memory
+    does not grow with the number of cells; anndata's backed sparse dataset reads each batch.
+    ``cols`` picks (and orders) the columns, as the model's features.
+    """
+
+    #: rows read at once when summing rows (bounds memory while streaming)
+    CHUNK_ROWS = 4096
+
+    def __init__(self, group, rows: np.ndarray, cols: np.ndarray | None = None) -> None:
+        from anndata.io import sparse_dataset
+
+        self.dataset = sparse_dataset(group)
+        if self.dataset.format != "csr":
+            raise InputError(
+                f"{group.file.filename}:{group.name} is stored as {self.dataset.format}; "
+                "streaming training reads rows of a CSR matrix (write the file with CSR X)"
+            )
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.cols = None if cols is None else np.asarray(cols, dtype=np.int64)
+        n_cols = self.dataset.shape[1] if self.cols is None else len(self.cols)
+        self.shape = (len(self.rows), n_cols)
+        self._row_sums: torch.Tensor | None = None
+
+    def _read(self, file_rows: np.ndarray) -> sp.csr_matrix:
+        order = np.argsort(file_rows, kind="stable")
+        block = self.dataset[file_rows[order]]  # sorted reads are contiguous on disk
+        if self.cols is not None:
+            block = block[:, self.cols]
+        restore = np.empty_like(order)
+        restore[order] = np.arange(len(order))
+        return sp.csr_matrix(block[restore], dtype=np.float32)
+
+    def row_sums(self) -> torch.Tensor:
+        """Sum of each row, streamed in chunks of ``CHUNK_ROWS`` rows."""
+        if self._row_sums is None:
+            sums = [
+                np.asarray(self._read(self.rows[i : i + self.CHUNK_ROWS]).sum(1)).ravel()
+                for i in range(0, len(self.rows), self.CHUNK_ROWS)
+            ]
+            self._row_sums = torch.from_numpy(
+                np.concatenate(sums or [np.zeros(0)]).astype(np.float32)
+            )
+        return self._row_sums
+
+    def dense_rows(self, rows: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+        """Dense ``(len(rows), n_cols)`` float32 tensor of the given rows, on ``device``."""
+        file_rows = self.rows[np.asarray(rows.cpu(), dtype=np.int64)]
+        return torch.from_numpy(self._read(file_rows).toarray()).to(device)
+
+
 @dataclass
 class Batch:
     """One minibatch on the device: log1p inputs, and raw counts when a count loss needs them."""
@@ -119,13 +175,42 @@ class CellData:
             "gene_counts": gene_counts,
             "peak_counts": peak_counts,
         }
-        nbytes = sum(m.nnz * 12 + m.shape[0] * 8 for m in matrices.values() if m is not None)
+        matrices = {k: m for k, m in matrices.items() if m is not None}
+        in_memory = [m for m in matrices.values() if not isinstance(m, BackedCSR)]
+        nbytes = sum(m.nnz * 12 + m.shape[0] * 8 for m in in_memory)
         storage = self.device if _fits(nbytes, self.device) else torch.device("cpu")
-        self.tensors = {k: CSRTensor(m, storage) for k, m in matrices.items() if m is not None}
+        self.tensors = {
+            k: m if isinstance(m, BackedCSR) else CSRTensor(m, storage) for k, m in matrices.items()
+        }
         self.library = {
             k: t.row_sums().to(self.device) for k, t in self.tensors.items() if k.endswith("counts")
         }
         self.n_cells = genes.shape[0]
+
+    @classmethod
+    def from_h5mu(
+        cls,
+        path,
+        cells,
+        genes,
+        peaks,
+        counts: tuple[bool, bool] = (False, False),
+        device: torch.device | str = "cpu",
+    ) -> CellData:
+        """Cells of a prepared ``.h5mu`` streamed from disk: each batch is read when drawn.
+
+        ``genes`` / ``peaks`` name the features in the model's order; ``counts`` says whether
+        the RNA / ATAC ``layers['counts']`` are needed (count likelihoods). The file stays open
+        for as long as the returned object lives.
+        """
+        import h5py
+
+        handle = h5py.File(path, "r")
+        rna = _backed_modality(handle, "rna", cells, genes, counts[0])
+        atac = _backed_modality(handle, "atac", cells, peaks, counts[1])
+        data = cls(rna[0], atac[0], rna[1], atac[1], device=device)
+        data.handle = handle
+        return data
 
     def __len__(self) -> int:
         return self.n_cells
@@ -142,6 +227,40 @@ class CellData:
             gene_library=self.library["gene_counts"][rows_here] if "gene_counts" in dense else None,
             peak_library=self.library["peak_counts"][rows_here] if "peak_counts" in dense else None,
         )
+
+
+def _backed_modality(handle, modality: str, cells, features, with_counts: bool):
+    """``(X, counts or None)`` of one modality of an open ``.h5mu`` as ``BackedCSR``."""
+    base = f"mod/{modality}"
+    where = f"{handle.filename}:{base}"
+    if base not in handle:
+        raise InputError(f"{handle.filename} has no modality {modality!r} (expected {base})")
+    rows = _positions(_names(handle[f"{base}/obs"]), cells, f"{where} cells")
+    var_names = _names(handle[f"{base}/var"])
+    cols = _positions(var_names, features, f"{where} features")
+    if len(cols) == len(var_names) and np.array_equal(cols, np.arange(len(cols))):
+        cols = None  # every feature, in file order: no column selection per batch
+    values = BackedCSR(handle[f"{base}/X"], rows, cols)
+    if not with_counts:
+        return values, None
+    if f"{base}/layers/counts" not in handle:
+        raise InputError(f"{where}: a count likelihood needs layers['counts'], which is absent")
+    return values, BackedCSR(handle[f"{base}/layers/counts"], rows, cols)
+
+
+def _names(group) -> np.ndarray:
+    """The index (obs or var names) of an anndata dataframe group."""
+    index_key = group.attrs.get("_index", "_index")
+    return np.asarray(group[index_key].asstr()[:])
+
+
+def _positions(names: np.ndarray, wanted, what: str) -> np.ndarray:
+    index = pd.Index(names)
+    positions = index.get_indexer(np.asarray(wanted).astype(str))
+    if (positions < 0).any():
+        missing = np.asarray(wanted)[positions < 0]
+        raise InputError(f"{what}: {len(missing)} are absent (first: {missing[0]!r})")
+    return positions
 
 
 def _fits(nbytes: int, device: torch.device) -> bool:
