@@ -233,7 +233,7 @@ class ExplainConfig:
     seed: int = 0
     # link_scores (population silencing): cells per gene, the distance prior's power-law decay,
     # and the reference-design flips on a subsample (0 cells turns them off)
-    link_max_cells: int = field(default=2000, metadata=_range(1))
+    link_max_cells: int = field(default=500, metadata=_range(1))
     distance_decay: float = field(default=1.0, metadata=_range(0))
     link_flip_cells: int = field(default=50, metadata=_range(0))
     link_flip_passes: int = field(default=20, metadata=_range(1))

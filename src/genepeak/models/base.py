@@ -26,7 +26,7 @@ from genepeak.io.peaks import peak_coordinates
 from genepeak.models.io import read_model_dir, write_model_dir
 from genepeak.nn.cis import cis_layout
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
-from genepeak.train.data import CellData, batch_rows
+from genepeak.train.data import Batch, CellData, batch_rows
 from genepeak.train.loop import fit, resolve_device, set_threads
 from genepeak.train.split import stratified_split
 
@@ -231,13 +231,18 @@ class Model:
                 f"x_genes has {x_genes.shape[-1]} columns; the model expects "
                 f"{len(self.genes)} (model.genes, in order)"
             )
-        matrix = sp.csr_matrix(x_genes, dtype=np.float32)
-        if not np.isfinite(matrix.data).all():
+        if sp.issparse(x_genes):
+            matrix = sp.csr_matrix(x_genes, dtype=np.float32)
+            finite = np.isfinite(matrix.data).all()
+            data = CellData(
+                matrix, sp.csr_matrix((matrix.shape[0], 0), dtype=np.float32), device=self._device
+            )
+        else:  # dense rows (perturbation): batches straight from the array, no CSR round trip
+            rows = np.ascontiguousarray(x_genes, dtype=np.float32)
+            finite = np.isfinite(rows).all()
+            data = _DenseRows(rows, self._device)
+        if not finite:
             raise InputError("x_genes contains NaN or infinite values")
-        device = self._device
-        data = CellData(
-            matrix, sp.csr_matrix((matrix.shape[0], 0), dtype=np.float32), device=device
-        )
         return self._batched(
             data, lambda g, p, k: self.module.peaks_from_genes(g, k), n_samples, len(self.peaks)
         )
@@ -313,6 +318,21 @@ class Model:
             _rows_cols(_counts(atac, "atac"), rows, peak_cols) if need_peak_counts else None,
             device=device,
         )
+
+
+class _DenseRows:
+    """Dense gene rows served as batches (``genes``; no peaks), like :class:`CellData`."""
+
+    def __init__(self, rows: np.ndarray, device: torch.device) -> None:
+        self.rows, self.device = rows, device
+
+    def __len__(self) -> int:
+        return self.rows.shape[0]
+
+    def batch(self, rows) -> Batch:
+        index = rows.numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows)
+        genes = torch.from_numpy(self.rows[index]).to(self.device)
+        return Batch(genes=genes, peaks=genes.new_zeros((len(genes), 0)))
 
 
 # ---------------------------------------------------------------------- load
