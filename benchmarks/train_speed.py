@@ -8,6 +8,14 @@ Synthetic sparse data of a chosen shape (default: PBMC-3k, 2,710 cells x 21,271 
     python benchmarks/train_speed.py --shape pbmc10k --device cuda --epochs 30
     python benchmarks/train_speed.py --epochs 3 --architectures gpg --split default
 
+Streaming (``--stream 10000,50000,100000``): for each cell count, a child process writes a
+synthetic ``.h5mu`` of that many cells (``--shape``'s genes and peaks), and a fresh child trains
+from it with ``CellData.from_h5mu`` (batches read from disk), so its peak RSS shows whether
+memory stays flat as cells grow; ``--stream-compare`` also trains each in memory::
+
+    python benchmarks/train_speed.py --stream 10000,50000,100000 --shape 0,4000,6000 \
+        --preset small --architectures gpg --epochs 1 --stream-compare
+
 ``--split none`` (default) trains on every cell without validation, the shape of the speed
 targets; ``--split default`` uses the usual 70/10/20 split, so each epoch also scores the
 validation cells (early stopping is switched off to run every epoch). The header names the
@@ -66,6 +74,103 @@ def synthetic_mdata(n_cells: int, n_genes: int, n_peaks: int, seed: int = 0):
     return mdata
 
 
+def write_synthetic_h5mu(path: str, n_cells: int, n_genes: int, n_peaks: int) -> None:
+    """``synthetic_mdata`` of this shape, written to ``path`` (run in a child process)."""
+    synthetic_mdata(n_cells, n_genes, n_peaks).write(path)
+
+
+def train_streamed(path: str, arch: str, small: bool, epochs: int, threads, in_memory: bool):
+    """Train one architecture from ``path`` (streamed or loaded); return the measured row."""
+    import h5py
+    import torch
+
+    from genepeak.config import preset
+    from genepeak.models import MODEL_CLASSES
+    from genepeak.train.data import CellData, _names
+    from genepeak.train.loop import fit
+    from genepeak.train.split import stratified_split
+
+    model_config, train_config = preset(arch, small=small)
+    train_config.epochs, train_config.num_threads = epochs, threads
+    train_config.early_stopping_patience, train_config.device = None, "cpu"
+    with h5py.File(path, "r") as handle:
+        cells = _names(handle["mod/rna/obs"])
+        genes, peaks = _names(handle["mod/rna/var"]), _names(handle["mod/atac/var"])
+    split = stratified_split(cells, None, train_config.val_fraction, 0.0, train_config.seed)
+    if in_memory:
+        import mudata
+
+        mdata = mudata.read_h5mu(path)
+        rna, atac = mdata.mod["rna"], mdata.mod["atac"]
+
+        def part(names):
+            rows = rna.obs_names.get_indexer(names)
+            return CellData(rna.X[rows], atac.X[rows])
+    else:
+
+        def part(names):
+            return CellData.from_h5mu(path, names, genes, peaks)
+
+    train, val = part(split["train"]), part(split["val"])
+    module = MODEL_CLASSES[arch].module_class(len(genes), len(peaks), model_config)
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    history = fit(module, train, val, train_config)
+    seconds = history["seconds"].to_numpy()
+    return {
+        "cells": len(cells),
+        "data": "in memory" if in_memory else "streamed",
+        "model": arch,
+        "epoch_s": round(float(seconds.mean()), 2),
+        "cells_per_s": round(len(train) / float(seconds.mean())),
+        "total_s": round(time.perf_counter() - start, 1),
+        "peak_rss_GiB": round(peak_memory_gib("cpu"), 2),
+    }
+
+
+def _child(queue, fn, *args) -> None:
+    queue.put(fn(*args))
+
+
+def in_child(fn, *args):
+    """Run ``fn(*args)`` in a fresh process (its own peak RSS); return its result."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(queue, fn, *args))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def stream_benchmark(args, shape) -> None:
+    """Peak RSS of streamed (and optionally in-memory) training as the cell count grows."""
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="genepeak_stream_") as folder:
+        for n_cells in (int(v) for v in args.stream.split(",")):
+            path = os.path.join(folder, f"cells{n_cells}.h5mu")
+            started = time.perf_counter()
+            in_child(write_synthetic_h5mu, path, n_cells, shape[1], shape[2])
+            size = os.path.getsize(path) / 2**30
+            print(f"{n_cells} cells: wrote {size:.2f} GiB in {time.perf_counter() - started:.0f} s")
+            for arch in args.architectures.split(","):
+                modes = (False, True) if args.stream_compare else (False,)
+                for in_memory in modes:
+                    small = args.preset == "small"
+                    row = in_child(
+                        train_streamed, path, arch, small, args.epochs, args.threads, in_memory
+                    )
+                    rows.append({**row, "file_GiB": round(size, 2)})
+                    print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
+            os.remove(path)
+    print()
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
 def peak_memory_gib(device: str) -> float:
     if device.startswith("cuda"):
         import torch
@@ -100,6 +205,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--split", choices=("none", "default"), default="none")
+    parser.add_argument("--stream", help="cell counts, e.g. 10000,50000,100000: stream from .h5mu")
+    parser.add_argument("--stream-compare", action="store_true", help="also train in memory")
     args = parser.parse_args()
 
     import torch
@@ -111,6 +218,9 @@ def main() -> None:
     print(hardware_line(torch, resolve_device(args.device), cpu_has_native_bf16()))
 
     shape = SHAPES.get(args.shape) or tuple(int(v) for v in args.shape.split(","))
+    if args.stream:
+        stream_benchmark(args, shape)
+        return
     start = time.perf_counter()
     mdata = synthetic_mdata(*shape)
     print(
