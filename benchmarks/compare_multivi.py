@@ -183,13 +183,21 @@ def main() -> None:
     parser.add_argument("--plateau-tolerance", type=float, default=0.005)
     parser.add_argument("--skip-multivi", action="store_true")
     parser.add_argument("--out", help="write both curves to this CSV")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for both")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     mdata = load_data(args)
     print(
         f"{mdata.n_obs} cells x {mdata.mod['rna'].n_vars} genes x {mdata.mod['atac'].n_vars} peaks"
     )
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
+    if args.threads:
+        overrides["num_threads"] = args.threads
+    print(f"load average {os.getloadavg()[0]:.2f} (2-core machines are often shared)")
     ours, model = genepeak_curve(
         mdata, "gpg", args.preset == "small", args.seed, args.every, args.labels_key, **overrides
     )
