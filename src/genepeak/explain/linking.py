@@ -63,7 +63,10 @@ def population_effects(
         baseline = _predict(model, x).mean(axis=0, dtype=np.float64)
     per_pass = max(1, ROWS_PER_PASS // max(len(x), 1))
     effects = np.empty((len(columns), baseline.shape[-1]))
-    for lo in range(0, len(columns), per_pass):
+    starts = range(0, len(columns), per_pass)
+    if len(starts) > 4:
+        starts = progress(starts, desc="perturbing genes", total=len(starts))
+    for lo in starts:
         chunk = columns[lo : lo + per_pass]
         rows = np.repeat(x[None], len(chunk), axis=0)
         rows[np.arange(len(chunk)), :, chunk] = value
@@ -74,6 +77,50 @@ def population_effects(
 
 def _predict(model, rows: np.ndarray) -> np.ndarray:
     return np.asarray(model.peaks_from_genes(rows), dtype=np.float32)
+
+
+def _expressed_targets(genes: list[str], columns: np.ndarray, x: np.ndarray):
+    """The genes expressed in some cell of ``x``; the others are skipped (or refused alone)."""
+    expressed = (x[:, columns] > 0).any(axis=0)
+    for gene in np.asarray(genes)[~expressed]:
+        message = (
+            f"{gene} is 0 in every cell of the population: silencing it changes nothing. "
+            "Choose a population where it is expressed, or set a value instead."
+        )
+        if len(genes) == 1:
+            raise InputError(message)
+        log(f"link_scores: {gene} skipped: {message}")
+    if not expressed.any():
+        raise InputError(f"none of {', '.join(genes)} is expressed in the population")
+    return [g for g, e in zip(genes, expressed) if e], columns[expressed]
+
+
+def null_pool(x: np.ndarray, targets: np.ndarray, n_null: int, rng) -> np.ndarray:
+    """Candidate null genes spread over the expression range: perturbed once, shared by all.
+
+    ``3 * n_null`` expressed non-target genes (at least ``n_null + 10``), drawn evenly over the
+    ranks of mean expression so that every target finds genes like itself.
+    """
+    candidates = np.setdiff1d(np.flatnonzero((x > 0).any(axis=0)), targets)
+    size = min(len(candidates), max(3 * n_null, n_null + 10))
+    if size < n_null or n_null < 2:
+        raise InputError(
+            f"{len(candidates)} other genes are expressed in these cells; at least "
+            f"max({n_null}, 2) null genes are needed"
+        )
+    ordered = candidates[np.argsort(x[:, candidates].mean(axis=0), kind="stable")]
+    bins = np.array_split(ordered, size)
+    return np.sort([rng.choice(b) for b in bins])
+
+
+def matched_from_pool(x: np.ndarray, target: int, pool: np.ndarray, n_null: int) -> np.ndarray:
+    """Positions in ``pool`` of the ``n_null`` genes closest to the target in mean and detection
+    (distances in units of the pool's spread of each)."""
+    mean, detected = x[:, pool].mean(axis=0), (x[:, pool] > 0).mean(axis=0)
+    own_mean, own_detected = x[:, target].mean(), (x[:, target] > 0).mean()
+    distance = np.abs(np.log1p(mean) - np.log1p(own_mean)) / (np.std(np.log1p(mean)) + 1e-12)
+    distance += np.abs(detected - own_detected) / (np.std(detected) + 1e-12)
+    return np.sort(np.argsort(distance, kind="stable")[:n_null])
 
 
 def matched_nulls(
@@ -270,41 +317,37 @@ def link_scores(
         threshold = config.threshold
         if threshold is None:
             threshold = perturb.choose_threshold(model, mdata, seed=config.seed)
+    if len(x) > config.link_max_cells:
+        x = x[np.sort(rng.choice(len(x), config.link_max_cells, replace=False))]
+    genes, columns = _expressed_targets([str(g) for g in genes], np.asarray(columns), x)
+    pool = null_pool(x, columns, config.n_null_genes, rng)
+    effects = population_effects(model, x, np.concatenate([columns, pool]))
+    target_effects, pool_effects = effects[: len(columns)], effects[len(columns) :]
+    pool_distance = np.vstack(
+        [peak_distances(peak_chrom, peak_centre, gene_chrom[c], gene_tss[c]) for c in pool]
+    )
+    pool_in_window = np.abs(np.nan_to_num(pool_distance, nan=np.inf)) <= window
     tables = []
-    for gene, column in zip(iterate(list(genes), "linking genes"), columns):
-        cells = x[x[:, column] > 0]
-        if len(cells) == 0:
-            message = (
-                f"{gene} is 0 in every cell of the population: silencing it changes nothing. "
-                "Choose a population where it is expressed, or set a value instead."
-            )
-            if len(genes) == 1:
-                raise InputError(message)
-            log(f"link_scores: {gene} skipped: {message}")
-            continue
-        if len(cells) > config.link_max_cells:
-            cells = cells[np.sort(rng.choice(len(cells), config.link_max_cells, replace=False))]
-        nulls = matched_nulls(cells, column, config.n_null_genes, rng)
-        effects = population_effects(model, cells, np.concatenate([[column], nulls]))
-        distances = [
-            peak_distances(peak_chrom, peak_centre, gene_chrom[c], gene_tss[c])
-            for c in [column, *nulls]
-        ]
-        in_window = np.abs(np.nan_to_num(np.vstack(distances), nan=np.inf)) <= window
+    for i, (gene, column) in enumerate(zip(genes, columns)):
+        nulls = matched_from_pool(x, column, pool, config.n_null_genes)
+        distance = peak_distances(peak_chrom, peak_centre, gene_chrom[column], gene_tss[column])
         table = gene_link_table(
             gene,
-            effects[0],
-            effects[1:],
-            in_window[0],
-            in_window[1:],
-            distances[0],
+            target_effects[i],
+            pool_effects[nulls],
+            np.abs(np.nan_to_num(distance, nan=np.inf)) <= window,
+            pool_in_window[nulls],
+            distance,
             config.distance_decay,
         )
         table.insert(1, "peak", np.asarray(model.peaks).astype(str))
-        table["n_cells"] = len(cells)
-        table["null_genes"] = ",".join(model_genes[nulls])
+        table["n_cells"] = int((x[:, column] > 0).sum())
+        table["null_genes"] = ",".join(model_genes[pool[nulls]])
         if threshold is not None:
-            table["flip_frequency"] = _flip_frequency(model, cells, column, threshold, config, rng)
+            expressing = x[x[:, column] > 0]
+            table["flip_frequency"] = _flip_frequency(
+                model, expressing, column, threshold, config, rng
+            )
         tables.append(table)
     if not tables:
         raise InputError(f"none of {', '.join(genes)} is expressed in the population")
