@@ -248,9 +248,9 @@ def main() -> None:
         n_params = sum(p.numel() for p in model.module.parameters())
         device = resolve_device(args.device)
         dtype = resolve_precision(args.precision, device, model.module)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model.train()
-        total = time.perf_counter() - start
+        total, cpu_total = time.perf_counter() - start, time.process_time() - cpu_start
         seconds = model.history["seconds"].to_numpy()
         steady = seconds[1:].mean() if len(seconds) > 1 else seconds[0]
         n_train = len(model.split["train"])
@@ -265,6 +265,9 @@ def main() -> None:
                 "cells_per_s": round(n_train / steady),
                 "total_s": round(total, 1),
                 "est_30_epochs_s": round(float(seconds[0]) + 29 * float(steady), 1),
+                # CPU seconds per epoch: with one thread, a figure other processes' load
+                # barely moves (wall time on a shared machine does)
+                "cpu_s_per_epoch": round(cpu_total / len(seconds), 2),
                 "peak_mem_GiB": round(peak_memory_gib(str(device)), 2),
                 "final_loss": round(float(model.history["loss"].iloc[-1]), 4),
             }
