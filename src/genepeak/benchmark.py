@@ -230,13 +230,30 @@ def _labels_key(mdata, labels_key: str | None) -> str:
     return key
 
 
+def score_trained(
+    mdata, truth, sham, model, setting: dict, *, labels_key: str, explain_config=None
+):
+    """One setting's summary and per-driver tables for an already trained ``model``."""
+    options = dict(
+        labels_key=labels_key,
+        model_methods=True,
+        explain_config=explain_config,
+        window=LINKPEAKS_WINDOW,
+        n_background=N_BACKGROUND,
+    )
+    summary, per_driver, _ = _run_setting(mdata, truth, sham, setting, options, model=model)
+    return summary, per_driver
+
+
 def _run_setting(
-    mdata, truth, sham, setting: dict, options: dict
+    mdata, truth, sham, setting: dict, options: dict, model=None
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Score one data set; train GPG first when the model's methods are available."""
+    """Score one data set; train GPG first (unless ``model`` is given) for the model's methods."""
     labels_key = _labels_key(mdata, options["labels_key"])
-    model, note = None, ""
-    if options["model_methods"] and model_link_function() is not None:
+    note = ""
+    if model is not None:
+        pass
+    elif options["model_methods"] and model_link_function() is not None:
         start = time.perf_counter()
         model = train_gpg(
             mdata, preset=setting["preset"], seed=setting["seed"], labels_key=labels_key

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from genepeak._utils import atomic_path, log, seed_everything
 from genepeak.config import (
     ModelConfig,
@@ -129,7 +131,7 @@ def run(config: RunConfig | None = None) -> RunResult:
         section.seed = config.seed
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    clock = _Stopwatch(6 if config.run_explain else 5)
+    clock = _Stopwatch(7 if config.run_explain else 5)
     truth_path = None
 
     clock.start("data")
@@ -181,7 +183,7 @@ def run(config: RunConfig | None = None) -> RunResult:
     evaluation.to_json(metrics_path)
     clock.stop()
 
-    explained = None
+    explained, link_table = None, None
     if config.run_explain:
         clock.start("explain (perturbation)")
         from genepeak.explain import explain
@@ -189,6 +191,10 @@ def run(config: RunConfig | None = None) -> RunResult:
         explained = explain(
             trained["gpg"], mdata, config.explain, out_dir=out / "explain", truth=truth_path
         )
+        clock.stop()
+        clock.start("gene -> peak links (population silencing)")
+        link_table = _links(trained["gpg"], mdata, config, out, truth_path)
+        _add_to_metrics(metrics_path, "links", link_table)
         clock.stop()
 
     clock.start("report")
@@ -214,6 +220,7 @@ def run(config: RunConfig | None = None) -> RunResult:
         versions=_versions(),
         timings=clock.timings,
         qc_rules=mdata.uns["genepeak"].get("qc_rules"),
+        links=link_table,
     )
     with atomic_path(out / "results.h5mu") as tmp:
         mdata.write(tmp)
@@ -222,6 +229,64 @@ def run(config: RunConfig | None = None) -> RunResult:
         tmp.write_text(json.dumps(clock.timings, indent=2))
     log(f"report: {report_path}")
     return RunResult(out, report_path, metrics_path, trained, clock.timings)
+
+
+def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFrame:
+    """Link scores of GPG: against planted truth and every baseline on simulated data, else the
+    top links of the design genes. Writes ``explain/link_benchmark.tsv`` or ``gene_links.tsv``."""
+    from genepeak import benchmark
+    from genepeak.explain import DESIGN_EXPERIMENTS, link_scores
+
+    labels_key = "leiden" if "leiden" in mdata.obs else (config.labels_key or "leiden")
+    folder = out / "explain"
+    folder.mkdir(parents=True, exist_ok=True)
+    if truth_path is not None:
+        sham_path = Path(truth_path).parent / "sham_genes.tsv"
+        sham = pd.read_csv(sham_path, sep="\t")["gene"].tolist() if sham_path.is_file() else None
+        setting = {
+            "data": "built-in",
+            "shape": config.shape,
+            "seed": config.seed,
+            "link_strength": 1.0,
+            "preset": "small",
+        }
+        table, per_driver = benchmark.score_trained(
+            mdata,
+            truth_path,
+            sham,
+            model,
+            setting,
+            labels_key=labels_key,
+            explain_config=config.explain,
+        )
+        _write_tsv(per_driver, folder / "link_benchmark_per_driver.tsv")
+        return _write_tsv(table, folder / "link_benchmark.tsv")
+    genes = [g for g, _, _ in DESIGN_EXPERIMENTS if g in set(map(str, model.genes))]
+    if not genes:
+        log("links: none of the design genes is among the model's genes; no link table")
+        return None
+    table = link_scores(model, mdata, genes, config=config.explain)
+    top = table.sort_values("link_score", ascending=False).groupby("gene").head(50)
+    _write_tsv(top, folder / "gene_links.tsv")
+    return None
+
+
+def _write_tsv(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    return table
+
+
+def _add_to_metrics(path: Path, key: str, table: pd.DataFrame | None) -> None:
+    """Add a table (as records) to ``metrics.json`` under ``key``."""
+    if table is None:
+        return
+    from genepeak.evaluate.result import to_jsonable
+
+    metrics = json.loads(path.read_text())
+    metrics[key] = to_jsonable(table.to_dict(orient="records"))
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
 
 
 def run_from_cli(
