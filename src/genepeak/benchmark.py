@@ -352,6 +352,10 @@ def benchmark_links(
             summary, per_driver, note = _run_setting(mdata, truth_table, sham, setting, options)
             summaries.append(summary)
             drivers.append(per_driver)
+            # every finished setting is on disk, so a long run that stops keeps what it measured
+            partial = pd.concat(summaries, ignore_index=True)
+            with atomic_path(out / "link_benchmark_partial.tsv") as tmp:
+                partial.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
             for text in (note, NO_SHAM_NOTE if sham is None else ""):
                 if text and text not in notes:
                     notes.append(text)
