@@ -101,12 +101,21 @@ def null_pool(x: np.ndarray, targets: np.ndarray, n_null: int, rng) -> np.ndarra
     ``3 * n_null`` expressed non-target genes (at least ``n_null + 10``), drawn evenly over the
     ranks of mean expression so that every target finds genes like itself.
     """
-    candidates = np.setdiff1d(np.flatnonzero((x > 0).any(axis=0)), targets)
-    size = min(len(candidates), max(3 * n_null, n_null + 10))
-    if size < n_null or n_null < 2:
+    expressed = np.flatnonzero((x > 0).any(axis=0))
+    if len(targets) * n_null <= max(3 * n_null, n_null + 10):
+        # a few targets: their own matched genes are cheaper than a pool over every level
+        own = [matched_nulls(x, t, n_null, rng, exclude=targets) for t in targets]
+        return np.unique(np.concatenate(own))
+    candidates = np.setdiff1d(expressed, targets)
+    size = max(3 * n_null, n_null + 10)
+    if len(candidates) < size:
+        # linking (nearly) every gene: the other targets serve as each other's null genes
+        candidates = expressed
+    size = min(size, len(candidates))
+    if size <= n_null or n_null < 2:
         raise InputError(
-            f"{len(candidates)} other genes are expressed in these cells; at least "
-            f"max({n_null}, 2) null genes are needed"
+            f"{len(candidates)} genes are expressed in these cells; more than "
+            f"max({n_null}, 2) are needed for the null genes"
         )
     ordered = candidates[np.argsort(x[:, candidates].mean(axis=0), kind="stable")]
     bins = np.array_split(ordered, size)
@@ -120,6 +129,7 @@ def matched_from_pool(x: np.ndarray, target: int, pool: np.ndarray, n_null: int)
     own_mean, own_detected = x[:, target].mean(), (x[:, target] > 0).mean()
     distance = np.abs(np.log1p(mean) - np.log1p(own_mean)) / (np.std(np.log1p(mean)) + 1e-12)
     distance += np.abs(detected - own_detected) / (np.std(detected) + 1e-12)
+    distance[pool == target] = np.inf  # a gene is never its own null
     return np.sort(np.argsort(distance, kind="stable")[:n_null])
 
 
@@ -321,8 +331,10 @@ def link_scores(
         x = x[np.sort(rng.choice(len(x), config.link_max_cells, replace=False))]
     genes, columns = _expressed_targets([str(g) for g in genes], np.asarray(columns), x)
     pool = null_pool(x, columns, config.n_null_genes, rng)
-    effects = population_effects(model, x, np.concatenate([columns, pool]))
-    target_effects, pool_effects = effects[: len(columns)], effects[len(columns) :]
+    perturbed = np.union1d(columns, pool)
+    effects = population_effects(model, x, perturbed)
+    target_effects = effects[np.searchsorted(perturbed, columns)]
+    pool_effects = effects[np.searchsorted(perturbed, pool)]
     pool_distance = np.vstack(
         [peak_distances(peak_chrom, peak_centre, gene_chrom[c], gene_tss[c]) for c in pool]
     )

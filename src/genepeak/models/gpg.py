@@ -54,11 +54,9 @@ class TwoStageVAE(nn.Module):
         n_samples: int | None = None,
     ) -> dict[str, torch.Tensor]:
         """Run both stages; ``n_samples=K`` gives a leading K axis (one batched pass)."""
-        mean1, logvar1 = self.enc1(x)
-        z1 = reparameterize(mean1, logvar1, None if eps is None else eps[0], sample, n_samples)
-        middle_out = self.dec1(z1)
-        if self.cis is not None:
-            middle_out = middle_out + self.cis(x)
+        mean1, logvar1, middle_out = self._stage1(
+            x, None if eps is None else eps[0], sample, n_samples
+        )
         middle_hat = self.middle_head.to_input_scale(middle_out)  # stage 2 sees the prediction
         if not self.joint_stages:
             # stage 2 learns from stage 1's predictions without reshaping them: end-to-end
@@ -95,9 +93,19 @@ class TwoStageVAE(nn.Module):
             "kl_z2": kl2,
         }
 
+    def _stage1(self, x, eps, sample: bool, n_samples: int | None):
+        """x -> z1 -> middle outputs (latent path plus the cis layer): (mean1, logvar1, out)."""
+        mean1, logvar1 = self.enc1(x)
+        z1 = reparameterize(mean1, logvar1, eps, sample, n_samples)
+        middle_out = self.dec1(z1)
+        if self.cis is not None:
+            middle_out = middle_out + self.cis(x)
+        return mean1, logvar1, middle_out
+
     def translate(self, x: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
-        """Stage 1: source -> middle, on the middle modality's input scale."""
-        return self.chain(x, sample=n_samples is not None, n_samples=n_samples)["middle_hat"]
+        """Stage 1: source -> middle, on the middle modality's input scale (stage 2 not run)."""
+        out = self._stage1(x, None, n_samples is not None, n_samples)[2]
+        return self.middle_head.to_input_scale(out)
 
     def reconstruct(self, x: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
         """Both stages: source -> middle -> source, on the source input scale."""
