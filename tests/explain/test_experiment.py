@@ -102,7 +102,8 @@ def test_population_averages_over_cells(tiny_mdata, linear_model):
         cell_type="1",
         population=True,
         labels_key="leiden",
-        config=CONFIG,
+        # flips on every cell of the population (by default a subsample of link_flip_cells)
+        config=dataclasses.replace(CONFIG, link_flip_cells=10_000),
         threshold=0.5,
         dose_response=False,
     )

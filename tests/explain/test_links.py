@@ -8,6 +8,7 @@ import pytest
 
 from genepeak.errors import InputError
 from genepeak.explain import links
+from genepeak.io.annotation import gene_coordinates
 
 
 def _genes():
@@ -45,7 +46,7 @@ def test_tss_falls_back_to_interval_and_annotation(tmp_path):
             "tss": [-1],
         }
     ).to_csv(ann, sep="\t", index=False)
-    genes = links.gene_coordinates(_genes(), ann)
+    genes = gene_coordinates(_genes(), ann)
     assert genes.loc["A", "tss"] == 1000
     assert genes.loc["B", "tss"] == 59_999  # minus strand: end - 1
     assert genes.loc["D"].tolist() == ["chr3", 500, 900, "-", 899]
@@ -53,12 +54,12 @@ def test_tss_falls_back_to_interval_and_annotation(tmp_path):
 
 def test_tss_from_10x_interval_column():
     var = pd.DataFrame({"interval": ["chr5:100-200", "NA"]}, index=["X", "Y"])
-    genes = links.gene_coordinates(var)
+    genes = gene_coordinates(var)
     assert genes.loc["X", "tss"] == 100 and genes.loc["Y", "tss"] == -1
 
 
 def test_nearest_gene_and_distance():
-    genes = links.gene_coordinates(_genes())
+    genes = gene_coordinates(_genes())
     peaks = pd.DataFrame(
         {
             "chrom": ["chr1", "chr1", "chr2", "chr9"],
@@ -93,7 +94,7 @@ def _table():
 
 
 def test_bedpe_and_signac_formats(tmp_path):
-    genes = links.gene_coordinates(_genes())
+    genes = gene_coordinates(_genes())
     bedpe = links.write_bedpe(_table(), genes, tmp_path / "x.bedpe").read_text().splitlines()
     assert bedpe[0].startswith("#chrom1\tstart1\tend1\tchrom2")
     assert bedpe[1].split("\t") == [
@@ -126,7 +127,7 @@ def test_link_table_puts_documented_columns_first(tmp_path):
 
 
 def test_multi_gene_links_get_one_row_per_gene(tmp_path):
-    genes = links.gene_coordinates(_genes())
+    genes = gene_coordinates(_genes())
     table = _table()
     table["gene"] = "A,B"
     bedpe = links.write_bedpe(table, genes, tmp_path / "x.bedpe").read_text().splitlines()[1:]

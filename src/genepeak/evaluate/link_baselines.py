@@ -29,7 +29,6 @@ from scipy.spatial import cKDTree
 
 from genepeak._utils import log
 from genepeak.errors import InputError
-from genepeak.explain.null import benjamini_hochberg
 
 #: Signac's defaults: cis window, background peaks per peak, cells a peak must be open in,
 #: and the link call (p < 0.05 and |r| > 0.05)
@@ -58,9 +57,9 @@ class LinkScores:
 
 
 def _annotation(mdata, annotation):
-    from genepeak.explain.experiment import _annotation_from_uns
+    from genepeak.io.annotation import recorded_annotation
 
-    return annotation if annotation is not None else _annotation_from_uns(mdata)
+    return annotation if annotation is not None else recorded_annotation(mdata)
 
 
 def gene_tss(mdata, genes: list[str], annotation=None) -> pd.DataFrame:
@@ -68,7 +67,7 @@ def gene_tss(mdata, genes: list[str], annotation=None) -> pd.DataFrame:
 
     ``tss == -1`` where no coordinate is known.
     """
-    from genepeak.explain.links import gene_coordinates
+    from genepeak.io.annotation import gene_coordinates
 
     rna_var = mdata.mod["rna"].var
     missing = [g for g in genes if g not in rna_var.index]
@@ -312,7 +311,7 @@ def partial_correlation(
     with np.errstate(divide="ignore"):
         t = r * np.sqrt(df / np.maximum(1.0 - r**2, 1e-300))
     p = np.where(scored, 2.0 * stats.t.sf(np.abs(t), df), np.nan)
-    fdr = np.vstack([benjamini_hochberg(row) for row in p]) if len(genes) else p
+    fdr = np.vstack([_benjamini_hochberg(row) for row in p]) if len(genes) else p
     with np.errstate(invalid="ignore"):
         called = fdr < CALL_FDR
     where = "every peak" if window is None else f"peaks within {window:,} bp"
@@ -379,3 +378,12 @@ def score_baselines(
                 mdata, genes, labels_key=labels_key, window=cis, annotation=annotation
             )
     return out
+
+
+def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """BH-adjusted p-values (scipy) over the finite entries; NaN stays NaN."""
+    q = np.full(p.shape, np.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        q[finite] = stats.false_discovery_control(p[finite], method="bh")
+    return q

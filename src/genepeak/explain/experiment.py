@@ -21,6 +21,7 @@ from genepeak.errors import GenepeakError, InputError
 from genepeak.explain import cells as cellsel
 from genepeak.explain import linking, links, perturb, validate
 from genepeak.explain.null import matched_null_genes
+from genepeak.io.annotation import gene_coordinates, recorded_annotation
 
 
 @dataclass
@@ -190,7 +191,7 @@ def explain_gene(
     null_sets = _null_sets(rna, model_genes, x, gene_idx, config.n_null_genes, rng)
     stats = _shift_stats(model, x, gene_idx, new, null_sets)
     stats.update(_flip_stats(model, x, gene_idx, new, null_sets, threshold, config, rng))
-    genes_coords = links.gene_coordinates(rna.var, annotation or _annotation_from_uns(mdata))
+    genes_coords = gene_coordinates(rna.var, annotation or recorded_annotation(mdata))
     peaks = [str(p) for p in model.peaks]
     peak_coords = links.peak_coordinates(mdata.mod["atac"].var, peaks)
     window = getattr(model, "cis_window", 0) or config.cis_window
@@ -375,23 +376,6 @@ def _describe_changes(rna, cell, genes, before, after) -> list[str]:
             )
         )
     return out
-
-
-def _annotation_from_uns(mdata) -> str | None:
-    """The gene annotation recorded at preparation, or the simulator's next to the source."""
-    record = mdata.uns.get("genepeak", {}) if hasattr(mdata, "uns") else {}
-    record = record if isinstance(record, dict) else {}
-    prep = record.get("prepare", {})
-    path = prep.get("gene_annotation") if isinstance(prep, dict) else None
-    if path and Path(str(path)).is_file():
-        return str(path)
-    source = record.get("source")
-    if isinstance(source, str) and source:
-        for folder in (Path(source), Path(source).parent):
-            candidate = folder / "gene_annotation.tsv"
-            if candidate.is_file():
-                return str(candidate)
-    return None
 
 
 #: ``rank_by`` -> the table columns that order the peaks (descending, first key first):

@@ -21,7 +21,6 @@ from genepeak.errors import InputError
 _PEAK_NAME = re.compile(
     r"^(?P<chrom>[^:_\-]+(?:_[^:_\-]+)*?)[:_\-](?P<start>\d+)[\-_](?P<end>\d+)$"
 )
-_INTERVAL = re.compile(r"^(?P<chrom>[^:]+):(?P<start>\d+)-(?P<end>\d+)$")
 
 
 def peak_coordinates(atac_var: pd.DataFrame, peaks: list[str] | None = None) -> pd.DataFrame:
@@ -42,80 +41,6 @@ def peak_coordinates(atac_var: pd.DataFrame, peaks: list[str] | None = None) -> 
             )
         rows.append((match["chrom"], int(match["start"]), int(match["end"])))
     return pd.DataFrame(rows, index=names, columns=["chrom", "start", "end"])
-
-
-def read_gene_annotation(path: str | Path) -> pd.DataFrame:
-    """Gene coordinate table (index = gene symbol; chrom, start, end, strand, tss)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"gene annotation {path} does not exist")
-    table = pd.read_csv(path, sep="\t", comment=None)
-    name_col = next((c for c in ("gene", "symbol", "gene_symbol", "gene_name") if c in table), None)
-    missing = [c for c in ("chrom", "start", "end") if c not in table]
-    if name_col is None or missing:
-        raise InputError(
-            f"gene annotation {path}: expected columns gene (or symbol), chrom, start, end "
-            f"[, strand, tss]; found {', '.join(table.columns)}"
-        )
-    table = table.drop_duplicates(subset=name_col).set_index(name_col)
-    table.index = table.index.astype(str)
-    if "strand" not in table:
-        table["strand"] = "."
-    if "tss" not in table:
-        table["tss"] = -1
-    return _fill_tss(table[["chrom", "start", "end", "strand", "tss"]].copy())
-
-
-def _fill_tss(table: pd.DataFrame) -> pd.DataFrame:
-    """Fill unknown TSS (-1 / NaN) from the interval: start on + or unknown strand, end-1 on -."""
-    tss = pd.to_numeric(table["tss"], errors="coerce").fillna(-1).astype(np.int64)
-    start = pd.to_numeric(table["start"], errors="coerce").fillna(-1).astype(np.int64)
-    end = pd.to_numeric(table["end"], errors="coerce").fillna(-1).astype(np.int64)
-    from_interval = np.where(table["strand"].astype(str) == "-", end - 1, start)
-    tss = np.where((tss < 0) & (start >= 0), from_interval, tss)
-    table["tss"] = tss
-    table["chrom"] = table["chrom"].fillna("").astype(str)
-    return table
-
-
-def gene_coordinates(rna_var: pd.DataFrame, annotation: str | Path | None = None) -> pd.DataFrame:
-    """TSS and interval of every gene of ``rna_var``; ``tss == -1`` where unknown everywhere.
-
-    Order of preference: ``rna_var['tss']``; the annotation (it knows the strand); the interval
-    (its start, or end - 1 on the minus strand; the start when the strand is unknown).
-    """
-    table = pd.DataFrame(index=pd.Index(rna_var.index.astype(str)))
-    if {"chrom", "start", "end"} <= set(rna_var.columns):
-        table["chrom"] = rna_var["chrom"].astype(str).to_numpy()
-        table["start"] = rna_var["start"].to_numpy()
-        table["end"] = rna_var["end"].to_numpy()
-    elif "interval" in rna_var:
-        parsed = rna_var["interval"].astype(str).str.extract(_INTERVAL)
-        table["chrom"] = parsed["chrom"].fillna("").to_numpy()
-        table["start"] = pd.to_numeric(parsed["start"]).fillna(-1).to_numpy()
-        table["end"] = pd.to_numeric(parsed["end"]).fillna(-1).to_numpy()
-    else:
-        table["chrom"], table["start"], table["end"] = "", -1, -1
-    table["strand"] = rna_var["strand"].astype(str).to_numpy() if "strand" in rna_var else "."
-    table["tss"] = rna_var["tss"].to_numpy() if "tss" in rna_var else -1
-    tss_given = pd.to_numeric(table["tss"], errors="coerce").fillna(-1).to_numpy() >= 0
-    table = _fill_tss(table)
-    # an annotation knows the strand, which a 10x interval does not: prefer it to the interval
-    unknown = ~tss_given | (table["chrom"].isin(["", "nan", "NA"])).to_numpy()
-    if unknown.any() and annotation is not None:
-        ann = read_gene_annotation(annotation)
-        hit = unknown & table.index.isin(ann.index)
-        names = table.index[hit]
-        for column in ("chrom", "start", "end", "strand", "tss"):
-            values = table[column].to_numpy().copy()
-            if column in ("chrom", "strand"):
-                values = values.astype(object)
-            else:
-                values = values.astype(np.int64)
-            values[hit] = ann.loc[names, column].to_numpy()
-            table[column] = values
-    table["tss"] = table["tss"].astype(np.int64)
-    return table
 
 
 def nearest_genes(peaks: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ genes are matched by Ensembl id first, then by symbol, and take chrom/start/end/
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from genepeak.errors import InputError
 from genepeak.io.peaks import check_same_naming, chromosome_style, to_ucsc
 
 GENE_COLUMNS = ("chrom", "start", "end", "strand", "tss")
+_INTERVAL = re.compile(r"^(?P<chrom>[^:]+):(?P<start>\d+)-(?P<end>\d+)$")
 _SYMBOL_COLUMNS = ("symbol", "gene", "gene_name", "gene_symbol", "name")
 _ID_COLUMNS = ("ensembl_ids", "ensembl_id", "gene_id", "gene_ids")
 
@@ -163,3 +165,94 @@ def gene_positions(var: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     from_interval = np.where(coords["strand"].to_numpy() == "-", coords["end"] - 1, coords["start"])
     tss = np.where((tss < 0) & (coords["start"].to_numpy() >= 0), from_interval, tss)
     return coords["chrom"].to_numpy().astype(str), tss.astype(np.int64)
+
+
+def _annotation_by_symbol(path: str | Path) -> pd.DataFrame:
+    """Gene coordinate table indexed by symbol (chrom, start, end, strand, tss)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"gene annotation {path} does not exist")
+    table = pd.read_csv(path, sep="\t", comment=None)
+    name_col = next((c for c in ("gene", "symbol", "gene_symbol", "gene_name") if c in table), None)
+    missing = [c for c in ("chrom", "start", "end") if c not in table]
+    if name_col is None or missing:
+        raise InputError(
+            f"gene annotation {path}: expected columns gene (or symbol), chrom, start, end "
+            f"[, strand, tss]; found {', '.join(table.columns)}"
+        )
+    table = table.drop_duplicates(subset=name_col).set_index(name_col)
+    table.index = table.index.astype(str)
+    if "strand" not in table:
+        table["strand"] = "."
+    if "tss" not in table:
+        table["tss"] = -1
+    return _fill_tss(table[["chrom", "start", "end", "strand", "tss"]].copy())
+
+
+def _fill_tss(table: pd.DataFrame) -> pd.DataFrame:
+    """Fill unknown TSS (-1 / NaN) from the interval: start on + or unknown strand, end-1 on -."""
+    tss = pd.to_numeric(table["tss"], errors="coerce").fillna(-1).astype(np.int64)
+    start = pd.to_numeric(table["start"], errors="coerce").fillna(-1).astype(np.int64)
+    end = pd.to_numeric(table["end"], errors="coerce").fillna(-1).astype(np.int64)
+    from_interval = np.where(table["strand"].astype(str) == "-", end - 1, start)
+    tss = np.where((tss < 0) & (start >= 0), from_interval, tss)
+    table["tss"] = tss
+    table["chrom"] = table["chrom"].fillna("").astype(str)
+    return table
+
+
+def gene_coordinates(rna_var: pd.DataFrame, annotation: str | Path | None = None) -> pd.DataFrame:
+    """TSS and interval of every gene of ``rna_var``; ``tss == -1`` where unknown everywhere.
+
+    Order of preference: ``rna_var['tss']``; the annotation (it knows the strand); the interval
+    (its start, or end - 1 on the minus strand; the start when the strand is unknown).
+    """
+    table = pd.DataFrame(index=pd.Index(rna_var.index.astype(str)))
+    if {"chrom", "start", "end"} <= set(rna_var.columns):
+        table["chrom"] = rna_var["chrom"].astype(str).to_numpy()
+        table["start"] = rna_var["start"].to_numpy()
+        table["end"] = rna_var["end"].to_numpy()
+    elif "interval" in rna_var:
+        parsed = rna_var["interval"].astype(str).str.extract(_INTERVAL)
+        table["chrom"] = parsed["chrom"].fillna("").to_numpy()
+        table["start"] = pd.to_numeric(parsed["start"]).fillna(-1).to_numpy()
+        table["end"] = pd.to_numeric(parsed["end"]).fillna(-1).to_numpy()
+    else:
+        table["chrom"], table["start"], table["end"] = "", -1, -1
+    table["strand"] = rna_var["strand"].astype(str).to_numpy() if "strand" in rna_var else "."
+    table["tss"] = rna_var["tss"].to_numpy() if "tss" in rna_var else -1
+    tss_given = pd.to_numeric(table["tss"], errors="coerce").fillna(-1).to_numpy() >= 0
+    table = _fill_tss(table)
+    # an annotation knows the strand, which a 10x interval does not: prefer it to the interval
+    unknown = ~tss_given | (table["chrom"].isin(["", "nan", "NA"])).to_numpy()
+    if unknown.any() and annotation is not None:
+        ann = _annotation_by_symbol(annotation)
+        hit = unknown & table.index.isin(ann.index)
+        names = table.index[hit]
+        for column in ("chrom", "start", "end", "strand", "tss"):
+            values = table[column].to_numpy().copy()
+            if column in ("chrom", "strand"):
+                values = values.astype(object)
+            else:
+                values = values.astype(np.int64)
+            values[hit] = ann.loc[names, column].to_numpy()
+            table[column] = values
+    table["tss"] = table["tss"].astype(np.int64)
+    return table
+
+
+def recorded_annotation(mdata) -> str | None:
+    """The gene annotation recorded at preparation, or the simulator's next to the source."""
+    record = mdata.uns.get("genepeak", {}) if hasattr(mdata, "uns") else {}
+    record = record if isinstance(record, dict) else {}
+    prep = record.get("prepare", {})
+    path = prep.get("gene_annotation") if isinstance(prep, dict) else None
+    if path and Path(str(path)).is_file():
+        return str(path)
+    source = record.get("source")
+    if isinstance(source, str) and source:
+        for folder in (Path(source), Path(source).parent):
+            candidate = folder / "gene_annotation.tsv"
+            if candidate.is_file():
+                return str(candidate)
+    return None
