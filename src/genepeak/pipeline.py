@@ -198,6 +198,8 @@ def run(config: RunConfig | None = None) -> RunResult:
         clock.stop()
 
     clock.start("report")
+    from genepeak.benchmark import link_benchmark_html
+
     params = to_dict(config)
     params["models"] = {n: to_dict(m.model_config) for n, m in trained.items()}
     params["train"] = {n: to_dict(m.train_config) for n, m in trained.items()}
@@ -220,7 +222,7 @@ def run(config: RunConfig | None = None) -> RunResult:
         versions=_versions(),
         timings=clock.timings,
         qc_rules=mdata.uns["genepeak"].get("qc_rules"),
-        links=link_table,
+        links=None if link_table is None else link_benchmark_html(link_table),
     )
     with atomic_path(out / "results.h5mu") as tmp:
         mdata.write(tmp)

@@ -405,7 +405,7 @@ def build_sections(
     params: Mapping | None = None,
     versions: Mapping | None = None,
     timings: Mapping | None = None,
-    links: pd.DataFrame | None = None,
+    links: str | None = None,
 ) -> list[Section]:
     """The sections of the ``genepeak run`` report, in reading order."""
     from genepeak.report import figures
@@ -442,7 +442,7 @@ def build_sections(
     sections += _evaluation_sections(evaluation)
     if explain:
         sections.append(_explain_section(explain))
-    if links is not None and len(links):
+    if links:
         sections.append(_links_section(links))
     run_body = ""
     if timings:
@@ -455,10 +455,8 @@ def build_sections(
     return sections
 
 
-def _links_section(table: pd.DataFrame) -> Section:
+def _links_section(tables_html: str) -> Section:
     """Planted gene -> peak links: genepeak's scores beside every baseline (simulated data)."""
-    from genepeak.benchmark import link_benchmark_html
-
     body = note(
         "Every driver gene of the simulation is silenced in every cell of a sample (one "
         "vectorised pass per gene) and each peak is scored against expression-matched null "
@@ -468,7 +466,7 @@ def _links_section(table: pd.DataFrame) -> Section:
         "of planted pairs. Sham-gene calls are links called for genes that drive nothing."
     )
     return Section(
-        "Gene -> peak links against baselines", body + link_benchmark_html(table), "links"
+        "Gene -> peak links against baselines", body + tables_html, "links"
     )
 
 
@@ -510,7 +508,7 @@ def write_run_report(
     timings: Mapping | None = None,
     title: str = "genepeak report",
     qc_rules: pd.DataFrame | None = None,
-    links: pd.DataFrame | None = None,
+    links: str | None = None,
 ) -> Path:
     """Write the ``genepeak run`` report (one self-contained HTML file) and return its path."""
     sections = build_sections(
