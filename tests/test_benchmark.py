@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from genepeak import benchmark
+from genepeak.benchmark import MODEL_COLUMNS
 from genepeak.cli import main
 from genepeak.errors import ConfigError
 
@@ -31,7 +32,8 @@ def tiny_run(tmp_path_factory):
 
 def test_tiny_benchmark_writes_a_table_that_beats_random(tiny_run, capsys):
     table = pd.read_csv(tiny_run / "link_benchmark.tsv", sep="\t")
-    assert list(table["method"]) == DATA_METHODS
+    # the data-only baselines, then the model's methods (genepeak.explain.link_scores)
+    assert list(table["method"]) == DATA_METHODS + list(MODEL_COLUMNS)
     rows = table.set_index("method")
     assert (rows["shape"] == "tiny").all() and (rows["seed"] == 0).all()
     prevalence = rows.loc["random", "random_pooled"]
@@ -43,17 +45,19 @@ def test_tiny_benchmark_writes_a_table_that_beats_random(tiny_run, capsys):
     assert rows.loc["linkpeaks", "driver_calls"] >= rows.loc["linkpeaks", "driver_true_calls"] > 0
     assert np.isnan(rows.loc["distance", "driver_calls"])  # distance calls nothing
     per_driver = pd.read_csv(tiny_run / "link_benchmark_per_driver.tsv", sep="\t")
-    assert len(per_driver) == len(DATA_METHODS) * rows.loc["random", "n_drivers"]
+    methods = len(DATA_METHODS) + len(MODEL_COLUMNS)
+    assert len(per_driver) == methods * rows.loc["random", "n_drivers"]
 
 
 def test_tiny_benchmark_merges_its_section_into_metrics_json(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     assert metrics["gpg"] == {"kept": 1}
     section = metrics["link_benchmark"]
-    assert [r["method"] for r in section["over_seeds"]] == DATA_METHODS
-    assert len(section["table"]) == len(DATA_METHODS)
+    assert [r["method"] for r in section["over_seeds"]] == DATA_METHODS + list(MODEL_COLUMNS)
+    assert len(section["table"]) == len(DATA_METHODS) + len(MODEL_COLUMNS)
     html = benchmark.link_benchmark_html(pd.DataFrame(section["table"]))
-    assert html.count("<tr") == len(DATA_METHODS) + 1 and "pooled AUPRC" in html
+    assert html.count("<tr") == len(DATA_METHODS) + len(MODEL_COLUMNS) + 1
+    assert "pooled AUPRC" in html
     # simulated data removed unless --keep-data
     assert sorted(p.name for p in tiny_run.iterdir()) == [
         "link_benchmark.tsv",

@@ -366,6 +366,7 @@ def benchmark_links(
         pd.concat(summaries, ignore_index=True), pd.concat(drivers, ignore_index=True), notes=notes
     )
     result.paths = write_benchmark(result, out)
+    (out / "link_benchmark_partial.tsv").unlink(missing_ok=True)  # the whole table is written
     return result
 
 
