@@ -465,9 +465,7 @@ def _links_section(tables_html: str) -> Section:
         "the rest are baselines that use no model. AUPRC is over all peaks; random is the share "
         "of planted pairs. Sham-gene calls are links called for genes that drive nothing."
     )
-    return Section(
-        "Gene -> peak links against baselines", body + tables_html, "links"
-    )
+    return Section("Gene -> peak links against baselines", body + tables_html, "links")
 
 
 def _qc_rules_block(rules: pd.DataFrame | None) -> str:
