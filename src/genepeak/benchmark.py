@@ -251,15 +251,13 @@ def _run_setting(
     """Score one data set; train GPG first (unless ``model`` is given) for the model's methods."""
     labels_key = _labels_key(mdata, options["labels_key"])
     note = ""
-    if model is not None:
-        pass
-    elif options["model_methods"] and model_link_function() is not None:
+    if model is None and options["model_methods"] and model_link_function() is not None:
         start = time.perf_counter()
         model = train_gpg(
             mdata, preset=setting["preset"], seed=setting["seed"], labels_key=labels_key
         )
         log(f"GPG ({setting['preset']} preset) trained in {time.perf_counter() - start:.1f} s")
-    elif options["model_methods"]:
+    elif model is None and options["model_methods"]:
         note = "model methods skipped: this genepeak has no genepeak.explain.link_scores"
     summary, per_driver = score_links(
         mdata,

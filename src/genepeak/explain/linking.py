@@ -277,11 +277,6 @@ def peak_distances(peak_chrom, peak_centre, gene_chrom: str, gene_tss: int) -> n
     return np.where(same, np.asarray(peak_centre, dtype=np.float64) - gene_tss, np.nan)
 
 
-def iterate(genes: list[str], desc: str):
-    """Progress over genes when there are several."""
-    return progress(genes, desc=desc) if len(genes) > 1 else genes
-
-
 def link_scores(
     model,
     mdata,
@@ -391,16 +386,12 @@ def _population(model, mdata, labels_key, cell_type) -> np.ndarray:
 
 
 def _positions(model, mdata):
+    """(gene chrom, gene TSS, peak chrom, peak centre) of the model's features."""
     from genepeak.io.annotation import gene_positions
-    from genepeak.io.peaks import peak_coordinates
+    from genepeak.io.peaks import peak_centres
 
-    rna_var = mdata.mod["rna"].var
-    chrom, tss = gene_positions(rna_var)
-    rows = rna_var.index.get_indexer(pd.Index([str(g) for g in model.genes]))
-    coords = peak_coordinates(mdata.mod["atac"].var, source="atac.var")
-    coords = coords.loc[pd.Index([str(p) for p in model.peaks])]
-    centre = (coords["start"].to_numpy() + coords["end"].to_numpy()) // 2
-    return chrom[rows], tss[rows], coords["chrom"].to_numpy().astype(str), centre
+    gene_chrom, gene_tss = gene_positions(mdata.mod["rna"].var, model.genes)
+    return (gene_chrom, gene_tss, *peak_centres(mdata.mod["atac"].var, model.peaks))
 
 
 def _flip_frequency(model, cells, column, threshold, config, rng) -> np.ndarray:

@@ -154,8 +154,9 @@ def annotate_genes(var: pd.DataFrame, annotation: pd.DataFrame | None) -> pd.Dat
     return coords[list(GENE_COLUMNS)]
 
 
-def gene_positions(var: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Chromosome and TSS of every gene of ``var`` (``""`` / -1 where unknown).
+def gene_positions(var: pd.DataFrame, genes=None) -> tuple[np.ndarray, np.ndarray]:
+    """Chromosome and TSS of every gene of ``var``, or of ``genes`` in that order
+    (``""`` / -1 where unknown).
 
     The TSS column when known; else the interval's start (end - 1 on the minus strand; the
     start when the strand is unknown, as for a bare 10x interval).
@@ -164,7 +165,11 @@ def gene_positions(var: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     tss = coords["tss"].to_numpy()
     from_interval = np.where(coords["strand"].to_numpy() == "-", coords["end"] - 1, coords["start"])
     tss = np.where((tss < 0) & (coords["start"].to_numpy() >= 0), from_interval, tss)
-    return coords["chrom"].to_numpy().astype(str), tss.astype(np.int64)
+    chrom = coords["chrom"].to_numpy().astype(str)
+    if genes is not None:
+        rows = var.index.get_indexer(pd.Index([str(g) for g in genes]))
+        chrom, tss = chrom[rows], tss[rows]
+    return chrom, tss.astype(np.int64)
 
 
 def _annotation_by_symbol(path: str | Path) -> pd.DataFrame:

@@ -93,6 +93,15 @@ def peak_coordinates(var: pd.DataFrame, source: str = "peaks") -> pd.DataFrame:
     return parse_peak_names(var.index, source=source)
 
 
+def peak_centres(var: pd.DataFrame, peaks=None) -> tuple[np.ndarray, np.ndarray]:
+    """Chromosome and centre (bp) of every peak of ``var``, or of ``peaks`` in that order."""
+    coords = peak_coordinates(var, source="atac.var")
+    if peaks is not None:
+        coords = coords.loc[pd.Index([str(p) for p in peaks])]
+    centre = (coords["start"].to_numpy() + coords["end"].to_numpy()) // 2
+    return coords["chrom"].to_numpy().astype(str), centre.astype(np.int64)
+
+
 def read_bed(path: str | Path, source: str | None = None) -> pd.DataFrame:
     """Read the first three columns of a BED file (``track``/``#`` lines skipped)."""
     path = Path(path)

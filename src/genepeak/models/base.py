@@ -22,7 +22,7 @@ from genepeak._utils import log, seed_everything
 from genepeak.config import ModelConfig, TrainConfig, from_dict, to_dict
 from genepeak.errors import ConfigError, InputError
 from genepeak.io.annotation import gene_positions
-from genepeak.io.peaks import peak_coordinates
+from genepeak.io.peaks import peak_centres
 from genepeak.models.io import read_model_dir, write_model_dir
 from genepeak.nn.cis import cis_layout
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
@@ -416,17 +416,11 @@ def _select_genes(rna, gene_set: str) -> np.ndarray:
 
 
 def _gene_positions(mdata, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    var = _modality(mdata, "rna", "cis layer").var
-    chrom, tss = gene_positions(var)
-    rows = var.index.get_indexer(pd.Index(genes))
-    return chrom[rows], tss[rows]
+    return gene_positions(_modality(mdata, "rna", "cis layer").var, genes)
 
 
 def _peak_positions(mdata, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    var = _modality(mdata, "atac", "cis layer").var
-    coords = peak_coordinates(var, source="atac.var").loc[pd.Index(peaks)]
-    centre = (coords["start"].to_numpy() + coords["end"].to_numpy()) // 2
-    return coords["chrom"].to_numpy().astype(str), centre.astype(np.int64)
+    return peak_centres(_modality(mdata, "atac", "cis layer").var, peaks)
 
 
 def _check_latent_size(latent_dim: int, n_genes: int, n_peaks: int) -> None:
