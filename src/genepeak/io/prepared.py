@@ -1,0 +1,128 @@
+"""The prepared-MuData contract (docs/architecture.md): one home for reading it.
+
+Models, evaluation and explanation all read a prepared MuData the same way: which modality,
+which rows (cells) and columns (features), the raw counts, the size factors and the
+preparation record in ``mdata.uns["genepeak"]``. Every lookup raises the same kind of
+:class:`~genepeak.errors.InputError`, naming what is absent and where it was looked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from genepeak.errors import InputError
+
+#: ``mdata.uns`` key of the preparation record
+RECORD_KEY = "genepeak"
+#: the two modalities of a prepared MuData
+MODALITIES = ("rna", "atac")
+
+
+def require_modalities(mdata, purpose: str = "this step") -> None:
+    """Raise InputError unless ``mdata`` has the ``rna`` and ``atac`` modalities."""
+    missing = [m for m in MODALITIES if m not in getattr(mdata, "mod", {})]
+    if missing:
+        raise InputError(
+            f"{purpose} needs a prepared MuData with modalities 'rna' and 'atac'; "
+            f"missing: {', '.join(missing)} (run genepeak.prepare first)"
+        )
+
+
+def positions(names, wanted: Sequence[str], what: str, where: str, hint: str = "") -> np.ndarray:
+    """Positions of ``wanted`` in ``names``; InputError naming the absent ones and ``where``.
+
+    Parameters
+    ----------
+    names
+        The index looked in (obs or var names).
+    wanted
+        The names to find, in the order wanted.
+    what
+        What they are, plural (``"genes"``, ``"cells"``), for the message.
+    where
+        Where they were looked for, e.g. ``"mdata.mod['rna'].var_names"``.
+    hint
+        What to do about it, appended to the message.
+    """
+    wanted = np.asarray(wanted, dtype=str)
+    found = pd.Index(np.asarray(names, dtype=str)).get_indexer(wanted)
+    if (found < 0).any():
+        absent = wanted[found < 0]
+        shown = ", ".join(map(repr, absent[:5])) + (", ..." if len(absent) > 5 else "")
+        raise InputError(
+            f"{len(absent)} of {len(wanted)} {what} are not in {where} (e.g. {shown})"
+            + (f"; {hint}" if hint else "")
+        )
+    return found
+
+
+def feature_columns(adata, wanted: Sequence[str], modality: str, hint: str = "") -> np.ndarray:
+    """Column positions of features ``wanted`` in the ``modality`` AnnData ``adata``."""
+    what = "genes" if modality == "rna" else "peaks" if modality == "atac" else "features"
+    where = f"mdata.mod['{modality}'].var_names"
+    return positions(adata.var_names, wanted, what, where, hint)
+
+
+def cell_rows(obs_names, cells=None) -> np.ndarray:
+    """Row positions of ``cells``: all (None), a boolean mask, or cell names."""
+    names = pd.Index(obs_names)
+    if cells is None:
+        return np.arange(len(names))
+    cells = np.asarray(cells)
+    if cells.dtype == bool:
+        if len(cells) != len(names):
+            raise InputError(f"boolean cells mask has length {len(cells)}, expected {len(names)}")
+        return np.flatnonzero(cells)
+    return positions(names, cells, "requested cells", "mdata.obs_names")
+
+
+def dense_block(matrix, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+    """Dense float32 copy of the selected rows (and columns) only; never the whole matrix."""
+    sub = matrix[rows]
+    if cols is not None:
+        sub = sub[:, cols]
+    sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
+    return sub.astype(np.float32, copy=False)
+
+
+def sparse_block(matrix, rows: np.ndarray, cols: np.ndarray | None = None) -> sp.csr_matrix:
+    """CSR float32 copy of the selected rows (and columns); the columns only when not all."""
+    matrix = sp.csr_matrix(matrix)[rows]
+    if cols is not None and (len(cols) != matrix.shape[1] or (cols != np.arange(len(cols))).any()):
+        matrix = matrix[:, cols]
+    return sp.csr_matrix(matrix, dtype=np.float32)
+
+
+def counts(adata, modality: str):
+    """The raw counts, ``layers['counts']`` of the ``modality`` AnnData; InputError when absent."""
+    if "counts" not in adata.layers:
+        raise InputError(
+            f"mdata.mod['{modality}'].layers has no 'counts' (raw counts), which a count "
+            "likelihood needs; prepare the data with genepeak.prepare, or choose an MSE-type loss"
+        )
+    return adata.layers["counts"]
+
+
+def size_factors(rna) -> np.ndarray:
+    """Each cell's size factor: ``rna.obs['size_factor']``, else library size over its median."""
+    if "size_factor" in rna.obs:
+        factors = rna.obs["size_factor"].to_numpy(dtype=float)
+    elif "counts" in rna.layers:
+        totals = np.asarray(rna.layers["counts"].sum(axis=1), dtype=float).ravel()
+        factors = totals / np.median(totals)
+    else:
+        raise InputError(
+            "mdata.mod['rna'].obs has no 'size_factor' and its layers no 'counts': cannot "
+            "convert raw counts to the model's input space; give values in log1p space instead"
+        )
+    return factors
+
+
+def record(mdata) -> dict:
+    """The preparation record ``mdata.uns['genepeak']`` ({} when the data was not prepared)."""
+    found = mdata.uns.get(RECORD_KEY, {}) if hasattr(mdata, "uns") else {}
+    return found if isinstance(found, dict) else {}

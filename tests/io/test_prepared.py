@@ -1,0 +1,71 @@
+"""The prepared-MuData contract: one lookup, one error form."""
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from genepeak.errors import InputError
+from genepeak.io import prepared
+
+
+def _rna() -> ad.AnnData:
+    counts = sp.csr_matrix(np.array([[1, 0, 3], [0, 2, 0], [4, 4, 4]], dtype=np.float32))
+    rna = ad.AnnData(
+        X=counts.copy(),
+        obs=pd.DataFrame(index=["c0", "c1", "c2"]),
+        var=pd.DataFrame(index=["A", "B", "C"]),
+    )
+    rna.layers["counts"] = counts
+    return rna
+
+
+def test_positions_keep_order_and_name_the_absent():
+    rna = _rna()
+    assert list(prepared.feature_columns(rna, ["C", "A"], "rna")) == [2, 0]
+    with pytest.raises(
+        InputError, match=r"1 of 2 genes are not in mdata.mod\['rna'\].var_names.*'Z'"
+    ):
+        prepared.feature_columns(rna, ["A", "Z"], "rna")
+
+
+def test_cell_rows_take_none_masks_and_names():
+    names = pd.Index(["c0", "c1", "c2"])
+    assert list(prepared.cell_rows(names)) == [0, 1, 2]
+    assert list(prepared.cell_rows(names, np.array([True, False, True]))) == [0, 2]
+    assert list(prepared.cell_rows(names, ["c2"])) == [2]
+    with pytest.raises(InputError, match="mask has length 2"):
+        prepared.cell_rows(names, np.array([True, False]))
+    with pytest.raises(InputError, match="not in mdata.obs_names"):
+        prepared.cell_rows(names, ["x"])
+
+
+def test_blocks_select_without_densifying_the_whole_matrix():
+    rna = _rna()
+    dense = prepared.dense_block(rna.X, np.array([2, 0]), np.array([1]))
+    assert dense.dtype == np.float32 and dense.ravel().tolist() == [4.0, 0.0]
+    block = prepared.sparse_block(rna.X, np.array([0]), np.arange(3))
+    assert sp.issparse(block) and block.toarray().ravel().tolist() == [1.0, 0.0, 3.0]
+
+
+def test_size_factors_from_obs_else_from_counts_else_error():
+    rna = _rna()
+    assert np.allclose(prepared.size_factors(rna), np.array([4, 2, 12]) / 4)
+    rna.obs["size_factor"] = [1.0, 2.0, 3.0]
+    assert prepared.size_factors(rna).tolist() == [1.0, 2.0, 3.0]
+    bare = ad.AnnData(X=np.ones((2, 2), dtype=np.float32))
+    with pytest.raises(InputError, match="size_factor"):
+        prepared.size_factors(bare)
+    with pytest.raises(InputError, match=r"mdata.mod\['rna'\].layers has no 'counts'"):
+        prepared.counts(bare, "rna")
+
+
+def test_require_modalities_and_record():
+    class Fake:
+        mod = {"rna": None}
+        uns = {"genepeak": {"source": "x"}}
+
+    with pytest.raises(InputError, match="missing: atac"):
+        prepared.require_modalities(Fake(), "evaluation")
+    assert prepared.record(Fake()) == {"source": "x"}
