@@ -20,3 +20,7 @@ class ConfigError(GenepeakError, ValueError):
 
 class TrainingError(GenepeakError, RuntimeError):
     """Training cannot go on (for example the loss became NaN)."""
+
+
+class AbsentGeneError(InputError):
+    """A gene asked for is not among the model's genes (absent, filtered out or misspelt)."""
