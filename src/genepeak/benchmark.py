@@ -15,7 +15,6 @@ Protocol (issue 10): settings are chosen on simulation seeds 0-2; numbers are re
 from __future__ import annotations
 
 import html
-import inspect
 import json
 import shutil
 import tempfile
@@ -57,6 +56,17 @@ SUMMARY_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How each setting is scored (the same for every setting of one benchmark)."""
+
+    labels_key: str | None = None
+    model_methods: bool = True
+    explain_config: object = None
+    window: int = LINKPEAKS_WINDOW
+    n_background: int = N_BACKGROUND
+
+
 @dataclass
 class LinkBenchmarkResult:
     """What ``benchmark_links`` measured: one row per (setting, method), and per driver."""
@@ -74,31 +84,16 @@ class LinkBenchmarkResult:
 # --------------------------------------------------------------------------- model methods
 
 
-def model_link_function():
-    """``genepeak.explain.link_scores`` when this version has it, else ``None``."""
-    import genepeak.explain as explain
-
-    return getattr(explain, "link_scores", None)
-
-
 def model_scores(
     model, mdata, genes: list[str], *, labels_key: str | None, config=None
 ) -> dict[str, LinkScores]:
     """The model's methods as :class:`LinkScores` from ``genepeak.explain.link_scores``.
 
     Peaks or genes its table leaves out score ``-inf``; ``link_score`` calls links at FDR < 0.05.
-    Returns ``{}`` when ``link_scores`` does not exist.
     """
-    link_fn = model_link_function()
-    if link_fn is None:
-        return {}
-    table = link_fn(model, mdata, list(genes), labels_key=labels_key, config=config)
-    needed = {"gene", "peak", *list(MODEL_COLUMNS.values())[:3]}
-    if not needed <= set(table.columns):
-        raise InputError(
-            f"genepeak.explain.link_scores returned columns {list(table.columns)}; "
-            f"expected {sorted(needed)}"
-        )
+    from genepeak.explain import link_scores
+
+    table = link_scores(model, mdata, list(genes), labels_key=labels_key, config=config)
     peaks = mdata.mod["atac"].var_names
     rows = pd.Index(genes).get_indexer(table["gene"].astype(str))
     cols = peaks.get_indexer(table["peak"].astype(str))
@@ -109,13 +104,13 @@ def model_scores(
         out[rows[ok], cols[ok]] = pd.to_numeric(table[column]).to_numpy(np.float64)[ok]
         return out
 
-    out = {}
-    for method, column in MODEL_COLUMNS.items():
-        if column in table.columns:
-            out[method] = LinkScores(method, list(genes), peaks, matrix(column, -np.inf))
-    if "fdr" in table.columns:
-        out["link_score"].called = matrix("fdr", np.nan) < CALL_FDR
-        out["link_score"].call_rule = f"FDR < {CALL_FDR}"
+    out = {
+        method: LinkScores(method, list(genes), peaks, matrix(column, -np.inf))
+        for method, column in MODEL_COLUMNS.items()
+        if column in table.columns  # flip_frequency only where a threshold could be chosen
+    }
+    out["link_score"].called = matrix("fdr", np.nan) < CALL_FDR
+    out["link_score"].call_rule = f"FDR < {CALL_FDR}"
     return out
 
 
@@ -193,26 +188,13 @@ def score_links(
 # --------------------------------------------------------------------------- settings
 
 
-def _simulate(folder: Path, shape: str, seed: int, link_strength: float):
-    from genepeak.simulate import simulate
-
-    options = {}
-    if "link_strength" in inspect.signature(simulate).parameters:
-        options["link_strength"] = link_strength
-    elif link_strength != 1.0:
-        raise ConfigError(
-            f"link strength {link_strength}: this version's simulator has no link_strength "
-            "option; use --link-strength 1.0"
-        )
-    return simulate(folder, shape=shape, seed=seed, **options)
-
-
 def _simulated_data(folder: Path, shape: str, seed: int, link_strength: float):
     """Simulate and prepare one setting: (mdata, truth path, sham genes or None)."""
     from genepeak.config import PrepareConfig
     from genepeak.prepare.pipeline import prepare
+    from genepeak.simulate import simulate
 
-    sim = _simulate(folder / "simulated", shape, seed, link_strength)
+    sim = simulate(folder / "simulated", shape=shape, seed=seed, link_strength=link_strength)
     config = PrepareConfig(gene_annotation=str(sim.annotation_path), seed=seed)
     mdata = prepare(sim.out_dir, config)
     sham_path = sim.out_dir / "sham_genes.tsv"
@@ -234,49 +216,40 @@ def score_trained(
     mdata, truth, sham, model, setting: dict, *, labels_key: str, explain_config=None
 ):
     """One setting's summary and per-driver tables for an already trained ``model``."""
-    options = dict(
-        labels_key=labels_key,
-        model_methods=True,
-        explain_config=explain_config,
-        window=LINKPEAKS_WINDOW,
-        n_background=N_BACKGROUND,
-    )
-    summary, per_driver, _ = _run_setting(mdata, truth, sham, setting, options, model=model)
-    return summary, per_driver
+    options = ScoringOptions(labels_key=labels_key, explain_config=explain_config)
+    return _run_setting(mdata, truth, sham, setting, options, model=model)
 
 
 def _run_setting(
-    mdata, truth, sham, setting: dict, options: dict, model=None
-) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    mdata, truth, sham, setting: dict, options: ScoringOptions, model=None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score one data set; train GPG first (unless ``model`` is given) for the model's methods."""
-    labels_key = _labels_key(mdata, options["labels_key"])
-    note = ""
-    if model is None and options["model_methods"] and model_link_function() is not None:
+    labels_key = _labels_key(mdata, options.labels_key)
+    if model is None and options.model_methods:
         start = time.perf_counter()
         model = train_gpg(
             mdata, preset=setting["preset"], seed=setting["seed"], labels_key=labels_key
         )
         log(f"GPG ({setting['preset']} preset) trained in {time.perf_counter() - start:.1f} s")
-    elif model is None and options["model_methods"]:
-        note = "model methods skipped: this genepeak has no genepeak.explain.link_scores"
     summary, per_driver = score_links(
         mdata,
         truth,
         labels_key=labels_key,
         sham_genes=sham,
         model=model,
-        explain_config=options["explain_config"],
-        window=options["window"],
-        n_background=options["n_background"],
+        explain_config=options.explain_config,
+        window=options.window,
+        n_background=options.n_background,
         seed=setting["seed"],
     )
     summary = summary.reset_index().assign(**setting, labels_key=labels_key)
-    first = [*SETTING_COLUMNS, "labels_key", "method"]
-    summary = summary[first + [c for c in summary.columns if c not in first]]
-    per_driver = per_driver.assign(**setting)
-    first = [*SETTING_COLUMNS, "method", "gene"]
-    per_driver = per_driver[first + [c for c in per_driver.columns if c not in first]]
-    return summary, per_driver, note
+    return _columns_first(summary, [*SETTING_COLUMNS, "labels_key", "method"]), _columns_first(
+        per_driver.assign(**setting), [*SETTING_COLUMNS, "method", "gene"]
+    )
+
+
+def _columns_first(frame: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    return frame[first + [c for c in frame.columns if c not in first]]
 
 
 def benchmark_links(
@@ -319,6 +292,29 @@ def benchmark_links(
         folder inside ``out``, removed at the end).
     """
     out = Path(out)
+    preset = _check_request(preset, input, truth)
+    options = ScoringOptions(labels_key, model_methods, explain_config, window, n_background)
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = (
+        out / "link_benchmark_data"
+        if keep_data
+        else Path(tempfile.mkdtemp(prefix=".link_benchmark_", dir=out))
+    )
+    try:
+        settings = _settings(
+            data_dir, shape, seeds, link_strengths, preset, input, truth, sham_genes
+        )
+        result = _score_settings(settings, options, out / "link_benchmark_partial.tsv")
+    finally:
+        if not keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    result.paths = write_benchmark(result, out)
+    (out / "link_benchmark_partial.tsv").unlink(missing_ok=True)  # the whole table is written
+    return result
+
+
+def _check_request(preset: str | None, input, truth) -> str:
+    """The preset to train (``reference`` for user data, ``small`` for simulated)."""
     preset = preset or ("reference" if input is not None else "small")
     if preset not in PRESETS:
         raise ConfigError(f"preset {preset!r}: choose one of {', '.join(PRESETS)}")
@@ -326,46 +322,29 @@ def benchmark_links(
         raise ConfigError(
             "give --input and --truth together (a prepared .h5mu and its truth table)"
         )
-    options = dict(
-        labels_key=labels_key,
-        model_methods=model_methods,
-        explain_config=explain_config,
-        window=window,
-        n_background=n_background,
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    data_dir = (
-        out / "link_benchmark_data"
-        if keep_data
-        else Path(tempfile.mkdtemp(prefix=".link_benchmark_", dir=out))
-    )
+    return preset
+
+
+def _score_settings(settings, options: ScoringOptions, partial_path: Path) -> LinkBenchmarkResult:
+    """Score every setting in turn, writing the rows so far to ``partial_path`` after each."""
     summaries, drivers, notes = [], [], []
-    try:
-        for setting, load in _settings(
-            data_dir, shape, seeds, link_strengths, preset, input, truth, sham_genes
-        ):
-            log(f"link benchmark: {setting}")
-            seed_everything(setting["seed"])
-            mdata, truth_table, sham = load()
-            summary, per_driver, note = _run_setting(mdata, truth_table, sham, setting, options)
-            summaries.append(summary)
-            drivers.append(per_driver)
-            # every finished setting is on disk, so a long run that stops keeps what it measured
-            partial = pd.concat(summaries, ignore_index=True)
-            with atomic_path(out / "link_benchmark_partial.tsv") as tmp:
-                partial.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-            for text in (note, NO_SHAM_NOTE if sham is None else ""):
-                if text and text not in notes:
-                    notes.append(text)
-    finally:
-        if not keep_data:
-            shutil.rmtree(data_dir, ignore_errors=True)
-    result = LinkBenchmarkResult(
+    for setting, load in settings:
+        log(f"link benchmark: {setting}")
+        seed_everything(setting["seed"])
+        mdata, truth_table, sham = load()
+        summary, per_driver = _run_setting(mdata, truth_table, sham, setting, options)
+        summaries.append(summary)
+        drivers.append(per_driver)
+        # every finished setting is on disk, so a long run that stops keeps what it measured
+        with atomic_path(partial_path) as tmp:
+            pd.concat(summaries, ignore_index=True).to_csv(
+                tmp, sep="\t", index=False, float_format="%.6g"
+            )
+        if sham is None and NO_SHAM_NOTE not in notes:
+            notes.append(NO_SHAM_NOTE)
+    return LinkBenchmarkResult(
         pd.concat(summaries, ignore_index=True), pd.concat(drivers, ignore_index=True), notes=notes
     )
-    result.paths = write_benchmark(result, out)
-    (out / "link_benchmark_partial.tsv").unlink(missing_ok=True)  # the whole table is written
-    return result
 
 
 def _settings(data_dir, shape, seeds, link_strengths, preset, input, truth, sham_genes):
