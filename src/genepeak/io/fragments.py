@@ -180,11 +180,28 @@ def count_cut_sites(
     barcode_index = pd.Index(np.asarray(barcodes, dtype=str))
     if barcode_index.has_duplicates:
         raise InputError("count_cut_sites: barcodes must be unique")
-    n_cells, n_peaks = len(barcode_index), len(peaks)
-    total = sp.csr_matrix((n_cells, n_peaks), dtype=np.float32)
+    shape = (len(barcode_index), len(peaks))
+    total = sp.csr_matrix(shape, dtype=np.float32)
     pending: list[sp.csr_matrix] = []
     state = {"chrom": None, "start": -1, "seen": set()}
-    reader = pd.read_csv(
+    for chunk in progress(_read_chunks(path, chunk_lines), desc="counting cut sites"):
+        _check_chunk_sorted(chunk, state, path)
+        rows = barcode_index.get_indexer(chunk["barcode"].to_numpy())
+        if (rows >= 0).any():
+            pending.append(_chunk_counts(chunk[rows >= 0], rows[rows >= 0], lookup, shape))
+        if len(pending) >= 8:
+            total = total + sum(pending[1:], pending[0])
+            pending.clear()
+    if pending:
+        total = total + sum(pending[1:], pending[0])
+    total = sp.csr_matrix(total, dtype=np.float32)
+    total.sum_duplicates()
+    return total
+
+
+def _read_chunks(path: Path, chunk_lines: int):
+    """The fragments file's first four columns, ``chunk_lines`` rows at a time."""
+    return pd.read_csv(
         path,
         sep="\t",
         header=None,
@@ -195,41 +212,25 @@ def count_cut_sites(
         chunksize=chunk_lines,
         compression="gzip",
     )
-    for chunk in progress(reader, desc="counting cut sites"):
-        _check_chunk_sorted(chunk, state, path)
-        rows = barcode_index.get_indexer(chunk["barcode"].to_numpy())
-        keep = rows >= 0
-        if not keep.any():
+
+
+def _chunk_counts(chunk: pd.DataFrame, rows: np.ndarray, lookup, shape) -> sp.csr_matrix:
+    """Cut sites of one chunk's fragments (rows = their cells) counted in every peak."""
+    chroms = chunk["chrom"].to_numpy()
+    starts = chunk["start"].to_numpy()
+    ends = chunk["end"].to_numpy()
+    row_parts, col_parts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for chrom in pd.unique(chroms):
+        if chrom not in lookup.by_chrom:
             continue
-        chunk = chunk[keep]
-        rows = rows[keep]
-        chroms = chunk["chrom"].to_numpy()
-        starts = chunk["start"].to_numpy()
-        ends = chunk["end"].to_numpy()
-        row_parts, col_parts = [], []
-        for chrom in pd.unique(chroms):
-            if chrom not in lookup.by_chrom:
-                continue
-            idx = np.flatnonzero(chroms == chrom)
-            cuts = np.concatenate([starts[idx], ends[idx]])
-            cut_rows = np.concatenate([rows[idx], rows[idx]])
-            for where, cols in lookup.columns(chrom, cuts):
-                row_parts.append(cut_rows[where])
-                col_parts.append(cols)
-        if row_parts:
-            r = np.concatenate(row_parts)
-            c = np.concatenate(col_parts)
-            pending.append(
-                sp.csr_matrix((np.ones(r.size, dtype=np.float32), (r, c)), shape=(n_cells, n_peaks))
-            )
-        if len(pending) >= 8:
-            total = total + sum(pending[1:], pending[0])
-            pending.clear()
-    if pending:
-        total = total + sum(pending[1:], pending[0])
-    total = sp.csr_matrix(total, dtype=np.float32)
-    total.sum_duplicates()
-    return total
+        idx = np.flatnonzero(chroms == chrom)
+        cuts = np.concatenate([starts[idx], ends[idx]])
+        cut_rows = np.concatenate([rows[idx], rows[idx]])
+        for where, cols in lookup.columns(chrom, cuts):
+            row_parts.append(cut_rows[where])
+            col_parts.append(cols)
+    r, c = np.concatenate(row_parts), np.concatenate(col_parts)
+    return sp.csr_matrix((np.ones(r.size, dtype=np.float32), (r, c)), shape=shape)
 
 
 def _peaks_named_like(peaks: pd.DataFrame, contigs: Sequence[str], path: Path) -> pd.DataFrame:
