@@ -55,20 +55,7 @@ def read_10x_h5(path: str | Path) -> ad.AnnData:
             "expected a 10x filtered_feature_bc_matrix.h5 — download it again"
         ) from err
     with handle:
-        if "matrix" not in handle:
-            raise InputError(
-                f"{path} is HDF5 but not a 10x feature-barcode matrix: it has no 'matrix' group "
-                f"(top-level keys: {sorted(handle.keys())}). Cell Ranger 2 files and AnnData "
-                ".h5ad files are not 10x ARC h5; give the filtered_feature_bc_matrix.h5 of Cell "
-                "Ranger ARC, or convert to .h5mu / two .h5ad files"
-            )
-        group = handle["matrix"]
-        missing = [k for k in (*_REQUIRED, "features") if k not in group]
-        if missing:
-            raise InputError(
-                f"{path}: 10x 'matrix' group lacks {', '.join(missing)}; expected barcodes, data, "
-                "indices, indptr, shape and features/{id,name,feature_type}"
-            )
+        group = _matrix_group(handle, path)
         try:
             n_features, n_cells = (int(v) for v in group["shape"][:])
             # convert while reading: no second full-size copy of data / indices
@@ -77,16 +64,7 @@ def read_10x_h5(path: str | Path) -> ad.AnnData:
             indices = group["indices"].astype(index_dtype)[:]
             indptr = group["indptr"].astype(index_dtype)[:]
             barcodes = _strings(group["barcodes"])
-            feat = group["features"]
-            var = pd.DataFrame(
-                {
-                    "gene_ids": _strings(feat["id"]),
-                    "feature_types": _strings(feat["feature_type"]),
-                    "genome": _strings(feat["genome"]) if "genome" in feat else "",
-                    "interval": _strings(feat["interval"]) if "interval" in feat else "",
-                }
-            )
-            var.index = pd.Index(_strings(feat["name"]))
+            var = _features(group["features"])
         except (OSError, KeyError, ValueError) as err:
             raise InputError(
                 f"{path}: 10x matrix could not be read (truncated file?): {err}"
@@ -102,6 +80,39 @@ def read_10x_h5(path: str | Path) -> ad.AnnData:
     # features x barcodes stored as CSC is barcodes x features as CSR: no copy, no transpose
     counts = sp.csr_matrix((data, indices, indptr), shape=(n_cells, n_features), copy=False)
     return _as_anndata(counts, barcodes, var)
+
+
+def _matrix_group(handle: h5py.File, path: Path) -> h5py.Group:
+    """The 10x ``matrix`` group, with every dataset the reader needs; InputError otherwise."""
+    if "matrix" not in handle:
+        raise InputError(
+            f"{path} is HDF5 but not a 10x feature-barcode matrix: it has no 'matrix' group "
+            f"(top-level keys: {sorted(handle.keys())}). Cell Ranger 2 files and AnnData "
+            ".h5ad files are not 10x ARC h5; give the filtered_feature_bc_matrix.h5 of Cell "
+            "Ranger ARC, or convert to .h5mu / two .h5ad files"
+        )
+    group = handle["matrix"]
+    missing = [k for k in (*_REQUIRED, "features") if k not in group]
+    if missing:
+        raise InputError(
+            f"{path}: 10x 'matrix' group lacks {', '.join(missing)}; expected barcodes, data, "
+            "indices, indptr, shape and features/{id,name,feature_type}"
+        )
+    return group
+
+
+def _features(feat: h5py.Group) -> pd.DataFrame:
+    """The ``features`` group as a var table indexed by feature name."""
+    var = pd.DataFrame(
+        {
+            "gene_ids": _strings(feat["id"]),
+            "feature_types": _strings(feat["feature_type"]),
+            "genome": _strings(feat["genome"]) if "genome" in feat else "",
+            "interval": _strings(feat["interval"]) if "interval" in feat else "",
+        }
+    )
+    var.index = pd.Index(_strings(feat["name"]))
+    return var
 
 
 def _as_anndata(counts: sp.csr_matrix, barcodes: np.ndarray, var: pd.DataFrame) -> ad.AnnData:
