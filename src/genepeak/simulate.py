@@ -642,10 +642,6 @@ class Layout:
 # --------------------------------------------------------------------------- helpers
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    return np.log(p) - np.log1p(-p)
-
-
 def _top_k_weighted(rng: np.random.Generator, log_weights: np.ndarray, k: int) -> np.ndarray:
     """Indices of a weighted sample without replacement (Gumbel top-k), sorted."""
     keys = log_weights + rng.gumbel(size=log_weights.shape)
@@ -1795,13 +1791,20 @@ def simulate(
         f"wrote {out_dir}: {int(truth['planted'].sum())} planted links for "
         f"{len(layout.drivers)} genes, {len(layout.shams)} sham genes"
     )
+    return _result(out_dir, spec.n_cells, layout, fragments, genome, link_strength)
+
+
+def _result(
+    out_dir: Path, n_cells: int, layout, fragments: bool, genome: str, link_strength: float
+) -> SimulationResult:
+    """The paths of what :func:`simulate` wrote, and the shape."""
     return SimulationResult(
         out_dir=out_dir,
         h5_path=out_dir / "filtered_feature_bc_matrix.h5",
         links_path=out_dir / "ground_truth_links.tsv",
         labels_path=out_dir / "cell_types.tsv",
         annotation_path=out_dir / "gene_annotation.tsv",
-        n_cells=spec.n_cells,
+        n_cells=n_cells,
         n_genes=len(layout.genes),
         n_peaks=len(layout.peaks),
         peaks_path=out_dir / "atac_peaks.bed",
