@@ -80,6 +80,7 @@ def _train(args: argparse.Namespace) -> None:
 def _explain(args: argparse.Namespace) -> None:
     import mudata
 
+    from genepeak import outputs
     from genepeak.config import ExplainConfig, load_config
     from genepeak.errors import InputError
     from genepeak.explain import explain_gene
@@ -118,9 +119,9 @@ def _explain(args: argparse.Namespace) -> None:
         values_are_counts=args.count is not None,
         population=args.population,
         config=config,
-        out_dir=args.out,
         labels_key=args.labels_key,
     )
+    outputs.write_result(result, args.out, config.top_k)
     print("; ".join(result.changes), f"in {result.summary()['cell']}")
     columns = [
         c
@@ -171,7 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate, explain, report.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        _add_run,
+        _add_simulate,
+        _add_prepare,
+        _add_download,
+        _add_train,
+        _add_explain,
+        _add_benchmark_links,
+    ):
+        add(sub)
+    return parser
 
+
+def _add_run(sub) -> None:
+    """The ``genepeak run`` subcommand."""
     p = sub.add_parser("run", help="the whole path (default: on the built-in simulated data)")
     p.add_argument("--out", default="genepeak_output", help="output folder")
     p.add_argument("--input", help="10x ARC outs folder, ARC .h5, .h5mu, or rna.h5ad,atac.h5ad")
@@ -183,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.set_defaults(func=_run)
 
+
+def _add_simulate(sub) -> None:
+    """The ``genepeak simulate`` subcommand."""
     p = sub.add_parser("simulate", help="write a PBMC-like multiome in 10x ARC layout")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--shape", default="small", help="tiny, small, medium, pbmc3k or pbmc10k")
@@ -194,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--genome", default="hg38", help="hg38 (default) or mm10")
     p.set_defaults(func=_simulate)
 
+
+def _add_prepare(sub) -> None:
+    """The ``genepeak prepare`` subcommand."""
     p = sub.add_parser("prepare", help="QC, normalise and pair 10x multiome into one .h5mu")
     p.add_argument("--input", help="ARC outs folder, .h5, .h5mu or rna,atac .h5ad")
     p.add_argument("--rna", help="RNA-only matrix (.h5, MEX folder, .h5ad) for --fragments")
@@ -207,11 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", help="folder for QC figures")
     p.set_defaults(func=_prepare)
 
+
+def _add_download(sub) -> None:
+    """The ``genepeak download`` subcommand."""
     p = sub.add_parser("download", help="fetch 10x PBMC multiome files (needs internet)")
     p.add_argument("name", choices=["pbmc3k", "pbmc10k"])
     p.add_argument("--dir", default=str(Path.home() / ".cache" / "genepeak"))
     p.set_defaults(func=_download)
 
+
+def _add_train(sub) -> None:
+    """The ``genepeak train`` subcommand."""
     p = sub.add_parser("train", help="train one model from a YAML config")
     p.add_argument("--config", required=True, help="YAML: data, out, preset, model, train")
     p.add_argument("--devices", type=int, help="number of devices (DDP when > 1)")
@@ -219,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint")
     p.set_defaults(func=_train)
 
+
+def _add_explain(sub) -> None:
+    """The ``genepeak explain`` subcommand."""
     p = sub.add_parser("explain", help="perturb genes in a cell and rank the peaks that flip")
     p.add_argument("--model", required=True, help="trained model folder")
     p.add_argument("--data", help="prepared .h5mu (default: the data the model was trained on)")
@@ -233,11 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="genepeak_explain", help="output folder")
     p.set_defaults(func=_explain)
 
+
+def _add_benchmark_links(sub) -> None:
+    """The ``genepeak benchmark-links`` subcommand."""
     p = sub.add_parser(
         "benchmark-links", help="score every gene -> peak link method against planted truth"
     )
     p.add_argument("--out", default="genepeak_link_benchmark", help="output folder")
-    p.add_argument("--shape", default="small", help="simulated shape: tiny, small, pbmc3k, pbmc10k")
+    p.add_argument(
+        "--shape", default="small", help="simulated shape: tiny, small, medium, pbmc3k, pbmc10k"
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5], help="simulation seeds")
     p.add_argument(
         "--link-strength", type=float, nargs="+", default=[1.0], help="planted link strengths"
@@ -253,7 +288,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels-key", help="obs column with cell types (default leiden)")
     p.add_argument("--keep-data", action="store_true", help="keep simulated data under --out")
     p.set_defaults(func=_benchmark_links)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
