@@ -33,10 +33,14 @@ _NON_TERMS = {"epoch", "beta", "seconds", "lr", "step"}
 
 
 def save_figure(fig, path: str | Path) -> Path:
-    """Write ``fig`` as PNG to ``path`` (atomically) and close it."""
+    """Write ``fig`` to ``path`` (atomically) and close it: the one figure saver of genepeak.
+
+    The format follows the suffix (``.png`` when there is none; ``.svg`` and ``.pdf`` too),
+    at :data:`DPI`, cropped to the drawing.
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -251,11 +255,11 @@ def _loss_terms(history: pd.DataFrame) -> list[str]:
 
 
 def plot_training_curves(histories: Mapping[str, pd.DataFrame]):
-    """Per model: total loss (top) and every loss term (bottom), training solid, validation
-    dashed, per epoch."""
+    """Per model: total loss (top, with the KL weight beta when it changes) and every loss
+    term (bottom), training solid, validation dashed, per epoch."""
     histories = {n: h for n, h in histories.items() if h is not None and len(h)}
     if not histories:
-        raise ValueError("no training history: train the models first")
+        raise ValueError("the training history is empty: train the models first")
     n = len(histories)
     fig, axes = plt.subplots(2, n, figsize=(3.8 * n, 5.6), squeeze=False)
     for col, (name, history) in enumerate(histories.items()):
@@ -269,6 +273,10 @@ def plot_training_curves(histories: Mapping[str, pd.DataFrame]):
             top.plot(epoch, history[val_total], color="#d62728", linestyle="--", label="validation")
         top.set_title(f"{name}: total loss", fontsize=10)
         top.legend(fontsize=7, frameon=False)
+        if "beta" in history and history["beta"].nunique() > 1:
+            twin = top.twinx()
+            twin.plot(epoch, history["beta"], color="grey", linestyle=":", label="beta")
+            twin.set_ylabel("KL weight beta", color="grey", fontsize=8)
         cmap = plt.get_cmap("tab10")
         for i, term in enumerate(parts):
             bottom.plot(epoch, history[term], color=cmap(i % 10), label=term)

@@ -14,8 +14,8 @@ import mudata as md  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from genepeak._utils import atomic_path  # noqa: E402
 from genepeak.errors import InputError  # noqa: E402
+from genepeak.report.figures import save_figure  # noqa: E402
 
 _VIOLIN_METRICS = ("total_counts", "n_genes_by_counts", "pct_counts_mt", "pct_counts_ribo")
 _ATAC_METRICS = (
@@ -26,13 +26,6 @@ _ATAC_METRICS = (
     "atac_tss_fraction",
 )
 _LOG_METRICS = ("total_counts", "n_genes_by_counts", "atac_fragments")
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 def _bounds(rules: pd.DataFrame | None, metric: str) -> list[float]:
@@ -62,7 +55,7 @@ def _violins(mdata: md.MuData, metrics: Sequence[str], title: str, path: Path) -
         ax.set_xticks([1, 2], [f"input\n(n={before.size})", f"kept\n(n={int(kept.sum())})"])
         ax.set_title(f"log1p({metric})" if log_scale else metric, fontsize=10)
     fig.suptitle(f"{title} (dashed: QC rule bounds)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_qc_violins(mdata: md.MuData, path: Path) -> Path:
@@ -94,7 +87,7 @@ def plot_qc_rules(mdata: md.MuData, path: Path) -> Path | None:
     ax.set_xlabel("cells removed")
     ax.set_title(f"QC: {mdata.n_obs} of {n_in} cells kept", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_hvg_dispersion(mdata: md.MuData, path: Path) -> Path:
@@ -123,7 +116,7 @@ def plot_hvg_dispersion(mdata: md.MuData, path: Path) -> Path:
     ax.set_xlabel("mean expression (log1p)")
     ax.set_ylabel("normalised dispersion")
     ax.legend(fontsize=8, markerscale=3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_peak_activity(mdata: md.MuData, path: Path) -> Path:
@@ -141,7 +134,7 @@ def plot_peak_activity(mdata: md.MuData, path: Path) -> Path:
     ax.set_ylabel("peaks")
     ax.set_title(f"{int((frac >= threshold).sum())} of {frac.size} peaks pass", fontsize=10)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_rna_umap(mdata: md.MuData, path: Path, labels_key: str | None = None) -> Path:
@@ -163,7 +156,7 @@ def plot_rna_umap(mdata: md.MuData, path: Path, labels_key: str | None = None) -
     ax.set_yticks([])
     ax.set_title(f"RNA UMAP ({key})", fontsize=10)
     ax.legend(fontsize=6, markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_prepare_qc(mdata: md.MuData, out_dir: str | Path) -> dict[str, Path]:
