@@ -13,17 +13,17 @@ import pandas as pd
 
 from genepeak._utils import atomic_path, log, seed_everything
 from genepeak.config import (
+    ARCHITECTURES,
     ModelConfig,
     RunConfig,
     TrainConfig,
     from_dict,
     load_yaml,
+    merged,
     preset,
     to_dict,
 )
 from genepeak.errors import ConfigError
-
-ARCHITECTURES = {"gpg": "GPG", "pgp": "PGP", "dual": "DualVAE"}
 
 
 @dataclass
@@ -76,15 +76,13 @@ def _model_configs(config: RunConfig, small: bool) -> dict[str, tuple[ModelConfi
     configs = {}
     for name in ARCHITECTURES:
         model_preset, train_preset = preset(name, small=small)
-        model_options = {**to_dict(model_preset), **(config.models.get(name) or {})}
-        train_options = {**to_dict(train_preset), **(config.train.get(name) or {})}
-        model_config = from_dict(ModelConfig, model_options, where=f"models.{name}")
+        model_config = merged(ModelConfig, model_preset, config.models.get(name), f"models.{name}")
         if model_config.architecture != name:
             raise ConfigError(
                 f"models.{name}.architecture is {model_config.architecture!r}; "
                 f"it must be {name!r} (or left out)"
             )
-        train_config = from_dict(TrainConfig, train_options, where=f"train.{name}")
+        train_config = merged(TrainConfig, train_preset, config.train.get(name), f"train.{name}")
         train_config.seed = config.seed
         configs[name] = (model_config, train_config)
     return configs
@@ -115,9 +113,9 @@ def run(config: RunConfig | None = None) -> RunResult:
     -------
     RunResult with the paths written and the trained models.
     """
-    import genepeak.models as models_module
     from genepeak.evaluate import evaluate
     from genepeak.models.fit import record_data_path
+    from genepeak.models.registry import REGISTRY
     from genepeak.prepare.pipeline import prepare
     from genepeak.report.html import write_run_report
     from genepeak.report.qc import plot_prepare_qc
@@ -167,7 +165,7 @@ def run(config: RunConfig | None = None) -> RunResult:
     trained = {}
     for name, (model_config, train_config) in model_configs.items():
         train_config.labels_key = labels_key
-        model_cls = getattr(models_module, ARCHITECTURES[name])
+        model_cls = REGISTRY[name].model_class
         model = model_cls(mdata, model_config=model_config, train_config=train_config)
         model_dir = out / "models" / name
         model.train(out_dir=model_dir)
@@ -186,11 +184,11 @@ def run(config: RunConfig | None = None) -> RunResult:
     explained, link_table = None, None
     if config.run_explain:
         clock.start("explain (perturbation)")
+        from genepeak import outputs
         from genepeak.explain import explain
 
-        explained = explain(
-            trained["gpg"], mdata, config.explain, out_dir=out / "explain", truth=truth_path
-        )
+        explained = explain(trained["gpg"], mdata, config.explain, truth=truth_path)
+        outputs.write_explain(explained, out / "explain", config.explain.top_k)
         clock.stop()
         clock.start("gene -> peak links (population silencing)")
         link_table = _links(trained["gpg"], mdata, config, out, truth_path)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from explain_fakes import linear_model_for
 
+from genepeak import outputs
 from genepeak.config import ExplainConfig, PerturbationConfig
 from genepeak.explain import explain, explain_gene
 from genepeak.explain.perturb import choose_threshold
@@ -29,7 +30,9 @@ def _silence_gene3(model, mdata, **options):
 
 
 def test_silencing_a_driver_gene_loses_its_peaks(tiny_mdata, linear_model, tmp_path):
-    result = _silence_gene3(linear_model, tiny_mdata, out_dir=tmp_path)
+    result = _silence_gene3(linear_model, tiny_mdata)
+    assert result.files == {} and not list(tmp_path.iterdir())  # explain writes nothing
+    outputs.write_result(result, tmp_path, CONFIG.top_k)
     top = result.table.head(2)
     assert set(top["peak"]) == {_peak(tiny_mdata, 6), _peak(tiny_mdata, 7)}
     assert (top["direction"] == "loss").all() and (top["flip_frequency"] == 1.0).all()
@@ -175,7 +178,8 @@ def test_explain_runs_config_and_skips_absent_genes(tiny_mdata, linear_model, tm
             PerturbationConfig(genes=["GENE3"], cell_type="2", population=True, name="pop2"),
         ],
     )
-    results = explain(linear_model, tiny_mdata, config, out_dir=tmp_path, labels_key="leiden")
+    results = explain(linear_model, tiny_mdata, config, labels_key="leiden")
+    outputs.write_explain(results, tmp_path, config.top_k)
     assert [r.name for r in results] == ["g3_silence", "pop2"]
     labels = tiny_mdata.obs["leiden"]
     assert results[1].cells == list(labels.index[labels == "2"])
@@ -186,8 +190,9 @@ def test_explain_runs_config_and_skips_absent_genes(tiny_mdata, linear_model, tm
 
 
 def test_default_design_experiments_skip_with_messages(tiny_mdata, linear_model, tmp_path):
-    results = explain(linear_model, tiny_mdata, ExplainConfig(threshold=0.5), out_dir=tmp_path)
-    assert results == []
+    results = explain(linear_model, tiny_mdata, ExplainConfig(threshold=0.5))
+    assert results == [] and len(results.skipped) == 5
+    outputs.write_explain(results, tmp_path)
     summary = pd.read_csv(tmp_path / "explain_summary.tsv", sep="\t")
     assert len(summary) == 5 and summary["status"].str.startswith("skipped").all()
 

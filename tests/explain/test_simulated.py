@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from explain_fakes import LinearFakeModel
 
+from genepeak import outputs
 from genepeak.config import ExplainConfig, PrepareConfig
 from genepeak.explain import explain, explain_gene
 from genepeak.explain.cells import representative_cell
@@ -100,7 +101,8 @@ def test_design_experiments_run_on_simulated_pbmc(simulated, tmp_path):
     mdata, sim = simulated
     model = _oracle(mdata, read_truth(sim.links_path))
     config = ExplainConfig(n_passes=20, n_null_genes=4, dose_steps=3, threshold=0.3)
-    results = explain(model, mdata, config, out_dir=tmp_path, truth=sim.links_path)
+    results = explain(model, mdata, config, truth=sim.links_path)
+    outputs.write_explain(results, tmp_path, config.top_k)
     assert [r.genes[0] for r in results] == ["NKG7", "CD79A", "FCGR3A", "CD8B", "IL7R"]
     nkg7, cd79a, fcgr3a = results[0], results[1], results[2]
     assert nkg7.values[0] == pytest.approx(np.log1p(np.expm1(nkg7.before_values[0]) / 2), rel=1e-5)

@@ -7,7 +7,6 @@ from genepeak.explain.experiment import (
     ExplainResult,
     explain,
     explain_gene,
-    write_result,
 )
 from genepeak.explain.linking import link_scores
 from genepeak.explain.null import benjamini_hochberg, empirical_pvalues, matched_null_genes
@@ -31,7 +30,6 @@ __all__ = [
     "recovery_metrics",
     "representative_cell",
     "tss_enrichment",
-    "write_result",
 ]
 
 make_module_callable(__name__, "genepeak.explain.experiment:explain")

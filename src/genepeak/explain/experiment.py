@@ -1,8 +1,9 @@
-"""Perturbation experiments end to end: choose cells, perturb, test against nulls, annotate, write.
+"""Perturbation experiments end to end: choose cells, perturb, test against nulls, annotate.
 
 ``explain_gene`` runs one experiment (one or more genes, one cell or a population);
 ``explain`` runs the experiments of an :class:`~genepeak.config.ExplainConfig` (by default the
-reference design's five PBMC experiments) and writes tables, plots and link files.
+reference design's five PBMC experiments). Both return results and write nothing: the
+tables, plots and link files are written by :mod:`genepeak.outputs`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class ExplainResult:
     noise_flip_rate: float  # mean per-peak flip frequency of unperturbed passes
     dose_response: pd.DataFrame | None = None
     validation: dict = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)
+    gene_coords: pd.DataFrame | None = None  # chrom, start, end, strand, tss of the genes
+    files: dict[str, Path] = field(default_factory=dict)  # set by genepeak.outputs
     seconds: float = 0.0
 
     def top(self, k: int = 20) -> pd.DataFrame:
@@ -90,7 +92,8 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, str | int | float) else list(value)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """``text`` as a file-name stem: runs of other characters than ``A-Za-z0-9_.-`` -> ``_``."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "experiment"
 
 
@@ -135,7 +138,6 @@ def explain_gene(
     config: ExplainConfig | None = None,
     threshold: float | None = None,
     name: str | None = None,
-    out_dir: str | Path | None = None,
     truth: str | Path | pd.DataFrame | None = None,
     annotation: str | Path | None = None,
     labels_key: str | None = None,
@@ -161,8 +163,6 @@ def explain_gene(
         Monte-Carlo options (passes, margin, threshold, null genes, dose steps, markers, seed).
     threshold
         Decision threshold; overrides ``config.threshold``; None chooses it on validation cells.
-    out_dir
-        When given, the link table, BEDPE, Signac links, dose-response table and plots go here.
     truth
         Planted links (simulated data): adds AUPRC / precision@k against a correlation baseline.
     annotation
@@ -201,7 +201,7 @@ def explain_gene(
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     first = {"x": x[0], "new": new[0], "cell": cells[0], "baseline": stats["first_baseline"]}
     result = ExplainResult(
-        name=name or f"{'+'.join(genes)}_{_slug(cell_type or cells[0])}",
+        name=name or f"{'+'.join(genes)}_{slug(cell_type or cells[0])}",
         genes=genes,
         cells=cells,
         cell_type=cell_type,
@@ -220,9 +220,8 @@ def explain_gene(
             model, rna, first, gene_idx, genes, table, threshold, config
         )
     result.validation = _validation(mdata, result, stats, context, config, truth)
+    result.gene_coords = genes_coords.loc[genes_coords.index.isin(genes)]
     result.seconds = time.perf_counter() - started
-    if out_dir is not None:
-        result.files = write_result(result, out_dir, genes_coords, config.top_k)
     return result
 
 
@@ -551,40 +550,15 @@ def _tss_check(result, stats, context, config) -> dict:
     return validate.tss_enrichment(target, null_distances, config.cis_window)
 
 
-def write_result(
-    result: ExplainResult, out_dir: str | Path, genes_coords: pd.DataFrame, top_k: int
-) -> dict[str, Path]:
-    """Write the link table, BEDPE, Signac links, dose-response table and the two plots."""
-    from genepeak.report import explain_figures
-
-    out_dir = Path(out_dir)
-    stem = _slug(result.name)
-    files = {
-        "links": links.write_link_table(result.table, out_dir / f"{stem}_links.tsv"),
-        "bedpe": links.write_bedpe(
-            result.table.head(max(top_k, 100)), genes_coords, out_dir / f"{stem}_links.bedpe"
-        ),
-        "signac": links.write_signac_links(
-            result.table.head(max(top_k, 100)), genes_coords, out_dir / f"{stem}_signac_links.tsv"
-        ),
-        "top_peaks_plot": explain_figures.plot_top_peaks(
-            result, out_dir / f"{stem}_top_peaks.png", top_k
-        ),
-    }
-    if result.dose_response is not None:
-        from genepeak._utils import atomic_path
-
-        path = out_dir / f"{stem}_dose_response.tsv"
-        with atomic_path(path) as tmp:
-            result.dose_response.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-        files["dose_response"] = path
-        files["dose_response_plot"] = explain_figures.plot_dose_response(
-            result, out_dir / f"{stem}_dose_response.png"
-        )
-    return files
-
-
 # --------------------------------------------------------------------------- the design's five
+
+
+class Experiments(list):
+    """The results of :func:`explain` (a list), with the experiments it ``skipped`` and why."""
+
+    def __init__(self, results=(), skipped: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(results)
+        self.skipped = list(skipped or [])
 
 
 #: The reference design's five PBMC experiments: (gene, cell type, kind).
@@ -621,7 +595,7 @@ def design_experiment(
         values=[value],
         cell_type=cell_type,
         cell=cell,
-        name=f"{gene}_{_slug(cell_type)}_{kind}",
+        name=f"{gene}_{slug(cell_type)}_{kind}",
     )
 
 
@@ -629,16 +603,16 @@ def explain(
     model,
     mdata,
     config: ExplainConfig | None = None,
-    out_dir: str | Path | None = None,
     truth: str | Path | pd.DataFrame | None = None,
     annotation: str | Path | None = None,
     labels_key: str | None = None,
-) -> list[ExplainResult]:
+) -> Experiments:
     """Run every experiment of ``config`` (default: the design's five PBMC experiments).
 
     Experiments whose gene is absent from the model (or whose cell type has no marker in the
-    data) are skipped with a message. With ``out_dir``, each experiment's files and an
-    ``explain_summary.tsv`` are written there. ``truth`` (planted links of simulated data)
+    data) are skipped with a message and listed in the returned ``skipped``
+    (:func:`genepeak.outputs.write_explain` writes every experiment's files and an
+    ``explain_summary.tsv``). ``truth`` (planted links of simulated data)
     adds planted-link recovery; ``annotation`` gives gene coordinates; ``labels_key`` selects
     populations (``PerturbationConfig.population``) by ``mdata.obs`` labels, else by markers.
     """
@@ -673,7 +647,6 @@ def explain(
                 config=config,
                 threshold=threshold,
                 name=exp.name,
-                out_dir=out_dir,
                 truth=truth,
                 annotation=annotation,
                 labels_key=labels_key,
@@ -691,9 +664,7 @@ def explain(
         results.append(result)
     for label, reason in skipped:
         log(f"explain: skipped {label}: {reason}")
-    if out_dir is not None:
-        _write_summary(results, skipped, Path(out_dir))
-    return results
+    return Experiments(results, skipped)
 
 
 def _is_absent_gene(err: GenepeakError) -> bool:
@@ -701,20 +672,11 @@ def _is_absent_gene(err: GenepeakError) -> bool:
     return "unknown gene" in text or "not among the model" in text
 
 
-def _write_summary(results, skipped, out_dir: Path) -> None:
-    from genepeak._utils import atomic_path
-
-    rows = [dict(r.summary(), status="done") for r in results]
-    rows += [{"experiment": label, "status": f"skipped: {reason}"} for label, reason in skipped]
-    with atomic_path(out_dir / "explain_summary.tsv") as tmp:
-        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-
-
 __all__ = [
     "DESIGN_EXPERIMENTS",
     "ExplainResult",
+    "Experiments",
     "design_experiment",
     "explain",
     "explain_gene",
-    "write_result",
 ]

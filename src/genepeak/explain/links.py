@@ -1,4 +1,6 @@
-"""Genomic context of perturbation results and link files (TSV, BEDPE, Signac-style).
+"""Genomic context of perturbation results: nearest genes and distances to a TSS.
+
+The link files (TSV, BEDPE, Signac-style) are written by :mod:`genepeak.outputs`.
 
 Gene TSS come from ``rna.var`` (``tss``; else the ``start``/``end`` interval and strand; else a
 10x ``interval`` column ``chr1:100-200``) and, for genes without coordinates, from a gene
@@ -10,12 +12,10 @@ Peaks are parsed from ``atac.var`` (``chrom``/``start``/``end``) or their names
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from genepeak._utils import atomic_path
 from genepeak.errors import InputError
 
 _PEAK_NAME = re.compile(
@@ -75,117 +75,3 @@ def distance_to_tss(peaks: pd.DataFrame, chrom: str, tss: int) -> np.ndarray:
     if tss < 0:
         out[:] = np.nan
     return out
-
-
-# --------------------------------------------------------------------------- link files
-
-LINK_COLUMNS = [
-    "peak",
-    "gene",
-    "score",
-    "direction",
-    "p_value",
-    "fdr",
-    "effect_size",
-    "zscore",
-    "distance_to_tss",
-    "nearest_gene",
-    "nearest_gene_distance",
-    "flip_frequency",
-    "f_gain",
-    "f_loss",
-    "baseline",
-    "mean_perturbed",
-    "mean_shift",
-    "shift",
-    "noise_rate",
-    "chrom",
-    "start",
-    "end",
-]
-
-
-def write_link_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write the per-peak link table as TSV (documented columns first, extras after)."""
-    cols = [c for c in LINK_COLUMNS if c in table] + [c for c in table if c not in LINK_COLUMNS]
-    with atomic_path(path) as tmp:
-        table[cols].to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    return Path(path)
-
-
-def _one_gene_per_row(table: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
-    """Rows of a multi-gene perturbation ("A,B") split into one link per gene with a known TSS."""
-    rows = table.assign(gene=table["gene"].astype(str).str.split(",")).explode("gene")
-    rows["gene"] = rows["gene"].str.strip()
-    return rows[rows["gene"].isin(genes.index[genes["tss"] >= 0])].reset_index(drop=True)
-
-
-def _browser_score(score: np.ndarray) -> np.ndarray:
-    """Scores scaled to integers 0-1000 (the strongest link 1000)."""
-    score = np.clip(np.nan_to_num(np.asarray(score, np.float64)), 0.0, None)
-    top = score.max() if score.size else 0.0
-    return np.round(1000 * score / top).astype(int) if top > 0 else np.zeros(score.size, int)
-
-
-def write_bedpe(table: pd.DataFrame, genes: pd.DataFrame, path: str | Path) -> Path:
-    """BEDPE (IGV / UCSC interaction track): gene TSS (1 bp) paired with each linked peak.
-
-    Links whose gene has no known TSS are left out. ``score`` is the table's score scaled so
-    that the strongest link is 1000 (negative scores are 0), as browsers expect 0-1000.
-    """
-    rows = _one_gene_per_row(table, genes)
-    gene = rows["gene"]
-    tss = genes.loc[gene, "tss"].to_numpy()
-    bedpe = pd.DataFrame(
-        {
-            "chrom1": genes.loc[gene, "chrom"].to_numpy(),
-            "start1": tss,
-            "end1": tss + 1,
-            "chrom2": rows["chrom"].to_numpy(),
-            "start2": rows["start"].to_numpy(),
-            "end2": rows["end"].to_numpy(),
-            "name": (gene + "|" + rows["peak"].astype(str) + "|" + rows["direction"]).to_numpy(),
-            "score": _browser_score(rows["score"].to_numpy()),
-            "strand1": genes.loc[gene, "strand"].replace({"": "."}).to_numpy(),
-            "strand2": ".",
-        }
-    )
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as fh:
-            fh.write("#chrom1\tstart1\tend1\tchrom2\tstart2\tend2\tname\tscore\tstrand1\tstrand2\n")
-            bedpe.to_csv(fh, sep="\t", header=False, index=False)
-    return Path(path)
-
-
-def write_signac_links(table: pd.DataFrame, genes: pd.DataFrame, path: str | Path) -> Path:
-    """Signac ``Links()``-style TSV: one genomic span from the gene TSS to the peak midpoint.
-
-    Columns as ``LinkPeaks`` returns them (1-based closed ``start``/``end``): seqnames, start,
-    end, width, strand, score, gene, peak (``chr-start-end``), zscore, pvalue. In R:
-    ``Links(obj) <- makeGRangesFromDataFrame(read.delim(path), keep.extra.columns = TRUE)``.
-    """
-    rows = _one_gene_per_row(table, genes)
-    rows = rows[rows["chrom"].to_numpy() == genes.loc[rows["gene"], "chrom"].to_numpy()]
-    tss = genes.loc[rows["gene"], "tss"].to_numpy()
-    mid = ((rows["start"].to_numpy() + rows["end"].to_numpy()) // 2).astype(np.int64)
-    start = np.minimum(tss, mid) + 1
-    end = np.maximum(tss, mid) + 1
-    signac = pd.DataFrame(
-        {
-            "seqnames": rows["chrom"].to_numpy(),
-            "start": start,
-            "end": end,
-            "width": end - start + 1,
-            "strand": "*",
-            "score": rows["score"].to_numpy(),
-            "gene": rows["gene"].to_numpy(),
-            "peak": (
-                rows["chrom"] + "-" + rows["start"].astype(str) + "-" + rows["end"].astype(str)
-            ).to_numpy(),
-            "zscore": rows["zscore"].to_numpy() if "zscore" in rows else np.nan,
-            "pvalue": rows["p_value"].to_numpy() if "p_value" in rows else np.nan,
-        }
-    )
-    with atomic_path(path) as tmp:
-        signac.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    return Path(path)
