@@ -345,12 +345,13 @@ def preset(name: str, small: bool = False) -> tuple[ModelConfig, TrainConfig]:
 # --------------------------------------------------------------------------- validation
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
 def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; convert where lossless (int -> float)."""
+    """Check ``value`` against the annotation ``tp``; convert where lossless (int -> float).
+
+    Hand-written because no declared dependency validates dataclasses: pydantic and cattrs are
+    not installed, and typeguard (only snapatac2's dependency) checks without converting YAML's
+    ``1`` to ``1.0`` or ``2.0`` to ``2`` and words its errors per type, not per option path.
+    """
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
@@ -445,6 +446,21 @@ def from_dict(cls: type[C], data: dict | None, where: str | None = None) -> C:
 def to_dict(config: Any) -> dict:
     """Plain-dict view of a config dataclass (for YAML/JSON and saved models)."""
     return dataclasses.asdict(config)
+
+
+def merged(cls: type[C], base: Any = None, options: dict | None = None, where: str | None = None) -> C:
+    """Config ``base`` of ``cls`` (None: the defaults) with the ``options`` mapping merged over.
+
+    The one preset-plus-override merge: ``Model(mdata, **overrides)``, ``genepeak train``'s
+    ``preset`` + ``model`` / ``train`` and ``genepeak run``'s per-architecture options.
+    The result is validated as a whole (``from_dict``); ``where`` names it in errors.
+    """
+    where = where or cls.__name__
+    if options is not None and not isinstance(options, dict):
+        raise ConfigError(f"{where}: expected a mapping of options, got {options!r}")
+    values = to_dict(base) if base is not None else {}
+    values.update(options or {})
+    return from_dict(cls, values, where=where)
 
 
 def load_yaml(path: str | Path) -> dict:

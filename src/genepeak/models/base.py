@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from genepeak._utils import log, seed_everything
-from genepeak.config import ModelConfig, TrainConfig, from_dict, to_dict
+from genepeak.config import ModelConfig, TrainConfig, from_dict, merged, to_dict
 from genepeak.errors import ConfigError, InputError
 from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
@@ -56,6 +56,8 @@ class Model:
     gene_task: ClassVar[str] = ""
     #: the modality whose features feed stage 1's cis layer (None: the architecture has none)
     cis_source: ClassVar[str | None] = None
+    #: latents every model of the class has (models/registry.py reads them from here)
+    LATENT_KEYS: ClassVar[tuple[str, ...]] = ("z1", "z2")
 
     def __init__(
         self,
@@ -134,7 +136,8 @@ class Model:
 
     @property
     def latent_keys(self) -> tuple[str, ...]:
-        return ("z1", "z2")
+        """Names of this model's latents (``model.latent(key=...)``, ``write_results``)."""
+        return self.LATENT_KEYS
 
     @property
     def cis_window(self) -> int:
@@ -340,13 +343,13 @@ class _DenseRows:
 
 def load(path: str | Path, mdata) -> Model:
     """Load a saved model and attach it to ``mdata`` (which must hold its genes and peaks)."""
-    from genepeak.models import MODEL_CLASSES
+    from genepeak.models.registry import REGISTRY
 
     saved = read_model_dir(path)
     architecture = saved["config"].get("architecture")
-    if architecture not in MODEL_CLASSES:
+    if architecture not in REGISTRY:
         raise InputError(f"{path}/config.json: unknown architecture {architecture!r}")
-    cls = MODEL_CLASSES[architecture]
+    cls = REGISTRY[architecture].model_class
     model_config = from_dict(ModelConfig, saved["config"]["model"], where=f"{path}/config.json")
     train_config = from_dict(TrainConfig, saved["config"]["train"], where=f"{path}/config.json")
     rna = _modality(mdata, "rna", architecture)
@@ -367,27 +370,29 @@ def load(path: str | Path, mdata) -> Model:
 
 
 def _merge_configs(architecture, model_config, train_config, overrides):
+    """The given configs (None: defaults) with keyword ``overrides`` routed to their config."""
     model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    model_dict = to_dict(model_config) if model_config is not None else {}
-    train_dict = to_dict(train_config) if train_config is not None else {}
+    model_options, train_options = {}, {}
     for key, value in overrides.items():
         if key in model_fields:
-            model_dict[key] = value
+            model_options[key] = value
         elif key in train_fields:
-            train_dict[key] = value
+            train_options[key] = value
         else:
             close = difflib.get_close_matches(key, sorted(model_fields | train_fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
                 f"unknown option {key!r} (neither a ModelConfig nor a TrainConfig field).{hint}"
             )
-    if model_dict.get("architecture", architecture) != architecture:
-        log(
-            f"model_config.architecture={model_dict['architecture']!r} ignored: this is {architecture}"
-        )
-    model_dict["architecture"] = architecture
-    return from_dict(ModelConfig, model_dict), from_dict(TrainConfig, train_dict)
+    given = model_config.architecture if model_config is not None else architecture
+    given = model_options.get("architecture", given)
+    if given != architecture:
+        log(f"model_config.architecture={given!r} ignored: this is {architecture}")
+    model_options["architecture"] = architecture
+    return merged(ModelConfig, model_config, model_options), merged(
+        TrainConfig, train_config, train_options
+    )
 
 
 def _modality(mdata, name: str, architecture: str):

@@ -127,8 +127,10 @@ class DualVAE(Model):
     peak_task = "translation"
     gene_task = "translation"
 
+    LATENT_KEYS = ("rna", "atac")
+
     @property
     def latent_keys(self) -> tuple[str, ...]:
-        if self.model_config.alignment == "fusion":
-            return ("rna", "atac", "shared")
-        return ("rna", "atac")
+        """``rna`` and ``atac``, and ``shared`` (the fused latent) with fusion alignment."""
+        fused = ("shared",) if self.model_config.alignment == "fusion" else ()
+        return self.LATENT_KEYS + fused

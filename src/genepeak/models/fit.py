@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from genepeak._utils import atomic_path
-from genepeak.config import ModelConfig, TrainConfig, from_dict, preset, to_dict
+from genepeak.config import ModelConfig, TrainConfig, merged
 from genepeak.errors import ConfigError, InputError
+from genepeak.models.registry import PRESET_NAMES, REGISTRY, preset_by_name
 
 FIT_KEYS = ("data", "out", "preset", "model", "train", "resume")
-PRESET_NAMES = ("gpg", "pgp", "dual", "small-gpg", "small-pgp", "small-dual")
+__all__ = ["PRESET_NAMES", "configs_from_mapping", "fit_from_config", "record_data_path"]
 #: written into a model folder: the prepared .h5mu it was trained on (for `genepeak explain`)
 DATA_PATH_FILE = "data_path.txt"
 
@@ -24,22 +25,11 @@ def record_data_path(model_dir: str | Path, data: str | Path) -> None:
 def configs_from_mapping(config: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
     """Model and training configs: the preset (if any) overridden by ``model`` / ``train``."""
     name = config.get("preset")
-    model_dict: dict[str, Any] = {}
-    train_dict: dict[str, Any] = {}
-    if name is not None:
-        if name not in PRESET_NAMES:
-            raise ConfigError(
-                f"preset: {name!r} is not valid; choose one of: {', '.join(PRESET_NAMES)}"
-            )
-        small = name.startswith("small-")
-        model_preset, train_preset = preset(name.removeprefix("small-"), small=small)
-        model_dict, train_dict = to_dict(model_preset), to_dict(train_preset)
-    for key in ("model", "train"):
-        if config.get(key) is not None and not isinstance(config[key], dict):
-            raise ConfigError(f"{key}: expected a mapping of options, got {config[key]!r}")
-    model_dict.update(config.get("model") or {})
-    train_dict.update(config.get("train") or {})
-    return from_dict(ModelConfig, model_dict, "model"), from_dict(TrainConfig, train_dict, "train")
+    model_preset, train_preset = preset_by_name(name) if name is not None else (None, None)
+    return (
+        merged(ModelConfig, model_preset, config.get("model"), "model"),
+        merged(TrainConfig, train_preset, config.get("train"), "train"),
+    )
 
 
 def fit_from_config(config: dict[str, Any]):
@@ -50,8 +40,6 @@ def fit_from_config(config: dict[str, Any]):
     options), ``resume`` (bool). Returns the trained model.
     """
     import mudata
-
-    from genepeak.models import MODEL_CLASSES
 
     if not isinstance(config, dict):
         raise ConfigError(f"expected a mapping with keys {', '.join(FIT_KEYS)}, got {config!r}")
@@ -69,7 +57,7 @@ def fit_from_config(config: dict[str, Any]):
     if not path.is_file():
         raise InputError(f"data: {path} does not exist; prepare one with `genepeak prepare`")
     mdata = mudata.read_h5mu(path)
-    cls = MODEL_CLASSES[model_config.architecture]
+    cls = REGISTRY[model_config.architecture].model_class
     model = cls(mdata, model_config=model_config, train_config=train_config)
     model.train(out_dir=config["out"], resume=resume)
     record_data_path(config["out"], path)
