@@ -20,7 +20,6 @@ __all__ = [
     "cluster_agreement",
     "expected_calibration_error",
     "kmeans_agreement",
-    "leiden_agreement",
     "pearson_per_column",
     "per_cell_pearson",
     "per_gene_pearson",
@@ -114,34 +113,6 @@ def kmeans_agreement(
     kmeans.fit(np.asarray(train_latent, dtype=np.float64))
     clusters = kmeans.predict(np.asarray(test_latent, dtype=np.float64))
     return cluster_agreement(test_labels, clusters)
-
-
-def leiden_agreement(
-    latent: np.ndarray, labels: np.ndarray, resolution: float = 1.0, seed: int = 0
-) -> dict[str, float]:
-    """Leiden clusters of the scored cells' own kNN graph vs reference labels.
-
-    Clustering is unsupervised: it looks at the latents only, never at the labels.
-    """
-    import anndata as ad
-    import scanpy as sc
-
-    latent = np.asarray(latent, dtype=np.float32)
-    if len(latent) < 4:
-        return {"ari": float("nan"), "ami": float("nan")}
-    adata = ad.AnnData(np.zeros((len(latent), 1), dtype=np.float32))
-    adata.obsm["X_latent"] = latent
-    n_neighbors = int(min(15, len(latent) - 1))
-    sc.pp.neighbors(adata, use_rep="X_latent", n_neighbors=n_neighbors, random_state=seed)
-    sc.tl.leiden(
-        adata,
-        resolution=resolution,
-        random_state=seed,
-        flavor="igraph",
-        n_iterations=2,
-        directed=False,
-    )
-    return cluster_agreement(labels, adata.obs["leiden"].to_numpy())
 
 
 def silhouette(latent: np.ndarray, labels: np.ndarray) -> float:

@@ -25,6 +25,7 @@ from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
 from genepeak.models.io import read_model_dir, write_model_dir
 from genepeak.nn.cis import cis_layout
+from genepeak.nn.losses import needs_counts, needs_target_sum
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from genepeak.train.data import Batch, CellData, batch_rows
 from genepeak.train.loop import fit, resolve_device, set_threads
@@ -81,17 +82,17 @@ class Model:
         self.model_config, self.train_config = model_config, train_config
         self.genes, self.peaks = np.asarray(genes).astype(str), np.asarray(peaks).astype(str)
         _check_latent_size(model_config.latent_dim, len(self.genes), len(self.peaks))
-        _check_finite(mdata, self.genes, self.peaks, self._needs_counts)
+        _check_finite(mdata, self._needs_counts)
         seed_everything(train_config.seed)
         self.module = self.module_class(
             len(self.genes),
             len(self.peaks),
             model_config,
             gene_target_sum=_median_library(
-                mdata, "rna", self.genes, model_config.rna_loss == "nb"
+                mdata, "rna", self.genes, needs_target_sum(model_config.rna_loss)
             ),
             peak_target_sum=_median_library(
-                mdata, "atac", self.peaks, model_config.atac_loss == "poisson"
+                mdata, "atac", self.peaks, needs_target_sum(model_config.atac_loss)
             ),
             **self._cis_kwargs(mdata),
         )
@@ -128,11 +129,8 @@ class Model:
 
     @property
     def _needs_counts(self) -> tuple[bool, bool]:
-        return (self.module_class_needs("rna"), self.module_class_needs("atac"))
-
-    def module_class_needs(self, modality: str) -> bool:
-        loss = self.model_config.rna_loss if modality == "rna" else self.model_config.atac_loss
-        return loss in ("nb", "bernoulli", "poisson")
+        """Whether the RNA / ATAC losses train against raw counts."""
+        return needs_counts(self.model_config.rna_loss), needs_counts(self.model_config.atac_loss)
 
     @property
     def latent_keys(self) -> tuple[str, ...]:
@@ -438,7 +436,7 @@ def _check_latent_size(latent_dim: int, n_genes: int, n_peaks: int) -> None:
         )
 
 
-def _check_finite(mdata, genes, peaks, needs_counts) -> None:
+def _check_finite(mdata, needs_counts: tuple[bool, bool]) -> None:
     layers = [("rna", "X"), ("atac", "X")]
     layers += [("rna", "counts")] if needs_counts[0] else []
     layers += [("atac", "counts")] if needs_counts[1] else []

@@ -21,7 +21,20 @@ from genepeak.nn.likelihoods import (
     poisson_log_prob,
 )
 
+#: losses trained against the raw counts (``layers['counts']``) rather than the log1p inputs
 COUNT_LOSSES = ("nb", "bernoulli", "poisson")
+#: count losses whose head maps predictions to the input scale via the median library size
+LIBRARY_SCALED_LOSSES = ("nb", "poisson")
+
+
+def needs_counts(kind: str) -> bool:
+    """Whether the loss ``kind`` is trained against raw counts (the one place that decides)."""
+    return kind in COUNT_LOSSES
+
+
+def needs_target_sum(kind: str) -> bool:
+    """Whether the head of loss ``kind`` uses the median library size (``target_sum``)."""
+    return kind in LIBRARY_SCALED_LOSSES
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -83,10 +96,6 @@ class ReconstructionHead(nn.Module):
         self.register_buffer("target_sum", torch.tensor(float(target_sum)))
         if kind == "nb":
             self.log_inv_dispersion = nn.Parameter(torch.zeros(n_features))
-
-    @property
-    def needs_counts(self) -> bool:
-        return self.kind in COUNT_LOSSES
 
     @property
     def scale(self) -> str:

@@ -148,10 +148,6 @@ class Batch:
         moved = {k: None if v is None else v.to(device) for k, v in vars(self).items()}
         return Batch(**moved)
 
-    def rows(self, index: torch.Tensor) -> Batch:
-        """The sub-batch of the given row positions."""
-        return Batch(**{k: None if v is None else v[index] for k, v in vars(self).items()})
-
 
 class CellData:
     """Genes and peaks (log1p, optionally raw counts) of a set of cells, kept sparse.
