@@ -50,7 +50,7 @@ def test_selecting_cells_with_peaks():
     assert frac.tolist() == [0.0, 0.0, 1.0, 0.5, 0.5]
     assert atac.var_names.tolist() == ["chr2:300-400", "chrX:10-20"]
     assert atac.layers["counts"].toarray().tolist() == [[0, 1], [4, 0]]
-    with pytest.raises(InputError, match="1 requested cells are not in the ATAC data"):
+    with pytest.raises(InputError, match=r"1 of \d+ requested cells are not in the ATAC data"):
         prepare_atac(make_atac(NAMES, COUNTS), config, cells=pd.Index(["c9"]))
 
 

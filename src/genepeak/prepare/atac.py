@@ -25,6 +25,7 @@ from genepeak.io.peaks import (
     read_bed,
     require_ucsc,
 )
+from genepeak.io.prepared import positions
 
 
 def open_fraction(
@@ -73,15 +74,34 @@ def prepare_atac(
     The prepared ATAC AnnData and the open fraction (over the kept cells) of every input peak
     before filtering.
     """
-    rows = np.arange(adata.n_obs) if cells is None else adata.obs_names.get_indexer(cells)
-    if (rows < 0).any():
-        raise InputError(
-            f"{source}: {int((rows < 0).sum())} requested cells are not in the ATAC data"
-        )
+    rows = (
+        np.arange(adata.n_obs)
+        if cells is None
+        else positions(adata.obs_names, cells, "requested cells", f"the {source} data")
+    )
     counts = sp.csr_matrix(adata.X, dtype=np.float32)
     coords = peak_coordinates(adata.var, source=f"{source} peak names")
     frac_before = open_fraction(counts, rows)
-    keep = np.ones(adata.n_vars, dtype=bool)
+    cols = np.flatnonzero(peaks_to_keep(coords, frac_before, config, source))
+    kept = counts[rows][:, cols] if cells is not None else counts[:, cols]
+    var = _kept_var(adata, coords, cols, frac_before[cols])
+    atac = ad.AnnData(X=kept.copy(), obs=adata.obs.iloc[rows].copy(), var=var)
+    atac.layers["counts"] = kept
+    np.log1p(atac.X.data, out=atac.X.data)
+    atac.obs["total_counts"] = np.asarray(kept.sum(axis=1)).ravel().astype(np.float64)
+    atac.obs["n_peaks_by_counts"] = np.diff(kept.indptr).astype(np.int64)
+    log(f"ATAC: {atac.n_vars} of {adata.n_vars} peaks kept")
+    return atac, frac_before
+
+
+def peaks_to_keep(
+    coords: pd.DataFrame, frac_before: np.ndarray, config: PrepareConfig, source: str = "ATAC"
+) -> np.ndarray:
+    """Mask of the peaks passing the filters: standard chromosomes, blacklist, open fraction.
+
+    Raises InputError when none passes.
+    """
+    keep = np.ones(len(coords), dtype=bool)
     if config.standard_chromosomes_only:
         require_ucsc(coords["chrom"], f"{source} peaks")
         genome = get_genome(config.genome or "hg38")
@@ -94,28 +114,28 @@ def prepare_atac(
     keep &= frac_before >= config.min_peak_fraction
     if not keep.any():
         raise InputError(
-            f"{source}: no peak left after filtering ({adata.n_vars} peaks in; "
+            f"{source}: no peak left after filtering ({len(coords)} peaks in; "
             f"{int((frac_before >= config.min_peak_fraction).sum())} open in >= "
             f"{config.min_peak_fraction:.0%} of cells). Lower PrepareConfig.min_peak_fraction "
             "or check the chromosome names"
         )
-    cols = np.flatnonzero(keep)
-    kept = counts[rows][:, cols] if cells is not None else counts[:, cols]
+    return keep
+
+
+def _kept_var(
+    adata: ad.AnnData, coords: pd.DataFrame, cols: np.ndarray, frac_cells: np.ndarray
+) -> pd.DataFrame:
+    """var of the kept peaks: coordinates, open fraction, canonical (unique) names, then the
+    input's other columns."""
     var = coords.iloc[cols].reset_index(drop=True)
-    var["frac_cells"] = frac_before[cols]
+    var["frac_cells"] = frac_cells
     var.index = peak_names(var)
     if var.index.has_duplicates:
         var.index = pd.Index(ad.utils.make_index_unique(var.index))
     extra = [c for c in adata.var.columns if c not in var.columns and c not in ("chr",)]
     for column in extra:
         var[column] = adata.var[column].to_numpy()[cols]
-    atac = ad.AnnData(X=kept.copy(), obs=adata.obs.iloc[rows].copy(), var=var)
-    atac.layers["counts"] = kept
-    np.log1p(atac.X.data, out=atac.X.data)
-    atac.obs["total_counts"] = np.asarray(kept.sum(axis=1)).ravel().astype(np.float64)
-    atac.obs["n_peaks_by_counts"] = np.diff(kept.indptr).astype(np.int64)
-    log(f"ATAC: {atac.n_vars} of {adata.n_vars} peaks kept")
-    return atac, frac_before
+    return var
 
 
 def call_peaks(

@@ -25,7 +25,7 @@ from genepeak.config import PrepareConfig
 from genepeak.errors import InputError
 from genepeak.io.fragments import open_fragments
 from genepeak.io.genome import Genome, cached_annotation
-from genepeak.io.peaks import chromosome_style, parse_peak_names, to_ucsc
+from genepeak.io.peaks import chromosome_style, parse_peak_names, peak_names, to_ucsc
 from genepeak.prepare.qc import QCRule, mad_rule
 
 FRAGMENT_METRICS = (
@@ -283,8 +283,6 @@ def analyse_fragments(
     without fragments has 0 fragments and NaN elsewhere) and the called peaks (``chrom``,
     ``start``, ``end``) or None.
     """
-    import snapatac2 as snap
-
     index = pd.Index(list(map(str, barcodes)))
     frame = pd.DataFrame(np.nan, index=index, columns=list(FRAGMENT_METRICS))
     called = None
@@ -296,31 +294,39 @@ def analyse_fragments(
         frame.loc[names, "atac_frac_mito"] = data.obs["frac_mito"].to_numpy(np.float64)
         frame.loc[names, "atac_nucleosome_signal"] = nucleosome_signal(data.obsm["fragment_paired"])
         gtf, source = tss_annotation(config, genome, genes, Path(tmp), ensembl)
-        if gtf is None:
-            log(f"ATAC QC: no TSS enrichment ({source}); give PrepareConfig.tss_annotation")
-        else:
-            result = snap.metrics.tsse(data, gtf, inplace=False)
-            frame.loc[names, "atac_tsse"] = np.asarray(result["tsse"], dtype=np.float64)
-            log(f"ATAC QC: TSS enrichment from {source}; library TSSe {result['library_tsse']:.2f}")
+        frame.loc[names, "atac_tsse"] = _tss_enrichment(data, gtf, source)
         if call_peaks:
             called = call_peaks_on(data, genome, ensembl, config.peak_qvalue)
             log(f"MACS3 called {len(called)} peaks ({genome.name}) from {Path(path).name}")
-            peaks = list(
-                called["chrom"]
-                + ":"
-                + called["start"].astype(str)
-                + "-"
-                + called["end"].astype(str)
-            )
+            peaks = list(peak_names(called))
         if peaks is not None and len(peaks):
-            regions = [r.removeprefix("chr") for r in peaks] if ensembl else list(map(str, peaks))
-            frip = snap.metrics.frip(data, {"frip": regions}, inplace=False)
-            frame.loc[names, "atac_frip"] = np.asarray(frip["frip"], dtype=np.float64)
+            frame.loc[names, "atac_frip"] = _frip(data, peaks, ensembl)
     frame["atac_fragments"] = frame["atac_fragments"].fillna(0.0)
     missing = len(index) - len(names)
     if missing:
         log(f"ATAC QC: {missing} of {len(index)} cells have no fragment in {Path(path).name}")
     return frame, called
+
+
+def _tss_enrichment(data, gtf: Path | None, source: str) -> np.ndarray | float:
+    """snapatac2's TSS enrichment of every cell in ``data`` (NaN without a TSS annotation)."""
+    import snapatac2 as snap
+
+    if gtf is None:
+        log(f"ATAC QC: no TSS enrichment ({source}); give PrepareConfig.tss_annotation")
+        return np.nan
+    result = snap.metrics.tsse(data, gtf, inplace=False)
+    log(f"ATAC QC: TSS enrichment from {source}; library TSSe {result['library_tsse']:.2f}")
+    return np.asarray(result["tsse"], dtype=np.float64)
+
+
+def _frip(data, peaks: Sequence[str], ensembl: bool) -> np.ndarray:
+    """Fraction of each cell's fragments in ``peaks`` (UCSC names; Ensembl-named fragments)."""
+    import snapatac2 as snap
+
+    regions = [r.removeprefix("chr") for r in peaks] if ensembl else list(map(str, peaks))
+    frip = snap.metrics.frip(data, {"frip": regions}, inplace=False)
+    return np.asarray(frip["frip"], dtype=np.float64)
 
 
 def barcode_metrics(obs: pd.DataFrame) -> pd.DataFrame | None:
