@@ -185,3 +185,19 @@ def write_explain(results, out_dir: str | Path, top_k: int = 20) -> Path:
     for result in results:
         write_result(result, out_dir, top_k)
     return write_summary(results, getattr(results, "skipped", []), out_dir)
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def write_prepare_figures(mdata, figures_dir: str | Path) -> dict[str, Path]:
+    """Draw the QC figures of a prepared MuData as PNG into ``figures_dir``.
+
+    The folder is checked first (:func:`genepeak.prepare.pipeline.check_figures_dir`: an
+    existing file or an unwritable place is refused). Returns the paths by figure, as
+    :func:`genepeak.report.qc.plot_prepare_qc` names them.
+    """
+    from genepeak.prepare.pipeline import check_figures_dir
+    from genepeak.report.qc import plot_prepare_qc
+
+    return plot_prepare_qc(mdata, check_figures_dir(figures_dir))
