@@ -195,7 +195,14 @@ class Model:
             from genepeak.train.lightning_module import fit_distributed
 
             history = fit_distributed(
-                self.module, train_data, val_data, config, out_dir, resume, self.signature, split
+                self.module,
+                train_data,
+                val_data,
+                config,
+                out_dir=out_dir,
+                resume=resume,
+                signature=self.signature,
+                split=split,
             )
         else:
             history = fit(

@@ -133,8 +133,13 @@ def _heads(n_genes, n_peaks, config, gene_target_sum, peak_target_sum):
     return gene_head, peak_head
 
 
-class GPGModule(TwoStageVAE):
-    """GPG math: genes are the source, peaks the middle."""
+class ChainModule(TwoStageVAE):
+    """The GPG / PGP chain over genes and peaks; ``source`` says which modality starts it.
+
+    ``source = "rna"``: genes -> peaks -> genes (GPG); ``"atac"``: peaks -> genes -> peaks (PGP).
+    """
+
+    source: str = "rna"
 
     def __init__(
         self,
@@ -146,41 +151,56 @@ class GPGModule(TwoStageVAE):
         cis_layout: CisLayout | None = None,
     ) -> None:
         gene_head, peak_head = _heads(n_genes, n_peaks, config, gene_target_sum, peak_target_sum)
-        super().__init__(n_genes, n_peaks, gene_head, peak_head, config, cis_layout)
+        genes, peaks = (n_genes, gene_head), (n_peaks, peak_head)
+        (n_source, source_head), (n_middle, middle_head) = (
+            (genes, peaks) if self.source == "rna" else (peaks, genes)
+        )
+        super().__init__(n_source, n_middle, source_head, middle_head, config, cis_layout)
 
     @property
     def gene_head(self) -> ReconstructionHead:
-        return self.source_head
+        return self.source_head if self.source == "rna" else self.middle_head
 
     @property
     def peak_head(self) -> ReconstructionHead:
-        return self.middle_head
+        return self.middle_head if self.source == "rna" else self.source_head
 
     def loss(self, batch: Batch, beta: float, eps: torch.Tensor | None = None) -> dict:
-        parts = self.chain_loss(
-            batch.genes,
-            batch.gene_counts,
-            batch.gene_library,
-            batch.peaks,
-            batch.peak_counts,
-            batch.peak_library,
-            beta,
-            eps,
-        )
-        parts["rec_peaks"], parts["rec_genes"] = parts.pop("rec_middle"), parts.pop("rec_source")
+        genes = (batch.genes, batch.gene_counts, batch.gene_library)
+        peaks = (batch.peaks, batch.peak_counts, batch.peak_library)
+        source, middle = (genes, peaks) if self.source == "rna" else (peaks, genes)
+        parts = self.chain_loss(*source, *middle, beta, eps)
+        names = ("rec_genes", "rec_peaks") if self.source == "rna" else ("rec_peaks", "rec_genes")
+        parts[names[1]], parts[names[0]] = parts.pop("rec_middle"), parts.pop("rec_source")
         return parts
 
+    def _from_source(self, target: str, genes, peaks, n_samples):
+        """``target`` (rna / atac) from the source: translation or the full reconstruction."""
+        x = genes if self.source == "rna" else peaks
+        if target == self.source:
+            return self.reconstruct(x, n_samples)
+        return self.translate(x, n_samples)
+
     def predict_peaks(self, genes, peaks, n_samples=None):
-        return self.translate(genes, n_samples)
+        return self._from_source("atac", genes, peaks, n_samples)
 
     def predict_genes(self, genes, peaks, n_samples=None):
-        return self.reconstruct(genes, n_samples)
+        return self._from_source("rna", genes, peaks, n_samples)
 
     def peaks_from_genes(self, genes, n_samples=None):
-        return self.translate(genes, n_samples)
+        # GPG: stage 1 translates genes; PGP: stage 2 encodes genes (its middle) into peaks
+        if self.source == "rna":
+            return self.translate(genes, n_samples)
+        return self.second_stage(genes, n_samples)
 
     def latent(self, genes, peaks, key):
-        return self.latent_means(genes)[key]
+        return self.latent_means(genes if self.source == "rna" else peaks)[key]
+
+
+class GPGModule(ChainModule):
+    """GPG math: genes are the source, peaks the middle."""
+
+    source = "rna"
 
 
 class GPG(Model):

@@ -22,13 +22,11 @@ from genepeak.config import TrainConfig
 from genepeak.train.data import CellData, batch_rows
 from genepeak.train.loop import (
     Bookkeeper,
-    make_optimizer,
     resolve_device,
-    resolve_precision,
-    restore,
     set_threads,
     shuffle_generator,
     start_epoch,
+    start_training,
     step_noise,
 )
 
@@ -127,12 +125,9 @@ def fit_distributed(
     """Train with Lightning on ``config.devices`` devices (strategy ``ddp`` unless set)."""
     device = resolve_device(config.device)
     set_threads(config, device, module)
-    optimizer = make_optimizer(module, config)
-    signature = signature or {}
-    state = restore(module, optimizer, out_dir, resume, signature)
-    dtype = resolve_precision(config.precision, device, module)
+    optimizer, state, dtype = start_training(module, config, device, out_dir, resume, signature)
     book_args = dict(
-        out_dir=out_dir, signature=signature, split=split or {}, state=state, dtype=dtype
+        out_dir=out_dir, signature=signature or {}, split=split or {}, state=state, dtype=dtype
     )
     plan = DistributedTraining(module, train_data, val_data, config, optimizer, book_args)
     trainer = L.Trainer(

@@ -420,6 +420,20 @@ def restore(
     return restored
 
 
+def start_training(
+    module: nn.Module,
+    config: TrainConfig,
+    device: torch.device,
+    out_dir: str | Path | None,
+    resume: bool,
+    signature: dict[str, Any] | None,
+) -> tuple[torch.optim.Optimizer, TrainState, torch.dtype | None]:
+    """What both training paths start from: the optimizer, the (resumed) state, the dtype."""
+    optimizer = make_optimizer(module, config)
+    state = restore(module, optimizer, out_dir, resume, signature or {})
+    return optimizer, state, resolve_precision(config.precision, device, module)
+
+
 def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam (L2 ``weight_decay``) or AdamW (decoupled weight decay).
 
@@ -455,12 +469,9 @@ def fit(
     module.to(device)
     previous_threads = set_threads(config, device, module)
     try:
-        optimizer = make_optimizer(module, config)
-        signature = signature or {}
-        state = restore(module, optimizer, out_dir, resume, signature)
-        dtype = resolve_precision(config.precision, device, module)
+        optimizer, state, dtype = start_training(module, config, device, out_dir, resume, signature)
         book = Bookkeeper(
-            module, optimizer, val_data, config, out_dir, signature, split or {}, state, dtype
+            module, optimizer, val_data, config, out_dir, signature or {}, split or {}, state, dtype
         )
         epochs = range(state.epoch, config.epochs)
         bar = progress(epochs, desc="training", total=len(epochs))
