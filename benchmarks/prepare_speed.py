@@ -44,18 +44,16 @@ def main() -> None:
     else:
         print(f"simulation: {simulate_in_child(sim_dir, args.shape, args.seed):.1f} s")
 
-    from genepeak.prepare import peak_rss_gib
+    from genepeak.outputs import write_prepare_figures
+    from genepeak.prepare import peak_rss_gib, timed_step
     from genepeak.prepare.pipeline import prepare
 
     base_rss = peak_rss_gib()
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    mdata = prepare(
-        sim_dir,
-        out=work / f"prepared_{sim_dir.name}.h5mu",
-        figures_dir=work / f"figures_{sim_dir.name}",
-        timings=timings,
-    )
+    mdata = prepare(sim_dir, out=work / f"prepared_{sim_dir.name}.h5mu", timings=timings)
+    with timed_step("QC figures", timings):
+        write_prepare_figures(mdata, work / f"figures_{sim_dir.name}")
     total = time.perf_counter() - start
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     print(f"input: {sim_dir / 'filtered_feature_bc_matrix.h5'}")

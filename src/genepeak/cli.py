@@ -30,7 +30,8 @@ def _simulate(args: argparse.Namespace) -> None:
 def _prepare(args: argparse.Namespace) -> None:
     from genepeak.config import PrepareConfig, from_dict, load_config, to_dict
     from genepeak.errors import ConfigError
-    from genepeak.prepare.pipeline import prepare
+    from genepeak.outputs import write_prepare_figures
+    from genepeak.prepare.pipeline import check_figures_dir, prepare
 
     if (args.input is None) == (args.rna is None):
         raise ConfigError(
@@ -42,14 +43,17 @@ def _prepare(args: argparse.Namespace) -> None:
     config = load_config(PrepareConfig, args.config) if args.config else PrepareConfig()
     if args.genome is not None:
         config = from_dict(PrepareConfig, {**to_dict(config), "genome": args.genome}, "--genome")
+    if args.figures is not None:
+        check_figures_dir(args.figures)  # before the work, not after
     mdata = prepare(
         args.input or args.rna,
         config,
         out=args.out,
-        figures_dir=args.figures,
         labels_key=args.labels_key,
         fragments=args.fragments,
     )
+    if args.figures is not None:
+        write_prepare_figures(mdata, args.figures)
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     print(f"wrote {args.out}: {mdata.n_obs} paired cells, {rna.n_vars} genes, {atac.n_vars} peaks")
 

@@ -116,9 +116,9 @@ def run(config: RunConfig | None = None) -> RunResult:
     from genepeak.evaluate import evaluate
     from genepeak.models.fit import record_data_path
     from genepeak.models.registry import REGISTRY
+    from genepeak.outputs import write_prepare_figures
     from genepeak.prepare.pipeline import prepare
     from genepeak.report.html import write_run_report
-    from genepeak.report.qc import plot_prepare_qc
     from genepeak.report.training import plot_loss_curve
 
     config = config or RunConfig()
@@ -156,7 +156,7 @@ def run(config: RunConfig | None = None) -> RunResult:
         labels_key = "cell_type"  # from the simulator's cell_types.tsv (labels_file)
     prepared_path = out / "prepared.h5mu"
     mdata = prepare(source, config.prepare, out=prepared_path, labels_key=labels_key)
-    qc_figures = plot_prepare_qc(mdata, out / "figures" / "qc")
+    qc_figures = write_prepare_figures(mdata, out / "figures" / "qc")
     clock.stop(
         f"({mdata.n_obs} cells, {mdata.mod['rna'].n_vars} genes, {mdata.mod['atac'].n_vars} peaks)"
     )

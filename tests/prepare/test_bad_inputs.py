@@ -10,9 +10,11 @@ import pytest
 import scipy.sparse as sp
 from synthetic_arc import make_arc_counts
 
+from genepeak.cli import main
 from genepeak.config import PrepareConfig
 from genepeak.errors import ConfigError, InputError
 from genepeak.io.tenx_write import write_10x_h5
+from genepeak.outputs import write_prepare_figures
 from genepeak.prepare.pipeline import prepare
 
 FAST = dict(n_top_genes=50, compute_umap=False, run_scrublet=False)
@@ -124,14 +126,17 @@ def test_out_below_a_file(arc_outs, tmp_path):
     assert blocker.read_text() == "not a folder"
 
 
-def test_figures_folder_is_a_file(arc_outs, tmp_path):
+def test_figures_folder_is_a_file(arc_outs, tmp_path, capsys):
     folder, _ = arc_outs
     (tmp_path / "figs").write_text("")
     with pytest.raises(ConfigError, match=r"figures folder .*figs is an existing file"):
-        prepare(
-            folder, PrepareConfig(**FAST), out=tmp_path / "out.h5mu", figures_dir=tmp_path / "figs"
-        )
-    assert nothing_written(tmp_path)
+        write_prepare_figures(None, tmp_path / "figs")
+    # the command refuses it before preparing anything
+    out, figs = tmp_path / "out.h5mu", tmp_path / "figs"
+    argv = ["prepare", "--input", str(folder), "--out", str(out), "--figures", str(figs)]
+    assert main(argv) == 2
+    assert "figs is an existing file" in capsys.readouterr().err
+    assert nothing_written(tmp_path) and figs.read_text() == ""
 
 
 def test_missing_fragments_and_labels_file(arc_outs, tmp_path):

@@ -7,6 +7,7 @@ import pytest
 
 from genepeak.config import PrepareConfig
 from genepeak.io.genome import get_genome
+from genepeak.outputs import write_prepare_figures
 from genepeak.prepare.pipeline import prepare
 
 FAST = dict(compute_umap=False, run_scrublet=False)
@@ -27,7 +28,8 @@ def mouse_outs(tmp_path_factory):
 
 def test_mm10_prepares_with_its_genome(mouse_outs, tmp_path):
     out = tmp_path / "mouse.h5mu"
-    mdata = prepare(mouse_outs.out_dir, PrepareConfig(**FAST), out=out, figures_dir=tmp_path / "qc")
+    mdata = prepare(mouse_outs.out_dir, PrepareConfig(**FAST), out=out)
+    write_prepare_figures(mdata, tmp_path / "qc")
     info = mdata.uns["genepeak"]
     assert info["prepare"]["genome"] == "mm10"  # read from the 10x features, not assumed
     assert out.is_file() and (tmp_path / "qc" / "atac_qc.png").is_file()

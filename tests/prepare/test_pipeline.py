@@ -13,6 +13,7 @@ from synthetic_arc import FEW_GENES_CELLS, HIGH_MT_CELLS, N_CELLS, make_arc_coun
 
 from genepeak.config import PrepareConfig
 from genepeak.errors import ConfigError, InputError
+from genepeak.outputs import write_prepare_figures
 from genepeak.prepare.pipeline import prepare, read_input
 
 # on the small synthetic folder: fewer HVGs than genes so the selection is visible; its
@@ -83,7 +84,9 @@ def test_prepare_arc_folder_end_to_end(arc_outs, tmp_path):
     folder, _ = arc_outs
     out = tmp_path / "prepared.h5mu"
     figures = tmp_path / "figures"
-    mdata = prepare(folder, PrepareConfig(**SMALL), out=out, figures_dir=figures)
+    mdata = prepare(folder, PrepareConfig(**SMALL), out=out)
+    assert not figures.exists()  # prepare returns data and draws nothing
+    write_prepare_figures(mdata, figures)
     assert_contract(mdata)
     # the planted QC failures are exactly the cells removed
     raw = read_input(folder)

@@ -22,6 +22,7 @@ import genepeak
 from genepeak._utils import atomic_path, log
 from genepeak.config import PrepareConfig, to_dict
 from genepeak.errors import ConfigError, InputError
+from genepeak.io import prepared
 from genepeak.io.annotation import annotate_genes, read_gene_annotation
 from genepeak.io.genome import Genome, genome_from_labels, get_genome
 from genepeak.io.pairing import paired_mudata, strip_modality_tag
@@ -325,13 +326,15 @@ def prepare(
     source: str | Path | md.MuData,
     config: PrepareConfig | None = None,
     out: str | Path | None = None,
-    figures_dir: str | Path | None = None,
     labels_key: str | None = None,
     *,
     timings: dict[str, float] | None = None,
     fragments: str | Path | None = None,
 ) -> md.MuData:
     """Prepare paired RNA + ATAC into the layout of docs/architecture.md.
+
+    Returns data and draws nothing: the QC figures are drawn from the result by
+    :func:`genepeak.outputs.write_prepare_figures` (``genepeak prepare --figures``).
 
     Parameters
     ----------
@@ -342,8 +345,6 @@ def prepare(
         QC rules, thresholds and options (defaults: data-driven QC, reference design).
     out
         Write the result here (``.h5mu``, atomically).
-    figures_dir
-        Write the QC figures here (PNG).
     labels_key
         An existing obs column (e.g. ``cell_type``) to use as reference labels instead of
         Leiden; overrides ``config.labels_key``.
@@ -364,10 +365,34 @@ def prepare(
     config = dataclasses.replace(config, labels_key=key)
     if out is not None:
         check_output_path(out)
-    if figures_dir is not None:
-        check_figures_dir(figures_dir)
     raw = _read_checked(source, fragments, config, key, timings)
     config = dataclasses.replace(config, genome=raw.genome.name)
+    rna, atac, found = _prepare_modalities(raw, config, key, timings)
+    record = {"prepare": to_dict(config), "source": raw.source_name}
+    files = raw.files
+    del raw  # the raw matrices go before the paired copy is made
+    mdata = _paired(rna, atac, key, files)
+    mdata.uns[prepared.RECORD_KEY] = {**record, "version": genepeak.__version__, **found}
+    if config.subsample_fraction is not None and config.subsample_fraction < 1:
+        mdata = subsample_stratified(
+            mdata, config.subsample_fraction, config.subsample_key or key, config.seed
+        )
+        _refresh_after_subsample(mdata)
+        log(f"subsampled to {mdata.n_obs} cells ({config.subsample_fraction:.0%} per {key})")
+    if out is not None:
+        with timed_step("write .h5mu", timings):
+            write_prepared(mdata, out)
+    return mdata
+
+
+def _prepare_modalities(
+    raw: _Raw, config: PrepareConfig, key: str, timings
+) -> tuple[ad.AnnData, ad.AnnData, dict]:
+    """Cell QC, then the RNA and ATAC preparations of the cells kept.
+
+    Returns the prepared RNA and ATAC and what the preparation record keeps of the QC:
+    ``qc_before``, ``qc_rules``, ``peak_frac_before``, ``peaks_called``.
+    """
     with timed_step("cell QC (RNA and ATAC metrics)", timings):
         metrics, called = _atac_metrics(
             raw.atac, raw.fragments, config, raw.genome, raw.genes, raw.call, raw.peaks_to_count
@@ -379,43 +404,23 @@ def prepare(
     atac_raw = _atac_counts(raw, rna.obs_names, called, metrics, timings)
     with timed_step("ATAC filters and log1p", timings):
         atac, frac_before = prepare_atac(atac_raw, config, cells=rna.obs_names)
-    files, source_name = raw.files, raw.source_name
-    del raw, atac_raw
     _resolve_labels(rna, atac.obs, key)
-    if files:
-        atac.uns["files"] = files
-    mdata = paired_mudata(rna, atac)
-    mdata.obs["leiden"] = rna.obs["leiden"].values
-    mdata.obs[key] = rna.obs[key].values
-    mdata.uns["genepeak"] = {
-        "prepare": to_dict(config),
-        "source": source_name,
-        "version": genepeak.__version__,
+    found = {
         "qc_before": qc_before,
         "qc_rules": qc_rules,
         "peak_frac_before": np.asarray(frac_before, dtype=np.float64),
         "peaks_called": called is not None,
     }
-    return _finish(mdata, config, key, out, figures_dir, timings)
+    return rna, atac, found
 
 
-def _finish(mdata, config, key, out, figures_dir, timings) -> md.MuData:
-    """Subsample, write and draw the QC figures, as asked."""
-    if config.subsample_fraction is not None and config.subsample_fraction < 1:
-        mdata = subsample_stratified(
-            mdata, config.subsample_fraction, config.subsample_key or key, config.seed
-        )
-        _refresh_after_subsample(mdata)
-        log(f"subsampled to {mdata.n_obs} cells ({config.subsample_fraction:.0%} per {key})")
-    if out is not None:
-        with timed_step("write .h5mu", timings):
-            write_prepared(mdata, out)
-    if figures_dir is not None:
-        # plotting lives in report/; imported here only when figures are asked for
-        from genepeak.report.qc import plot_prepare_qc
-
-        with timed_step("QC figures", timings):
-            plot_prepare_qc(mdata, figures_dir)
+def _paired(rna: ad.AnnData, atac: ad.AnnData, key: str, files: dict) -> md.MuData:
+    """The paired MuData, with the input's file record and the labels in ``mdata.obs``."""
+    if files:
+        atac.uns["files"] = files
+    mdata = paired_mudata(rna, atac)
+    mdata.obs["leiden"] = rna.obs["leiden"].values
+    mdata.obs[key] = rna.obs[key].values
     return mdata
 
 
@@ -426,8 +431,8 @@ def _refresh_after_subsample(mdata: md.MuData) -> None:
     """
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     normalise(rna)
-    rna.var["n_cells"] = np.diff(rna.layers["counts"].tocsc().indptr).astype(np.int64)
-    atac.var["frac_cells"] = open_fraction(atac.layers["counts"])
+    rna.var["n_cells"] = np.diff(prepared.counts(rna, "rna").tocsc().indptr).astype(np.int64)
+    atac.var["frac_cells"] = open_fraction(prepared.counts(atac, "atac"))
 
 
 def write_prepared(mdata: md.MuData, out: str | Path) -> Path:

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from genepeak._utils import log
 from genepeak.config import PrepareConfig
 from genepeak.errors import InputError
+from genepeak.io import prepared
 from genepeak.prepare import timed_step
 from genepeak.prepare.qc import evaluate_rules, report_removals, rna_rules, zero_cells_error
 
@@ -109,7 +110,7 @@ def run_scrublet(adata: ad.AnnData, config: PrepareConfig) -> None:
             f"Scrublet skipped: {n_cells} cells x {n_genes} genes is too small to simulate doublets"
         )
         return
-    work = ad.AnnData(X=adata.layers["counts"].copy(), obs=adata.obs[[]].copy())
+    work = ad.AnnData(X=prepared.counts(adata, "rna").copy(), obs=adata.obs[[]].copy())
     if config.batch_key and config.batch_key in adata.obs:
         work.obs["batch"] = adata.obs[config.batch_key].astype(str).to_numpy()
     # Scrublet keeps only its most variable genes (~15%), so the PCA must fit in those
@@ -185,8 +186,11 @@ def histogram_minimum(values: np.ndarray, bins: int = 256, max_iter: int = 10_00
 def normalise(adata: ad.AnnData) -> None:
     """``X = log1p(counts / size_factor)`` with size factors relative to the median library
     (``sc.pp.normalize_total(target_sum=None)`` then ``sc.pp.log1p``)."""
-    counts = sp.csr_matrix(adata.layers["counts"], dtype=np.float32)
+    counts = sp.csr_matrix(prepared.counts(adata, "rna"), dtype=np.float32)
     total = np.asarray(counts.sum(axis=1)).ravel().astype(np.float64)
+    # the median that target_sum=None would take (scanpy takes it in float32), computed here
+    # once in float64: X is then normalised to exactly the value recorded in uns['target_sum']
+    # and used as the size factors' denominator, and a median of 0 gets a clear error first
     target = float(np.median(total))
     if target <= 0:
         raise InputError("RNA: the median library size is 0; the cells carry no counts")
