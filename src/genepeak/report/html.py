@@ -241,29 +241,42 @@ def write_report(
 
 
 def _evaluation_sections(evaluation) -> list[Section]:
-    from genepeak.evaluate.evaluation import CEILING_NOTE
-    from genepeak.evaluate.result import HEADLINE
-    from genepeak.report import figures
+    """The held-out results, then the latent, peak and gene sections that have data."""
+    kinds = evaluation.table["kind"].to_dict() if "kind" in evaluation.table else {}
+    sections = [
+        Section(
+            "Models and baselines on held-out cells", _results_body(evaluation, kinds), "results"
+        ),
+        _latent_section(evaluation, kinds),
+        _peak_section(evaluation),
+        _gene_section(evaluation),
+    ]
+    return [section for section in sections if section is not None]
 
-    run = evaluation.metrics.get("_run", {})
-    table = evaluation.table
-    kinds = table["kind"].to_dict() if "kind" in table else {}
-    headline = [h for h in HEADLINE if h.column in table.columns]
-    labels = {h.column: h.label for h in headline}
-    labels.update(peak_task="task", gene_task="task", latent="latent")
+
+def _split_note(run: Mapping) -> str:
     n = run.get("n_cells", {})
-    split_text = (
+    return note(
         f"Held-out evaluation on {n.get('test', '?')} test cells; models and every "
         f"baseline were fitted on the same {n.get('train', '?')} training cells and "
         f"peak thresholds chosen on {n.get('val', '?')} validation cells. Reference "
         f"labels: {run.get('labels_key', '?')} ({run.get('n_labels', '?')} groups)."
     )
-    body = note(split_text)
+
+
+def _headline_tables(table: pd.DataFrame, kinds: Mapping[str, str]) -> str:
+    """One table per headline group (peaks, genes, latent), of the rows with a number."""
+    from genepeak.evaluate.result import HEADLINE
+
+    headline = [h for h in HEADLINE if h.column in table.columns]
+    labels = {h.column: h.label for h in headline}
+    labels.update(peak_task="task", gene_task="task", latent="latent")
     groups = (
         ("Peaks (RNA → ATAC; † = reconstruction)", "peaks", "peak_task"),
         ("Genes (ATAC → RNA; † = reconstruction)", "genes", "gene_task"),
         ("Latent structure (first latent of each model)", "latent", "latent"),
     )
+    body = ""
     for heading, section, task in groups:
         columns = [h.column for h in headline if h.section == section]
         numbers = table[columns].apply(pd.to_numeric, errors="coerce")
@@ -280,6 +293,14 @@ def _evaluation_sections(evaluation) -> list[Section]:
         body += metrics_table(
             shown, {h.column: h.direction for h in headline}, labels, kinds, excluded
         )
+    return body
+
+
+def _results_body(evaluation, kinds: Mapping[str, str]) -> str:
+    from genepeak.evaluate.evaluation import CEILING_NOTE
+
+    body = _split_note(evaluation.metrics.get("_run", {}))
+    body += _headline_tables(evaluation.table, kinds)
     body += note(
         "Bold: best value of each column (↑ higher is better, ↓ lower is better; columns "
         "without an arrow are reference values). † and italics: reconstruction (the model "
@@ -293,64 +314,72 @@ def _evaluation_sections(evaluation) -> list[Section]:
     body += note(CEILING_NOTE)
     for name, message in evaluation.skipped.items():
         body += note(f"{name}: {message}", warn=True)
-    sections = [Section("Models and baselines on held-out cells", body, "results")]
+    return body
 
-    latent_body = ""
-    if len(evaluation.latent_table):
-        directions = {c: "higher" for c in evaluation.latent_table.columns}
-        latent_kinds = {r: kinds.get(r.split(":")[0], "") for r in evaluation.latent_table.index}
-        latent_body += metrics_table(
-            evaluation.latent_table, directions, LATENT_LABELS, kinds=latent_kinds
-        )
-        latent_body += note(
-            "Logistic regression fitted on training-cell latents, scored on test cells "
-            "(precision / recall / F1, ARI / AMI of predicted vs reference labels); KMeans "
-            "fitted on training latents (k = number of labels); Leiden on the test cells' kNN "
-            "graph; silhouette of test cells by reference label. " + CEILING_NOTE
-        )
-        latent_body += figure_block(
-            figures.plot_latent_grid(
-                evaluation.latents_2d, evaluation.test_labels, evaluation.embedding_method
+
+def _latent_section(evaluation, kinds: Mapping[str, str]) -> Section | None:
+    from genepeak.evaluate.evaluation import CEILING_NOTE
+    from genepeak.report import figures
+
+    if not len(evaluation.latent_table):
+        return None
+    directions = {c: "higher" for c in evaluation.latent_table.columns}
+    latent_kinds = {r: kinds.get(r.split(":")[0], "") for r in evaluation.latent_table.index}
+    body = metrics_table(evaluation.latent_table, directions, LATENT_LABELS, kinds=latent_kinds)
+    body += note(
+        "Logistic regression fitted on training-cell latents, scored on test cells "
+        "(precision / recall / F1, ARI / AMI of predicted vs reference labels); KMeans "
+        "fitted on training latents (k = number of labels); Leiden on the test cells' kNN "
+        "graph; silhouette of test cells by reference label. " + CEILING_NOTE
+    )
+    body += figure_block(
+        figures.plot_latent_grid(
+            evaluation.latents_2d, evaluation.test_labels, evaluation.embedding_method
+        ),
+        "Every latent of every model (test cells), coloured by reference label.",
+    )
+    return Section("Latent spaces", body, "latents")
+
+
+def _peak_section(evaluation) -> Section | None:
+    from genepeak.report import figures
+
+    if not evaluation.threshold_curves:
+        return None
+    blocks = [
+        figure_block(
+            figures.plot_threshold_curves(
+                _tagged(evaluation.threshold_curves, evaluation.table, "peak_task")
             ),
-            "Every latent of every model (test cells), coloured by reference label.",
+            "Precision, recall and F1 on test cells per threshold; dotted line: the "
+            "threshold chosen on validation cells (its validation F1 dashed). log1p-scale "
+            "models sweep the design's 0 to 3 grid, probability outputs 0.05 to 0.95.",
         )
-        sections.append(Section("Latent spaces", latent_body, "latents"))
-
-    if evaluation.threshold_curves:
-        blocks = [
+    ]
+    if any("reliability" in c for c in evaluation.threshold_curves.values()):
+        blocks.append(
             figure_block(
-                figures.plot_threshold_curves(
-                    _tagged(evaluation.threshold_curves, table, "peak_task")
-                ),
-                "Precision, recall and F1 on test cells per threshold; dotted line: the "
-                "threshold chosen on validation cells (its validation F1 dashed). log1p-scale "
-                "models sweep the design's 0 to 3 grid, probability outputs 0.05 to 0.95.",
-            )
-        ]
-        if any("reliability" in c for c in evaluation.threshold_curves.values()):
-            blocks.append(
-                figure_block(
-                    figures.plot_reliability(evaluation.threshold_curves),
-                    "Reliability of probability-scale predictions (ECE in the table).",
-                )
-            )
-        sections.append(Section("Peak prediction", figure_grid(blocks), "peaks"))
-    if evaluation.pearson:
-        sections.append(
-            Section(
-                "Gene prediction",
-                figure_block(
-                    figures.plot_pearson_distributions(
-                        _tagged(evaluation.pearson, table, "gene_task")
-                    ),
-                    "Per-cell Pearson (across genes: inflated by mean expression) and per-gene "
-                    "Pearson (across cells: is cell-to-cell variation predicted?) on test cells; "
-                    "a constant prediction (the mean baseline) scores 0 per gene.",
-                ),
-                "genes",
+                figures.plot_reliability(evaluation.threshold_curves),
+                "Reliability of probability-scale predictions (ECE in the table).",
             )
         )
-    return sections
+    return Section("Peak prediction", figure_grid(blocks), "peaks")
+
+
+def _gene_section(evaluation) -> Section | None:
+    from genepeak.report import figures
+
+    if not evaluation.pearson:
+        return None
+    figure = figures.plot_pearson_distributions(
+        _tagged(evaluation.pearson, evaluation.table, "gene_task")
+    )
+    caption = (
+        "Per-cell Pearson (across genes: inflated by mean expression) and per-gene "
+        "Pearson (across cells: is cell-to-cell variation predicted?) on test cells; "
+        "a constant prediction (the mean baseline) scores 0 per gene."
+    )
+    return Section("Gene prediction", figure_block(figure, caption), "genes")
 
 
 def _tagged(by_name: Mapping[str, object], table: pd.DataFrame, task: str) -> dict:

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from genepeak.errors import InputError  # noqa: E402
+from genepeak.io import prepared  # noqa: E402
 from genepeak.report.figures import save_figure  # noqa: E402
 
 _VIOLIN_METRICS = ("total_counts", "n_genes_by_counts", "pct_counts_mt", "pct_counts_ribo")
@@ -39,7 +40,7 @@ def _bounds(rules: pd.DataFrame | None, metric: str) -> list[float]:
 
 def _violins(mdata: md.MuData, metrics: Sequence[str], title: str, path: Path) -> Path:
     """Violins of ``metrics`` over all input cells and the cells kept, with the QC bounds."""
-    info = mdata.uns["genepeak"]
+    info = prepared.record(mdata)
     qc, rules = info["qc_before"], info.get("qc_rules")
     kept = qc.index.isin(mdata.obs_names)
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), squeeze=False)
@@ -65,7 +66,7 @@ def plot_qc_violins(mdata: md.MuData, path: Path) -> Path:
 
 def plot_atac_qc(mdata: md.MuData, path: Path) -> Path | None:
     """The ATAC QC metrics (fragments, TSS enrichment, ...) like :func:`plot_qc_violins`."""
-    qc = mdata.uns["genepeak"]["qc_before"]
+    qc = prepared.record(mdata)["qc_before"]
     metrics = [m for m in _ATAC_METRICS if m in qc.columns and qc[m].notna().any()]
     if not metrics:
         return None
@@ -74,10 +75,10 @@ def plot_atac_qc(mdata: md.MuData, path: Path) -> Path | None:
 
 def plot_qc_rules(mdata: md.MuData, path: Path) -> Path | None:
     """Cells removed by each QC rule (all its failures, and those it alone removed)."""
-    rules = mdata.uns["genepeak"].get("qc_rules")
+    rules = prepared.record(mdata).get("qc_rules")
     if rules is None or not len(rules):
         return None
-    n_in = len(mdata.uns["genepeak"]["qc_before"])
+    n_in = len(prepared.record(mdata)["qc_before"])
     labels = [f"{r.modality.upper()}: {r.rule}" for r in rules.itertuples()]
     y = np.arange(len(rules))[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rules) + 1.2))
@@ -121,7 +122,7 @@ def plot_hvg_dispersion(mdata: md.MuData, path: Path) -> Path:
 
 def plot_peak_activity(mdata: md.MuData, path: Path) -> Path:
     """Histogram of the fraction of cells in which each peak is open, with the threshold."""
-    info = mdata.uns["genepeak"]
+    info = prepared.record(mdata)
     frac = np.asarray(info["peak_frac_before"], dtype=np.float64)
     threshold = float(info["prepare"].get("min_peak_fraction", 0.0))
     fig, ax = plt.subplots(figsize=(4.5, 3.4))
@@ -142,7 +143,7 @@ def plot_rna_umap(mdata: md.MuData, path: Path, labels_key: str | None = None) -
     rna = mdata.mod["rna"]
     if "X_umap" not in rna.obsm:
         raise InputError("RNA has no obsm['X_umap']; prepare with compute_umap=True")
-    key = labels_key or mdata.uns["genepeak"]["prepare"].get("labels_key") or "leiden"
+    key = labels_key or prepared.record(mdata).get("prepare", {}).get("labels_key") or "leiden"
     labels = (mdata.obs[key] if key in mdata.obs else rna.obs["leiden"]).astype(str)
     coords = rna.obsm["X_umap"]
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
@@ -167,8 +168,10 @@ def plot_prepare_qc(mdata: md.MuData, out_dir: str | Path) -> dict[str, Path]:
     ``{"qc_violins", "qc_rules", "atac_qc", "hvg_dispersion", "peak_activity", "rna_umap"}``
     -> path (QC rules when recorded, ATAC QC when ATAC metrics exist, UMAP when computed).
     """
-    if "genepeak" not in mdata.uns or "qc_before" not in mdata.uns["genepeak"]:
-        raise InputError("plot_prepare_qc needs a MuData from genepeak.prepare (uns['genepeak'])")
+    if "qc_before" not in prepared.record(mdata):
+        raise InputError(
+            f"plot_prepare_qc needs a MuData from genepeak.prepare (uns['{prepared.RECORD_KEY}'])"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
