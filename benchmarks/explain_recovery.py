@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from genepeak.config import ExplainConfig, PrepareConfig, preset
-    from genepeak.explain.validate import planted_link_recovery
+    from genepeak.explain.design import planted_link_recovery
     from genepeak.models import GPG
     from genepeak.prepare.pipeline import prepare
     from genepeak.simulate import simulate

@@ -128,13 +128,13 @@ def stage_timings(model, mdata, gene: str, n_cells: int, n_null: int) -> dict[st
     genes ``link_scores`` itself perturbs.
     """
     from genepeak.config import ExplainConfig
-    from genepeak.explain import linking, perturb
+    from genepeak.explain import linking, perturb, values
 
     config = ExplainConfig()
     rng = np.random.default_rng(0)
     rna = mdata.mod["rna"]
-    x = perturb.model_rows(rna, [str(g) for g in model.genes], list(rna.obs_names))
-    column = perturb.gene_indices(model, mdata, [gene])[0]
+    x = values.model_rows(rna, [str(g) for g in model.genes], list(rna.obs_names))
+    column = values.gene_indices(model, mdata, [gene])[0]
     cells = x[x[:, column] > 0][:n_cells]
     others = np.setdiff1d(np.flatnonzero((cells > 0).any(axis=0)), [column])
     columns = np.concatenate([[column], rng.choice(others, n_null, replace=False)])
@@ -163,11 +163,11 @@ def stage_timings(model, mdata, gene: str, n_cells: int, n_null: int) -> dict[st
 
 def one_cell_timing(model, mdata, gene: str, n_passes: int, repeats: int):
     """Median wall seconds of flips_for_rows on one silenced row, ``n_passes`` passes."""
-    from genepeak.explain import perturb
+    from genepeak.explain import perturb, values
 
     rna = mdata.mod["rna"]
-    column = perturb.gene_indices(model, mdata, [gene])[0]
-    x = perturb.model_rows(rna, [str(g) for g in model.genes], list(rna.obs_names[:200]))
+    column = values.gene_indices(model, mdata, [gene])[0]
+    x = values.model_rows(rna, [str(g) for g in model.genes], list(rna.obs_names[:200]))
     row = x[np.argmax(x[:, column])][None].copy()
     baseline = perturb.deterministic_rows(model, row)[0]
     row[0, column] = 0.0

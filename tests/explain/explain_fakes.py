@@ -1,4 +1,7 @@
-"""Fake models with known gene -> peak maps, for testing perturbation statistics exactly."""
+"""Fake models with known gene -> peak maps, for testing perturbation statistics exactly.
+
+Both satisfy :class:`genepeak.explain.model.ExplainableModel`, what explain needs of a model.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +47,8 @@ class ScriptedModel:
     """Returns a fixed deterministic baseline and fixed stochastic passes (for hand counts)."""
 
     peak_scale = "log1p"
+    cis_window = 0
+    split: dict = {}
 
     def __init__(self, baseline, passes):
         self.baseline = np.asarray(baseline, np.float32)

@@ -57,16 +57,23 @@ def test_model_without_stochastic_latent_is_refused():
     model = LinearFakeModel(["a", "b"], ["p0"], np.ones((2, 1)), np.zeros(1), noise_sd=0.0)
     x = np.ones(2, np.float32)
     with pytest.raises(InputError, match="no stochastic latent"):
-        perturb.assert_stochastic(model, x, perturb.baseline_prediction(model, x))
+        perturb.assert_stochastic(model, x, perturb.deterministic_rows(model, x[None])[0])
 
 
-def test_model_without_n_samples_is_refused():
-    class Deterministic:
-        def peaks_from_genes(self, x):
-            return np.zeros((len(x), 3))
+def test_fakes_and_models_satisfy_the_protocol(tiny_mdata):
+    from explain_fakes import linear_model_for
 
-    with pytest.raises(InputError, match="stochastic latent"):
-        perturb.flips_for_rows(Deterministic(), np.zeros((1, 2)), np.zeros(3), 10, 0.5, 0.1)
+    from genepeak.explain.model import ExplainableModel
+    from genepeak.models.gpg import GPG
+
+    scripted = ScriptedModel(np.zeros(3), np.zeros((2, 3)))
+    for model in (
+        linear_model_for(tiny_mdata),
+        scripted,
+        GPG(tiny_mdata, latent_dim=8, hidden=[16], epochs=1),
+    ):
+        assert isinstance(model, ExplainableModel), type(model).__name__
+    assert not isinstance(object(), ExplainableModel)
 
 
 def test_wrong_sample_shape_is_reported():
@@ -82,6 +89,7 @@ class _OracleModel:
     """Predicts log1p(observed counts) + offset for the requested cells."""
 
     peak_scale = "log1p"
+    cis_window = 0
 
     def __init__(self, mdata, offset):
         self.mdata, self.offset = mdata, offset

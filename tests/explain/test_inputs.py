@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from explain_fakes import linear_model_for
 
-from genepeak.errors import InputError
+from genepeak.errors import AbsentGeneError, InputError
 from genepeak.explain import cells as cellsel
-from genepeak.explain import perturb
+from genepeak.explain import values
 from genepeak.explain.experiment import explain_gene
 
 MARKERS = {"T1": ["GENE0", "GENE1"], "T2": ["GENE2", "NOT_A_GENE"]}
@@ -48,9 +48,9 @@ def test_cells_of_type_by_labels_and_by_markers(tiny_mdata):
 
 def test_counts_convert_with_the_cells_size_factor():
     sf = 18 / np.expm1(3.67)
-    assert perturb.count_to_model_value(8, sf) == pytest.approx(np.log1p(8 / sf))
-    assert perturb.model_value_to_count(3.67, sf) == pytest.approx(18)
-    text = perturb.format_change("NKG7", 3.67, 18, perturb.count_to_model_value(8, sf), 8)
+    assert values.count_to_model_value(8, sf) == pytest.approx(np.log1p(8 / sf))
+    assert values.model_value_to_count(3.67, sf) == pytest.approx(18)
+    text = values.format_change("NKG7", 3.67, 18, values.count_to_model_value(8, sf), 8)
     assert text == "NKG7 3.67 (18) -> 2.89 (8)"
 
 
@@ -71,15 +71,15 @@ def test_counts_given_as_values_show_both(tiny_mdata, linear_model):
     assert result.values[0] == pytest.approx(np.log1p(12 / sf), rel=1e-6)
     before = float(rna[cell, "GENE3"].X.toarray()[0, 0])
     observed = float(rna[cell, "GENE3"].layers["counts"].toarray()[0, 0])
-    assert result.changes[0] == perturb.format_change(
+    assert result.changes[0] == values.format_change(
         "GENE3", before, observed, np.log1p(12 / sf), 12.0
     )
 
 
 def test_unknown_gene_suggests_close_names(tiny_mdata, linear_model):
-    with pytest.raises(InputError, match=r"unknown gene 'GENE3X'.*Did you mean 'GENE3'"):
+    with pytest.raises(AbsentGeneError, match=r"unknown gene 'GENE3X'.*Did you mean 'GENE3'"):
         explain_gene(linear_model, tiny_mdata, "GENE3X", cell_type="T1", threshold=0.5)
-    with pytest.raises(InputError, match="case-sensitive: did you mean 'GENE3'"):
+    with pytest.raises(AbsentGeneError, match="case-sensitive: did you mean 'GENE3'"):
         explain_gene(linear_model, tiny_mdata, "gene3", cell_type="B", threshold=0.5)
 
 
@@ -87,7 +87,9 @@ def test_gene_filtered_by_preprocessing_is_named(tiny_mdata):
     model = linear_model_for(tiny_mdata)
     model.genes = model.genes[:50]
     model.weights = model.weights[:50]
-    with pytest.raises(InputError, match="'GENE55' is in the data but not among the model's 50"):
+    with pytest.raises(
+        AbsentGeneError, match="'GENE55' is in the data but not among the model's 50"
+    ):
         explain_gene(model, tiny_mdata, "GENE55", cell=tiny_mdata.obs_names[0], threshold=0.5)
 
 
@@ -146,6 +148,6 @@ def test_no_cell_and_no_type(tiny_mdata, linear_model):
 
 def test_data_missing_model_genes(tiny_mdata, linear_model):
     linear_model.genes = [*linear_model.genes[:-1], "OTHER"]
-    with pytest.raises(InputError, match="the data lacks 1 of the model's genes"):
-        perturb.model_rows(tiny_mdata.mod["rna"], linear_model.genes, [tiny_mdata.obs_names[0]])
+    with pytest.raises(InputError, match=r"1 of 60 genes are not in mdata.mod\['rna'\].var_names"):
+        values.model_rows(tiny_mdata.mod["rna"], linear_model.genes, [tiny_mdata.obs_names[0]])
     assert isinstance(tiny_mdata.mod["rna"].obs, pd.DataFrame)

@@ -9,6 +9,7 @@ import pytest
 from genepeak.errors import InputError
 from genepeak.explain import links
 from genepeak.io.annotation import gene_coordinates
+from genepeak.io.peaks import peak_coordinates
 
 
 def _genes():
@@ -26,12 +27,14 @@ def _genes():
 
 
 def test_peak_names_in_three_formats():
+    # explain reads peaks with io.peaks, the one reader (no copy of its own)
     var = pd.DataFrame(index=["chr1:100-600", "chr2-5-10", "chrX_7_70"])
-    coords = links.peak_coordinates(var)
+    coords = peak_coordinates(var)
     assert coords.loc["chr2-5-10"].tolist() == ["chr2", 5, 10]
     assert coords.loc["chrX_7_70"].tolist() == ["chrX", 7, 70]
+    assert not hasattr(links, "peak_coordinates") or links.peak_coordinates is peak_coordinates
     with pytest.raises(InputError, match="not in a recognised format"):
-        links.peak_coordinates(pd.DataFrame(index=["peak_1"]))
+        peak_coordinates(pd.DataFrame(index=["peak_1"]))
 
 
 def test_tss_falls_back_to_interval_and_annotation(tmp_path):

@@ -2,14 +2,11 @@
 
 from genepeak._utils import make_module_callable
 from genepeak.explain.cells import PBMC_MARKERS, cells_of_type, representative_cell
-from genepeak.explain.experiment import (
-    DESIGN_EXPERIMENTS,
-    ExplainResult,
-    explain,
-    explain_gene,
-)
+from genepeak.explain.design import DESIGN_EXPERIMENTS, Experiments, explain
+from genepeak.explain.experiment import ExplainResult, explain_gene
 from genepeak.explain.linking import link_scores
-from genepeak.explain.null import benjamini_hochberg, empirical_pvalues, matched_null_genes
+from genepeak.explain.model import ExplainableModel
+from genepeak.explain.null import matched_null_genes
 from genepeak.explain.perturb import choose_threshold, count_flips
 from genepeak.explain.validate import correlation_scores, recovery_metrics, tss_enrichment
 
@@ -17,12 +14,12 @@ __all__ = [
     "DESIGN_EXPERIMENTS",
     "PBMC_MARKERS",
     "ExplainResult",
-    "benjamini_hochberg",
+    "ExplainableModel",
+    "Experiments",
     "cells_of_type",
     "choose_threshold",
     "correlation_scores",
     "count_flips",
-    "empirical_pvalues",
     "explain",
     "explain_gene",
     "link_scores",
@@ -32,4 +29,4 @@ __all__ = [
     "tss_enrichment",
 ]
 
-make_module_callable(__name__, "genepeak.explain.experiment:explain")
+make_module_callable(__name__, "genepeak.explain.design:explain")

@@ -145,3 +145,30 @@ def check_cells(rna, cells: list[str]) -> None:
             f"cell barcode {missing[0]!r} is not in the data ({rna.n_obs} cells, e.g. "
             f"{index[0]!r}).{hint}"
         )
+
+
+def choose_cells(mdata, cell, cell_type, population, config, labels_key) -> list[str]:
+    """The cells to perturb: the barcodes given, else the representative cell of a type.
+
+    A type is found by ``mdata.obs[labels_key]`` when it names one of its labels (the cell
+    nearest the label's centroid when the label has no marker set), else by its markers;
+    ``population=True`` takes every cell of the type (:func:`cells_of_type`).
+    """
+    rna = mdata.mod["rna"]
+    if cell is not None:
+        chosen = [cell] if isinstance(cell, str | int | float) else list(cell)
+        check_cells(rna, [str(c) for c in chosen])
+        return [str(c) for c in chosen]
+    if cell_type is None:
+        raise InputError("give a cell barcode (cell=...) or a cell type (cell_type=...) to perturb")
+    labels = mdata.obs[labels_key] if labels_key and labels_key in mdata.obs else None
+    if population:
+        return cells_of_type(rna, cell_type, config.markers, labels)
+    if labels is not None and cell_type in set(map(str, labels.unique())):
+        # the representative among the cells carrying that label
+        members = labels.index[labels.astype(str) == cell_type]
+        try:
+            return [representative_cell(rna[members], cell_type, config.markers)]
+        except InputError:  # a label without known markers: the cell nearest its centroid
+            return [central_cell(rna[members])]
+    return [representative_cell(rna, cell_type, config.markers)]

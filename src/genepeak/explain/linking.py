@@ -25,12 +25,19 @@ model's evidence: the ablation that shows what the model adds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from genepeak._utils import log, progress
+from genepeak.config import ExplainConfig
 from genepeak.errors import InputError
+from genepeak.explain import perturb, values
+from genepeak.explain.model import ExplainableModel
+from genepeak.io.annotation import gene_positions
+from genepeak.io.peaks import peak_centres
 
 #: distance (bp) below which the prior stops rising: a promoter-sized neighbourhood
 PRIOR_FLOOR = 5_000
@@ -278,20 +285,21 @@ def peak_distances(peak_chrom, peak_centre, gene_chrom: str, gene_tss: int) -> n
 
 
 def link_scores(
-    model,
+    model: ExplainableModel,
     mdata,
     genes: list[str],
     *,
     labels_key: str | None = None,
     cell_type: str | None = None,
     config=None,
+    key_added: str | None = None,
 ) -> pd.DataFrame:
     """Silence each gene in every cell that expresses it; score every peak as its link.
 
     Parameters
     ----------
     model
-        A trained model (``peaks_from_genes``, ``genes``, ``peaks``).
+        A trained model (:class:`~genepeak.explain.model.ExplainableModel`).
     mdata
         The prepared MuData.
     genes
@@ -300,6 +308,9 @@ def link_scores(
         Restrict the population to cells with ``mdata.obs[labels_key] == cell_type``.
     config
         :class:`~genepeak.config.ExplainConfig` (null genes, seed, distance decay, flips).
+    key_added
+        When given, the table is also stored in ``mdata.uns[key_added]`` (e.g.
+        ``"genepeak_links"``), where it is saved with ``mdata.write_h5mu``; None stores nothing.
 
     Returns
     -------
@@ -307,66 +318,92 @@ def link_scores(
     (its size), ``zscore``, ``p_value``, ``fdr``, ``distance_to_tss``, ``prior_only``,
     ``link_score`` and ``flip_frequency`` (reference-design flips on a subsample of cells).
     """
-    from genepeak.config import ExplainConfig
-    from genepeak.explain import perturb
-
     config = config or ExplainConfig()
     rng = np.random.default_rng(config.seed)
     x = _population(model, mdata, labels_key, cell_type)
-    model_genes = pd.Index([str(g) for g in model.genes])
-    columns = perturb.gene_indices(model, mdata, [str(g) for g in genes])
-    gene_chrom, gene_tss, peak_chrom, peak_centre = _positions(model, mdata)
-    window = model.cis_window or config.cis_window
-    threshold = None
+    columns = values.gene_indices(model, mdata, [str(g) for g in genes])
+    shared = _Shared(x, *_positions(model, mdata), window=model.cis_window or config.cis_window)
     if config.link_flip_cells:
-        threshold = config.threshold
-        if threshold is None:
-            threshold = perturb.choose_threshold(model, mdata, seed=config.seed)
+        shared.threshold = config.threshold
+        if shared.threshold is None:
+            shared.threshold = perturb.choose_threshold(model, mdata, seed=config.seed)
     if len(x) > config.link_max_cells:
-        x = x[np.sort(rng.choice(len(x), config.link_max_cells, replace=False))]
-    genes, columns = _expressed_targets([str(g) for g in genes], np.asarray(columns), x)
-    pool = null_pool(x, columns, config.n_null_genes, rng)
-    perturbed = np.union1d(columns, pool)
-    effects = population_effects(model, x, perturbed)
-    target_effects = effects[np.searchsorted(perturbed, columns)]
-    pool_effects = effects[np.searchsorted(perturbed, pool)]
-    pool_distance = np.vstack(
-        [peak_distances(peak_chrom, peak_centre, gene_chrom[c], gene_tss[c]) for c in pool]
-    )
-    pool_in_window = np.abs(np.nan_to_num(pool_distance, nan=np.inf)) <= window
-    tables = []
-    for i, (gene, column) in enumerate(zip(genes, columns)):
-        nulls = matched_from_pool(x, column, pool, config.n_null_genes)
-        distance = peak_distances(peak_chrom, peak_centre, gene_chrom[column], gene_tss[column])
-        table = gene_link_table(
-            gene,
-            target_effects[i],
-            pool_effects[nulls],
-            np.abs(np.nan_to_num(distance, nan=np.inf)) <= window,
-            pool_in_window[nulls],
-            distance,
-            config.distance_decay,
-        )
-        table.insert(1, "peak", np.asarray(model.peaks).astype(str))
-        table["n_cells"] = int((x[:, column] > 0).sum())
-        table["null_genes"] = ",".join(model_genes[pool[nulls]])
-        if threshold is not None:
-            expressing = x[x[:, column] > 0]
-            table["flip_frequency"] = _flip_frequency(
-                model, expressing, column, threshold, config, rng
-            )
-        tables.append(table)
-    if not tables:
-        raise InputError(f"none of {', '.join(genes)} is expressed in the population")
+        shared.x = x[np.sort(rng.choice(len(x), config.link_max_cells, replace=False))]
+    genes, columns = _expressed_targets([str(g) for g in genes], np.asarray(columns), shared.x)
+    effects = shared.perturb_with_null_pool(model, columns, config, rng)
+    tables = [
+        _gene_table(model, shared, gene, column, effects[i], config, rng)
+        for i, (gene, column) in enumerate(zip(genes, columns))
+    ]
     table = pd.concat(tables, ignore_index=True)
     # one family: among every call of the table, not of each gene, at most 5% are false
     table["fdr"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
+    if key_added is not None:
+        mdata.uns[key_added] = table
+    return table
+
+
+@dataclass
+class _Shared:
+    """What every gene's table shares: the population, feature positions and the null pool."""
+
+    x: np.ndarray  # cells x model genes
+    gene_chrom: np.ndarray
+    gene_tss: np.ndarray
+    peak_chrom: np.ndarray
+    peak_centre: np.ndarray
+    window: int
+    threshold: float | None = None
+    pool: np.ndarray | None = None
+    pool_effects: np.ndarray | None = None
+    pool_in_window: np.ndarray | None = None
+
+    def distance(self, column: int) -> np.ndarray:
+        """Signed distance of every peak to the TSS of gene ``column``."""
+        chrom, tss = self.gene_chrom[column], self.gene_tss[column]
+        return peak_distances(self.peak_chrom, self.peak_centre, chrom, tss)
+
+    def in_window(self, distance: np.ndarray) -> np.ndarray:
+        return np.abs(np.nan_to_num(distance, nan=np.inf)) <= self.window
+
+    def perturb_with_null_pool(self, model, columns, config, rng) -> np.ndarray:
+        """Silence the targets and a shared null pool at once; the targets' effects."""
+        self.pool = null_pool(self.x, columns, config.n_null_genes, rng)
+        perturbed = np.union1d(columns, self.pool)
+        effects = population_effects(model, self.x, perturbed)
+        self.pool_effects = effects[np.searchsorted(perturbed, self.pool)]
+        self.pool_in_window = self.in_window(np.vstack([self.distance(c) for c in self.pool]))
+        return effects[np.searchsorted(perturbed, columns)]
+
+
+def _gene_table(model, shared: _Shared, gene, column, effect, config, rng) -> pd.DataFrame:
+    """One gene's calibrated link table against its matched genes of the null pool."""
+    x = shared.x
+    nulls = matched_from_pool(x, column, shared.pool, config.n_null_genes)
+    distance = shared.distance(column)
+    table = gene_link_table(
+        gene,
+        effect,
+        shared.pool_effects[nulls],
+        shared.in_window(distance),
+        shared.pool_in_window[nulls],
+        distance,
+        config.distance_decay,
+    )
+    table.insert(1, "peak", np.asarray(model.peaks).astype(str))
+    table["n_cells"] = int((x[:, column] > 0).sum())
+    model_genes = pd.Index([str(g) for g in model.genes])
+    table["null_genes"] = ",".join(model_genes[shared.pool[nulls]])
+    if shared.threshold is not None:
+        expressing = x[x[:, column] > 0]
+        table["flip_frequency"] = _flip_frequency(
+            model, expressing, column, shared.threshold, config, rng
+        )
     return table
 
 
 def _population(model, mdata, labels_key, cell_type) -> np.ndarray:
-    from genepeak.explain import perturb
-
+    """Model-input rows of every cell, or of those labelled ``cell_type``."""
     rna = mdata.mod["rna"]
     cells = np.asarray(rna.obs_names).astype(str)
     if cell_type is not None:
@@ -382,22 +419,17 @@ def _population(model, mdata, labels_key, cell_type) -> np.ndarray:
                 f"{', '.join(sorted(labels.dropna().unique()))}"
             )
         cells = cells[(labels == str(cell_type)).to_numpy()]
-    return perturb.model_rows(rna, [str(g) for g in model.genes], list(cells))
+    return values.model_rows(rna, [str(g) for g in model.genes], list(cells))
 
 
 def _positions(model, mdata):
     """(gene chrom, gene TSS, peak chrom, peak centre) of the model's features."""
-    from genepeak.io.annotation import gene_positions
-    from genepeak.io.peaks import peak_centres
-
     gene_chrom, gene_tss = gene_positions(mdata.mod["rna"].var, model.genes)
     return (gene_chrom, gene_tss, *peak_centres(mdata.mod["atac"].var, model.peaks))
 
 
 def _flip_frequency(model, cells, column, threshold, config, rng) -> np.ndarray:
     """The reference design's flips: share of (cell, pass) pairs whose peak changes state."""
-    from genepeak.explain import perturb
-
     take = min(len(cells), config.link_flip_cells)
     rows = cells[np.sort(rng.choice(len(cells), take, replace=False))]
     baseline = perturb.deterministic_rows(model, rows)

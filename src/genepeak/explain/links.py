@@ -2,45 +2,17 @@
 
 The link files (TSV, BEDPE, Signac-style) are written by :mod:`genepeak.outputs`.
 
-Gene TSS come from ``rna.var`` (``tss``; else the ``start``/``end`` interval and strand; else a
-10x ``interval`` column ``chr1:100-200``) and, for genes without coordinates, from a gene
-annotation TSV (columns ``gene``/``symbol``, ``chrom``, ``start``, ``end``[, ``strand``, ``tss``]).
-Peaks are parsed from ``atac.var`` (``chrom``/``start``/``end``) or their names
-(``chr1:100-200``, ``chr1-100-200``, ``chr1_100_200``).
+Gene coordinates come from :func:`genepeak.io.annotation.gene_coordinates`, peak coordinates
+and centres from :func:`genepeak.io.peaks.peak_coordinates` / :func:`~genepeak.io.peaks.peak_centres`.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
-from genepeak.errors import InputError
-
-_PEAK_NAME = re.compile(
-    r"^(?P<chrom>[^:_\-]+(?:_[^:_\-]+)*?)[:_\-](?P<start>\d+)[\-_](?P<end>\d+)$"
-)
-
-
-def peak_coordinates(atac_var: pd.DataFrame, peaks: list[str] | None = None) -> pd.DataFrame:
-    """``chrom``, ``start``, ``end`` of each peak (index = peak name), from var or names."""
-    names = pd.Index([str(p) for p in (peaks if peaks is not None else atac_var.index)])
-    if {"chrom", "start", "end"} <= set(atac_var.columns):
-        coords = atac_var.loc[names, ["chrom", "start", "end"]].copy()
-        coords["chrom"] = coords["chrom"].astype(str)
-        coords[["start", "end"]] = coords[["start", "end"]].astype(np.int64)
-        return coords
-    rows = []
-    for name in names:
-        match = _PEAK_NAME.match(name)
-        if match is None:
-            raise InputError(
-                f"peak name {name!r} is not in a recognised format (chr1:100-200, chr1-100-200 "
-                "or chr1_100_200) and atac.var has no chrom/start/end columns"
-            )
-        rows.append((match["chrom"], int(match["start"]), int(match["end"])))
-    return pd.DataFrame(rows, index=names, columns=["chrom", "start", "end"])
+from genepeak.explain import linking
+from genepeak.io.peaks import peak_centres, peak_coordinates
 
 
 def nearest_genes(peaks: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
@@ -75,3 +47,57 @@ def distance_to_tss(peaks: pd.DataFrame, chrom: str, tss: int) -> np.ndarray:
     if tss < 0:
         out[:] = np.nan
     return out
+
+
+def distance_context(atac_var, peaks, genes_coords, genes, null_sets, model_genes, window) -> dict:
+    """Distances of every peak to the perturbed genes' TSS and to each null set's genes.
+
+    Each peak takes the distance to the nearest TSS of the set's genes; ``in_window`` marks
+    those within ``window`` bp.
+    """
+    peak_chrom, peak_centre = peak_centres(atac_var, peaks)
+
+    def nearest(names: list[str]) -> np.ndarray:
+        rows = []
+        for g in names:
+            tss = int(genes_coords.at[g, "tss"]) if g in genes_coords.index else -1
+            chrom = str(genes_coords.at[g, "chrom"]) if g in genes_coords.index else ""
+            rows.append(linking.peak_distances(peak_chrom, peak_centre, chrom, tss))
+        stacked = np.vstack(rows)
+        size = np.where(np.isnan(stacked), np.inf, np.abs(stacked))
+        return stacked[np.argmin(size, axis=0), np.arange(stacked.shape[1])]
+
+    target = nearest(genes)
+    nulls = (
+        np.vstack([nearest([model_genes[j] for j in s]) for s in null_sets])
+        if len(null_sets)
+        else np.zeros((0, len(peaks)))
+    )
+    inside = lambda d: np.abs(np.nan_to_num(d, nan=np.inf)) <= window  # noqa: E731
+    return {
+        "distance": target,
+        "null_distance": nulls,
+        "in_window": inside(target),
+        "null_in_window": inside(nulls),
+    }
+
+
+def add_context(table, atac_var, genes_coords, genes) -> pd.DataFrame:
+    """The table with each peak's coordinates, nearest gene and distance to the genes' TSS."""
+    table = table.copy()
+    coords = peak_coordinates(atac_var, source="atac.var").loc[table["peak"]]
+    table["chrom"] = coords["chrom"].to_numpy()
+    table["start"] = coords["start"].to_numpy()
+    table["end"] = coords["end"].to_numpy()
+    near = nearest_genes(coords, genes_coords)
+    table["nearest_gene"] = near["nearest_gene"].to_numpy()
+    table["nearest_gene_distance"] = near["nearest_gene_distance"].to_numpy()
+    distances = [
+        distance_to_tss(coords, genes_coords.at[g, "chrom"], int(genes_coords.at[g, "tss"]))
+        for g in genes
+    ]
+    stacked = np.vstack(distances)
+    with np.errstate(all="ignore"):
+        pick = np.nanargmin(np.where(np.isnan(stacked), np.inf, np.abs(stacked)), axis=0)
+    table["distance_to_tss"] = stacked[pick, np.arange(stacked.shape[1])]
+    return table

@@ -23,6 +23,7 @@ peak. Ties are broken at random (seeded), so every gene has exactly k top links.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -111,51 +112,78 @@ def tss_proximity(
     interval and ``p_value_at_gene`` (one-sided Fisher exact); ``null_genes`` (comma-separated); ``beats_null`` / ``beats_null_at_gene`` (the
     interval of the difference lies above 0).
     """
-    from genepeak.explain.validate import tss_enrichment
-
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}")
     top = top_links(links, score, k, seed=seed)
     near_all = links.assign(_near=_near(links["distance_to_tss"], window))
     by_gene = near_all.groupby("gene", sort=False)["_near"]
-    random_fraction, n_peaks = by_gene.mean(), by_gene.size()
     top_near = top.assign(_near=_near(top["distance_to_tss"], window))
-    hits = top_near.groupby("gene", sort=False)["_near"].sum()
-    top_peaks = top.groupby("gene", sort=False)["peak"].agg(list)
+    ranked = _Ranked(
+        links,
+        top,
+        hits=top_near.groupby("gene", sort=False)["_near"].sum(),
+        top_peaks=top.groupby("gene", sort=False)["peak"].agg(list),
+        random_fraction=by_gene.mean(),
+        n_peaks=by_gene.size(),
+        k=k,
+        window=window,
+    )
     rng = np.random.default_rng(seed)
     rows = []
     for gene, nulls in null_genes.items():
-        missing = [g for g in [gene, *nulls] if g not in hits.index]
+        missing = [g for g in [gene, *nulls] if g not in ranked.hits.index]
         if missing:
             raise InputError(f"the link table has no rows for {', '.join(map(str, missing[:5]))}")
-        nulls = list(nulls)
-        null_fractions = hits.loc[nulls].to_numpy(np.float64) / k
-        fisher = tss_enrichment(
-            top.loc[top["gene"] == gene, "distance_to_tss"].to_numpy(np.float64),
-            [top.loc[top["gene"] == g, "distance_to_tss"].to_numpy(np.float64) for g in nulls],
-            window=window,
-        )
-        row = dict(gene=gene, score=score, k=k, n_null=len(nulls), hits=int(hits[gene]))
-        row["fraction"] = hits[gene] / k
-        row.update(_null_interval(row["fraction"], null_fractions, n_boot, confidence, rng))
-        here = _at_gene(links, gene, nulls, top_peaks, window, k)
-        at_gene = _null_interval(row["fraction"], here, n_boot, confidence, rng)
-        row["null_at_gene_fraction"] = at_gene["null_fraction"]
-        for key in ("difference", "difference_low", "difference_high"):
-            row[f"{key}_at_gene"] = at_gene[key]
-        row["p_value"] = fisher["p_value"]
-        row["p_value_at_gene"] = _fisher_greater(hits[gene], k, here.sum() * k, k * len(nulls))
-        row["n_peaks"] = int(n_peaks[gene])
-        row["peaks_near"] = int(round(random_fraction[gene] * n_peaks[gene]))
-        row["random_fraction"] = float(random_fraction[gene])
-        row["null_random_fraction"] = float(random_fraction.loc[nulls].mean()) if nulls else np.nan
-        row["null_genes"] = ",".join(map(str, nulls))
-        rows.append(row)
+        row = dict(gene=gene, score=score, k=k, n_null=len(nulls), hits=int(ranked.hits[gene]))
+        rows.append(row | _gene_row(ranked, gene, list(nulls), n_boot, confidence, rng))
     table = pd.DataFrame(rows)
     if len(table):
         table["beats_null"] = table["difference_low"] > 0
         table["beats_null_at_gene"] = table["difference_low_at_gene"] > 0
     return table
+
+
+@dataclass
+class _Ranked:
+    """A link table with each gene's top-k links and how many of them lie near its TSS."""
+
+    links: pd.DataFrame
+    top: pd.DataFrame
+    hits: pd.Series
+    top_peaks: pd.Series
+    random_fraction: pd.Series
+    n_peaks: pd.Series
+    k: int
+    window: int
+
+    def top_distances(self, gene: str) -> np.ndarray:
+        return self.top.loc[self.top["gene"] == gene, "distance_to_tss"].to_numpy(np.float64)
+
+
+def _gene_row(ranked: _Ranked, gene, nulls: list, n_boot, confidence, rng) -> dict:
+    """One gene's fractions near its TSS against its null genes' (see :func:`tss_proximity`)."""
+    from genepeak.explain.validate import tss_enrichment
+
+    k, hits, random_fraction = ranked.k, ranked.hits, ranked.random_fraction
+    null_fractions = hits.loc[nulls].to_numpy(np.float64) / k
+    fisher = tss_enrichment(
+        ranked.top_distances(gene), [ranked.top_distances(g) for g in nulls], window=ranked.window
+    )
+    row = {"fraction": hits[gene] / k}
+    row.update(_null_interval(row["fraction"], null_fractions, n_boot, confidence, rng))
+    here = _at_gene(ranked.links, gene, nulls, ranked.top_peaks, ranked.window, k)
+    at_gene = _null_interval(row["fraction"], here, n_boot, confidence, rng)
+    row["null_at_gene_fraction"] = at_gene["null_fraction"]
+    for key in ("difference", "difference_low", "difference_high"):
+        row[f"{key}_at_gene"] = at_gene[key]
+    row["p_value"] = fisher["p_value"]
+    row["p_value_at_gene"] = _fisher_greater(hits[gene], k, here.sum() * k, k * len(nulls))
+    row["n_peaks"] = int(ranked.n_peaks[gene])
+    row["peaks_near"] = int(round(random_fraction[gene] * ranked.n_peaks[gene]))
+    row["random_fraction"] = float(random_fraction[gene])
+    row["null_random_fraction"] = float(random_fraction.loc[nulls].mean()) if nulls else np.nan
+    row["null_genes"] = ",".join(map(str, nulls))
+    return row
 
 
 def _null_interval(fraction, null_fractions, n_boot: int, confidence: float, rng) -> dict:
@@ -263,12 +291,12 @@ def marker_tss_proximity(
     (``config`` an :class:`~genepeak.config.ExplainConfig`), unless ``links`` already holds
     their table. Returns ``(per-gene table over every score, link table)``.
     """
-    from genepeak.explain import perturb
+    from genepeak.explain import values
 
     model_genes = [str(g) for g in model.genes]
     genes = model_genes if genes is None else [str(g) for g in genes]
     rna = mdata.mod["rna"]
-    x = perturb.model_rows(rna, model_genes, list(rna.obs_names))
+    x = values.model_rows(rna, model_genes, list(rna.obs_names))
     nulls = matched_genes(x, model_genes, genes, n_null)
     needed = list(dict.fromkeys([*genes, *(g for n in nulls.values() for g in n)]))
     if links is None:

@@ -5,6 +5,8 @@
   peak's accessibility across cells, the statistic of Signac's ``LinkPeaks``).
 - Real data: are the top links of the perturbed gene closer than ``window`` bp to its TSS more
   often than the top links of the null genes to theirs (one-sided Fisher exact test)?
+
+:func:`validate_result` applies both to one experiment of :func:`genepeak.explain.explain_gene`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from scipy.stats import fisher_exact
 from sklearn.metrics import average_precision_score
 
 from genepeak.errors import InputError
+from genepeak.explain import linking, statistics
+from genepeak.io import prepared
 
 
 def read_truth(truth: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -91,12 +95,10 @@ def correlation_scores(mdata, genes: list[str], peaks: list[str]) -> pd.Series:
     Computed on the sparse matrices (``rna.X``, ``atac.X``) without densifying them.
     """
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
-    cols = rna.var_names.get_indexer(pd.Index(genes))
-    if (cols < 0).any():
-        raise InputError(f"genes {genes} are not all in rna.var_names")
+    cols = prepared.feature_columns(rna, genes, "rna")
     g = rna.X[:, cols]
     g = np.asarray(g.sum(axis=1) if sp.issparse(g) else np.asarray(g).sum(axis=1)).ravel()
-    peak_cols = atac.var_names.get_indexer(pd.Index(peaks))
+    peak_cols = prepared.feature_columns(atac, peaks, "atac")
     x = atac.X[:, peak_cols]
     x = x if sp.issparse(x) else sp.csr_matrix(np.asarray(x))
     n = x.shape[0]
@@ -167,53 +169,56 @@ def tss_enrichment(
     return out
 
 
-#: Marker genes the built-in simulator always plants links for, with the cell type to perturb.
-SIMULATED_MARKER_DRIVERS: list[tuple[str, str]] = [
-    ("NKG7", "NK"),
-    ("CD79A", "B"),
-    ("MS4A1", "B"),
-    ("FCGR3A", "CD16 monocyte"),
-    ("CD14", "CD14 monocyte"),
-    ("CD8B", "CD8 T"),
-    ("IL7R", "CD4 T"),
-    ("CD3E", "CD8 T"),
-]
+# --------------------------------------------------------------------------- one experiment
 
 
-def planted_link_recovery(
-    model, mdata, truth, drivers: list[tuple[str, str]] | None = None, config=None
-) -> pd.DataFrame:
-    """Silence each driver gene in its cell type's representative cell; score the rankings.
+def validate_result(mdata, result, stats, context, config, truth) -> dict:
+    """``planted``: recovery of every ranking (:data:`~genepeak.explain.statistics.RANK_KEYS`,
+    whichever orders the table) next to |Pearson r|, when ``truth`` plants links of these
+    genes; ``tss``: :func:`tss_check`."""
+    out: dict = {}
+    if truth is not None:
+        truth_table = read_truth(truth)
+        if planted_peaks(truth_table, result.genes):
+            out["planted"] = compare_with_correlation(
+                mdata, statistics.rankings(result.table), result.genes, truth_table
+            )
+    out["tss"] = tss_check(result, stats, context, config)
+    return out
 
-    Returns one row per driver present in the model: planted peaks, random AUPRC (prevalence),
-    AUPRC of the flip-frequency ranking, of the shift ranking (|posterior-mean shift| beyond the
-    null genes, the table's default order) and of the correlation baseline.
+
+def tss_check(result, stats, context, config) -> dict:
+    """Top-k peaks of the perturbed genes vs of each null set, within cis_window of own TSS.
+
+    Target and null sets are ranked by the same statistic (``rank_by``): each null set's
+    shifts are calibrated against the other null sets exactly as the target's are against all.
     """
-    from genepeak.explain.experiment import explain_gene
-
-    rows = []
-    for gene, cell_type in drivers or SIMULATED_MARKER_DRIVERS:
-        if gene not in set(map(str, model.genes)):
+    k = config.top_k
+    target = result.table["distance_to_tss"].to_numpy()[:k]
+    if np.isnan(target).all():
+        return {}
+    null_shift = stats["null_shift"]
+    null_distances = []
+    for s in range(len(null_shift)):
+        others = np.delete(null_shift, s, axis=0)
+        if len(others) < 2:
+            break
+        calibrated = linking.gene_link_table(
+            "null",
+            null_shift[s],
+            others,
+            context["null_in_window"][s],
+            np.delete(context["null_in_window"], s, axis=0),
+            context["null_distance"][s],
+            config.distance_decay,
+        )
+        key = {
+            "link": calibrated["link_score"].to_numpy(),
+            "shift": np.abs(calibrated["zscore"].to_numpy()),
+            "flips": stats["null_f"][s] if "null_f" in stats and len(stats["null_f"]) else None,
+        }[config.rank_by]
+        if key is None:
             continue
-        result = explain_gene(
-            model,
-            mdata,
-            gene,
-            0.0,
-            cell_type=cell_type,
-            config=config,
-            truth=truth,
-            dose_response=False,
-        )
-        planted = result.validation["planted"]
-        rows.append(
-            {
-                "gene": gene,
-                "cell_type": cell_type,
-                "change": "; ".join(result.changes),
-                "n_planted": planted["flips"]["n_planted"],
-                "random": planted["flips"]["prevalence"],
-            }
-            | {f"{k}_auprc": planted[k]["auprc"] for k in ("flips", "shift", "correlation")}
-        )
-    return pd.DataFrame(rows)
+        order = np.argsort(-key, kind="stable")[:k]
+        null_distances.append(context["null_distance"][s][order])
+    return tss_enrichment(target, null_distances, config.cis_window)
