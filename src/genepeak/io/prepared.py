@@ -52,7 +52,7 @@ def positions(names, wanted: Sequence[str], what: str, where: str, hint: str = "
     found = pd.Index(np.asarray(names, dtype=str)).get_indexer(wanted)
     if (found < 0).any():
         absent = wanted[found < 0]
-        shown = ", ".join(map(repr, absent[:5])) + (", ..." if len(absent) > 5 else "")
+        shown = ", ".join(map(repr, absent[:5].tolist())) + (", ..." if len(absent) > 5 else "")
         raise InputError(
             f"{len(absent)} of {len(wanted)} {what} are not in {where} (e.g. {shown})"
             + (f"; {hint}" if hint else "")
