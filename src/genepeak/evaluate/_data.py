@@ -1,53 +1,39 @@
-"""Row / column access to the prepared MuData for scoring, and the train / val / test split."""
+"""Row / column access to the prepared MuData for scoring, and the train / val / test split.
+
+Lookups go through :mod:`genepeak.io.prepared` (one error form), with evaluation's hint.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from genepeak.errors import InputError
+from genepeak.io import prepared
+from genepeak.train.split import SPLIT_NAMES, stratified_split
 
-SPLIT_KEYS = ("train", "val", "test")
+#: what to do when evaluation meets cells or features its MuData lacks
+SAME_DATA = "evaluate a model on the MuData it was trained on"
 
 
 def require_modalities(mdata) -> None:
     """Raise InputError unless ``mdata`` has the ``rna`` and ``atac`` modalities."""
-    missing = [m for m in ("rna", "atac") if m not in getattr(mdata, "mod", {})]
-    if missing:
-        raise InputError(
-            f"evaluation needs a prepared MuData with modalities 'rna' and 'atac'; "
-            f"missing: {', '.join(missing)} (run genepeak.prepare first)"
-        )
+    prepared.require_modalities(mdata, "evaluation")
 
 
-def indexer(names, wanted: Sequence[str], what: str) -> np.ndarray:
-    """Positions of ``wanted`` in the pandas Index ``names``; InputError naming what is absent."""
-    positions = names.get_indexer(np.asarray(wanted, dtype=str))
-    if (positions < 0).any():
-        absent = np.asarray(wanted)[positions < 0]
-        raise InputError(
-            f"{len(absent)} {what} are not in the MuData (first: {absent[0]!r}); "
-            "evaluate a model on the MuData it was trained on"
-        )
-    return positions
-
-
-def dense_rows(matrix, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
-    """Dense copy of the selected rows (and columns) only; never the whole matrix."""
-    sub = matrix[rows]
-    if cols is not None:
-        sub = sub[:, cols]
-    return sub.toarray() if sp.issparse(sub) else np.asarray(sub)
+def cell_positions(adata, cells: Sequence[str], modality: str) -> np.ndarray:
+    """Rows of ``cells`` in the ``modality`` AnnData; InputError naming the absent ones."""
+    where = f"mdata.mod['{modality}'].obs_names"
+    return prepared.positions(adata.obs_names, cells, "cells", where, SAME_DATA)
 
 
 def gene_values(mdata, cells: Sequence[str], genes: Sequence[str] | None = None) -> np.ndarray:
     """``rna.X`` (log1p size-factor-normalised) of ``cells`` x ``genes`` as float32."""
     rna = mdata.mod["rna"]
-    rows = indexer(rna.obs_names, cells, "cells")
-    cols = None if genes is None else indexer(rna.var_names, genes, "genes")
-    return dense_rows(rna.X, rows, cols).astype(np.float32)
+    rows = cell_positions(rna, cells, "rna")
+    cols = None if genes is None else prepared.feature_columns(rna, genes, "rna", SAME_DATA)
+    return prepared.dense_block(rna.X, rows, cols)
 
 
 def peak_counts_matrix(atac):
@@ -58,9 +44,9 @@ def peak_counts_matrix(atac):
 def peaks_open(mdata, cells: Sequence[str], peaks: Sequence[str] | None = None) -> np.ndarray:
     """Observed openness (raw count > 0) of ``cells`` x ``peaks`` as a boolean array."""
     atac = mdata.mod["atac"]
-    rows = indexer(atac.obs_names, cells, "cells")
-    cols = None if peaks is None else indexer(atac.var_names, peaks, "peaks")
-    return dense_rows(peak_counts_matrix(atac), rows, cols) > 0
+    rows = cell_positions(atac, cells, "atac")
+    cols = None if peaks is None else prepared.feature_columns(atac, peaks, "atac", SAME_DATA)
+    return prepared.dense_block(peak_counts_matrix(atac), rows, cols) > 0
 
 
 def labels_of(mdata, cells: Sequence[str], labels_key: str) -> np.ndarray:
@@ -76,20 +62,20 @@ def labels_of(mdata, cells: Sequence[str], labels_key: str) -> np.ndarray:
             )
     else:
         series = mdata.obs[labels_key]
-    rows = indexer(series.index, cells, "cells")
+    rows = prepared.positions(series.index, cells, "cells", f"the {labels_key!r} labels", SAME_DATA)
     return series.astype(str).to_numpy()[rows]
 
 
 def check_split(split: Mapping[str, Sequence[str]], mdata) -> dict[str, np.ndarray]:
     """Validate a split: train / val / test keys, disjoint, every cell in the MuData."""
-    missing = [k for k in SPLIT_KEYS if k not in split]
+    missing = [k for k in SPLIT_NAMES if k not in split]
     if missing:
         raise InputError(f"split lacks {', '.join(missing)}; expected keys train, val, test")
-    out = {k: np.asarray(split[k]).astype(str) for k in SPLIT_KEYS}
-    for key in SPLIT_KEYS:
+    out = {k: np.asarray(split[k]).astype(str) for k in SPLIT_NAMES}
+    for key in SPLIT_NAMES:
         if len(out[key]) == 0:
             raise InputError(f"split[{key!r}] is empty; evaluation needs cells in every part")
-        indexer(mdata.obs_names, out[key], f"split[{key!r}] cells")
+        prepared.positions(mdata.obs_names, out[key], f"split[{key!r}] cells", "mdata.obs_names")
     if set(out["train"]) & set(out["test"]) or set(out["val"]) & set(out["test"]):
         raise InputError("split: test cells overlap training or validation cells")
     if set(out["train"]) & set(out["val"]):
@@ -101,8 +87,6 @@ def make_split(
     mdata, labels_key: str, seed: int, val_fraction: float = 0.1, test_fraction: float = 0.2
 ) -> dict[str, np.ndarray]:
     """The models' own stratified split (``genepeak.train.split``) of ``mdata``'s cells."""
-    from genepeak.train.split import stratified_split
-
     names = np.asarray(mdata.obs_names).astype(str)
     labels = labels_of(mdata, names, labels_key)
     return stratified_split(names, labels, val_fraction, test_fraction, seed)

@@ -93,12 +93,12 @@ class Embeddings:
     @staticmethod
     def _rna(mdata, cells: np.ndarray) -> sp.csr_matrix:
         rna = mdata.mod["rna"]
-        return _csr(rna.X[_data.indexer(rna.obs_names, cells, "cells")])
+        return _csr(rna.X[_data.cell_positions(rna, cells, "rna")])
 
     @staticmethod
     def _open(mdata, cells: np.ndarray) -> sp.csr_matrix:
         atac = mdata.mod["atac"]
-        counts = _data.peak_counts_matrix(atac)[_data.indexer(atac.obs_names, cells, "cells")]
+        counts = _data.peak_counts_matrix(atac)[_data.cell_positions(atac, cells, "atac")]
         return _csr(counts > 0)
 
     def _tfidf(self, open_matrix: sp.csr_matrix) -> sp.csr_matrix:

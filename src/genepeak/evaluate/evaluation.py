@@ -15,6 +15,7 @@ from genepeak.evaluate.baselines import fit_baselines
 from genepeak.evaluate.latent import embed_2d, score_latent
 from genepeak.evaluate.result import HEADLINE, LATENT_COLUMNS, EvaluationResult
 from genepeak.evaluate.translation import score_genes, score_peaks
+from genepeak.train.split import SPLIT_NAMES
 
 __all__ = ["CEILING_NOTE", "evaluate", "shared_split", "score_predictor"]
 
@@ -47,7 +48,7 @@ def shared_split(models: Mapping[str, object], mdata) -> dict[str, np.ndarray] |
         if split is None:
             split, first = this, name
             continue
-        for key in _data.SPLIT_KEYS:
+        for key in SPLIT_NAMES:
             if set(this[key]) != set(split[key]):
                 raise InputError(
                     f"models {first!r} and {name!r} were trained on different splits "
@@ -180,7 +181,28 @@ def evaluate(
         split = _data.make_split(mdata, labels_key, config.seed)
     split = _data.check_split(split, mdata)
     labels = {k: _data.labels_of(mdata, split[k], labels_key) for k in ("train", "test")}
+    predictors, skipped = _predictors(mdata, models, split, config, labels_key)
+    metrics, arrays = _score_all(predictors, mdata, split, labels, config)
+    latents_2d, method = _embed_all(arrays["latents"], config)
+    metrics["_run"] = _run_record(split, labels, labels_key, config, skipped)
+    table, latent_table = _table(metrics)
+    return EvaluationResult(
+        metrics=metrics,
+        table=table,
+        latent_table=latent_table,
+        test_labels=labels["test"],
+        latents=arrays["latents"],
+        latents_2d=latents_2d,
+        embedding_method=method,
+        threshold_curves=arrays["curves"],
+        pearson=arrays["pearson"],
+        skipped=skipped,
+        split=split,
+    )
 
+
+def _predictors(mdata, models, split, config, labels_key):
+    """``({name: (kind, predictor)}, skipped)``: the models, then every fitted baseline."""
     predictors: dict[str, tuple[str, object]] = {n: ("model", m) for n, m in models.items()}
     log(f"fitting baselines on {len(split['train'])} training cells")
     for name, baseline in fit_baselines(mdata, split, config, labels_key).items():
@@ -197,33 +219,42 @@ def evaluate(
             log(message)
         else:
             predictors["multivi"] = ("baseline", multivi)
+    return predictors, skipped
 
+
+def _score_all(predictors, mdata, split, labels, config) -> tuple[dict, dict[str, dict]]:
+    """Metrics of every predictor, and its arrays by kind (latents, curves, pearson)."""
     metrics: dict = {}
-    latents: dict[str, dict[str, np.ndarray]] = {}
-    curves: dict[str, dict] = {}
-    pearson: dict[str, dict[str, np.ndarray]] = {}
+    arrays: dict[str, dict] = {"latents": {}, "curves": {}, "pearson": {}}
     for name in progress(list(predictors), desc="evaluating"):
         kind, predictor = predictors[name]
-        entry, arrays = score_predictor(predictor, mdata, split, labels, config)
+        entry, found = score_predictor(predictor, mdata, split, labels, config)
         metrics[name] = {"kind": kind, "architecture": type(predictor).__name__, **entry}
         training = _training_summary(predictor)
         if training:
             metrics[name]["training"] = training
-        if arrays["latents"]:
-            latents[name] = arrays["latents"]
-        if "curves" in arrays:
-            curves[name] = arrays["curves"]
-        if "pearson" in arrays:
-            pearson[name] = arrays["pearson"]
+        if found["latents"]:
+            arrays["latents"][name] = found["latents"]
+        for key in ("curves", "pearson"):
+            if key in found:
+                arrays[key][name] = found[key]
+    return metrics, arrays
 
+
+def _embed_all(latents: dict[str, dict[str, np.ndarray]], config) -> tuple[dict, str]:
+    """2-D views of every latent, and the method used (UMAP, or PC when off or too few)."""
     latents_2d: dict[str, dict[str, np.ndarray]] = {}
     method = "UMAP" if config.compute_umap else "PC"
     for name, by_key in latents.items():
         latents_2d[name] = {}
         for key, z in by_key.items():
             latents_2d[name][key], method = embed_2d(z, config.compute_umap, config.seed)
+    return latents_2d, method
 
-    metrics["_run"] = {
+
+def _run_record(split, labels, labels_key: str, config, skipped: dict[str, str]) -> dict:
+    """``metrics['_run']``: labels, cell counts, config, skipped methods, notes, directions."""
+    return {
         "labels_key": labels_key,
         "n_cells": {k: int(len(v)) for k, v in split.items()},
         "n_labels": int(np.unique(labels["train"]).size),
@@ -232,17 +263,3 @@ def evaluate(
         "notes": [CEILING_NOTE, CLUSTER_NOTE, TASK_NOTE],
         "directions": {h.column: h.direction for h in HEADLINE},
     }
-    table, latent_table = _table(metrics)
-    return EvaluationResult(
-        metrics=metrics,
-        table=table,
-        latent_table=latent_table,
-        test_labels=labels["test"],
-        latents=latents,
-        latents_2d=latents_2d,
-        embedding_method=method,
-        threshold_curves=curves,
-        pearson=pearson,
-        skipped=skipped,
-        split=split,
-    )

@@ -50,7 +50,7 @@ def _paired(mdata, cells: np.ndarray, drop: str | None = None):
     mods = {}
     for mod in ("rna", "atac"):
         adata = mdata.mod[mod]
-        counts = _counts(adata, _data.indexer(adata.obs_names, cells, "cells"))
+        counts = _counts(adata, _data.cell_positions(adata, cells, mod))
         if mod == drop:
             counts = sp.csr_matrix(counts.shape, dtype=np.float32)
         part = ad.AnnData(X=counts.copy(), obs={"cell": list(cells)}, var=adata.var[[]].copy())

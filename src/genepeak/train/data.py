@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 
 from genepeak.errors import InputError
+from genepeak.io.prepared import positions
 
 
 class CSRTensor:
@@ -231,9 +231,9 @@ def _backed_modality(handle, modality: str, cells, features, with_counts: bool):
     where = f"{handle.filename}:{base}"
     if base not in handle:
         raise InputError(f"{handle.filename} has no modality {modality!r} (expected {base})")
-    rows = _positions(_names(handle[f"{base}/obs"]), cells, f"{where} cells")
+    rows = positions(_names(handle[f"{base}/obs"]), cells, "cells", f"{where}/obs")
     var_names = _names(handle[f"{base}/var"])
-    cols = _positions(var_names, features, f"{where} features")
+    cols = positions(var_names, features, "features", f"{where}/var")
     if len(cols) == len(var_names) and np.array_equal(cols, np.arange(len(cols))):
         cols = None  # every feature, in file order: no column selection per batch
     values = BackedCSR(handle[f"{base}/X"], rows, cols)
@@ -248,15 +248,6 @@ def _names(group) -> np.ndarray:
     """The index (obs or var names) of an anndata dataframe group."""
     index_key = group.attrs.get("_index", "_index")
     return np.asarray(group[index_key].asstr()[:])
-
-
-def _positions(names: np.ndarray, wanted, what: str) -> np.ndarray:
-    index = pd.Index(names)
-    positions = index.get_indexer(np.asarray(wanted).astype(str))
-    if (positions < 0).any():
-        missing = np.asarray(wanted)[positions < 0]
-        raise InputError(f"{what}: {len(missing)} are absent (first: {missing[0]!r})")
-    return positions
 
 
 def _fits(nbytes: int, device: torch.device) -> bool:
