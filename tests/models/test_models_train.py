@@ -33,6 +33,11 @@ def test_architectures_train_and_loss_decreases(tiny_mdata, cls, extra):
     for key in model.latent_keys:
         z = tiny_mdata.obsm[f"X_{model.architecture}_{key}"]
         assert z.shape == (240, 8) and np.isfinite(z).all()
+    # key_added names the results as scanpy does; the values are the same latents
+    written = model.write_results(tiny_mdata, key_added="run2")
+    assert written == [f"X_run2_{key}" for key in model.latent_keys]
+    first = f"X_{model.architecture}_{model.latent_keys[0]}"
+    np.testing.assert_array_equal(tiny_mdata.obsm[written[0]], tiny_mdata.obsm[first])
     if extra.get("alignment") == "fusion":
         assert model.latent_keys == ("rna", "atac", "shared")
         # the alignment term shrinks as the two latents are pulled together

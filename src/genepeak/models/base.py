@@ -21,6 +21,7 @@ import torch
 from genepeak._utils import log, seed_everything
 from genepeak.config import ModelConfig, TrainConfig, from_dict, merged, to_dict
 from genepeak.errors import ConfigError, InputError
+from genepeak.io import prepared
 from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
 from genepeak.models.io import read_model_dir, write_model_dir
@@ -46,6 +47,8 @@ SIGNATURE_FIELDS = (
 )
 #: floats per chunk of Monte-Carlo output kept in memory during prediction
 PREDICTION_CHUNK = 2**25
+#: what to do when a MuData lacks the model's features
+TRAINED_ON = "the model needs them all: use the data it was trained on, prepared the same way"
 
 
 class Model:
@@ -255,11 +258,28 @@ class Model:
             data, lambda g, p, k: self.module.peaks_from_genes(g, k), n_samples, len(self.peaks)
         )
 
-    def write_results(self, mdata=None) -> None:
-        """Store every latent in ``mdata.obsm['X_<architecture>_<key>']`` (all cells)."""
+    def write_results(self, mdata=None, key_added: str | None = None) -> list[str]:
+        """Store every latent's posterior means (all cells) in ``mdata.obsm``, scanpy style.
+
+        Parameters
+        ----------
+        mdata
+            The MuData to write into (default: the one the model was built on).
+        key_added
+            Name between ``X_`` and the latent key: ``.obsm['X_<key_added>_<latent>']``.
+            Default: the architecture, e.g. ``X_gpg_z1``, ``X_gpg_z2``, ``X_dual_rna``.
+
+        Returns
+        -------
+        The ``.obsm`` keys written, in ``latent_keys`` order.
+        """
         mdata = self.mdata if mdata is None else mdata
+        prefix = self.architecture if key_added is None else key_added
+        written = []
         for key in self.latent_keys:
-            mdata.obsm[f"X_{self.architecture}_{key}"] = self.latent(mdata, key=key)
+            mdata.obsm[f"X_{prefix}_{key}"] = self.latent(mdata, key=key)
+            written.append(f"X_{prefix}_{key}")
+        return written
 
     # ------------------------------------------------------------------ saving
 
@@ -315,15 +335,15 @@ class Model:
     def _cell_data(self, mdata, cells, device, counts: bool) -> CellData:
         rna = _modality(mdata, "rna", self.architecture)
         atac = _modality(mdata, "atac", self.architecture)
-        rows = _cell_rows(mdata, cells)
-        gene_cols = _feature_columns(rna.var_names, self.genes, "genes", "rna")
-        peak_cols = _feature_columns(atac.var_names, self.peaks, "peaks", "atac")
+        rows = prepared.cell_rows(mdata.obs_names, cells)
+        gene_cols = prepared.feature_columns(rna, self.genes, "rna", TRAINED_ON)
+        peak_cols = prepared.feature_columns(atac, self.peaks, "atac", TRAINED_ON)
         need_gene_counts, need_peak_counts = self._needs_counts if counts else (False, False)
         return CellData(
-            _rows_cols(rna.X, rows, gene_cols),
-            _rows_cols(atac.X, rows, peak_cols),
-            _rows_cols(_counts(rna, "rna"), rows, gene_cols) if need_gene_counts else None,
-            _rows_cols(_counts(atac, "atac"), rows, peak_cols) if need_peak_counts else None,
+            prepared.sparse_block(rna.X, rows, gene_cols),
+            prepared.sparse_block(atac.X, rows, peak_cols),
+            _counts_block(rna, "rna", rows, gene_cols) if need_gene_counts else None,
+            _counts_block(atac, "atac", rows, peak_cols) if need_peak_counts else None,
             device=device,
         )
 
@@ -359,8 +379,8 @@ def load(path: str | Path, mdata) -> Model:
     train_config = from_dict(TrainConfig, saved["config"]["train"], where=f"{path}/config.json")
     rna = _modality(mdata, "rna", architecture)
     atac = _modality(mdata, "atac", architecture)
-    _feature_columns(rna.var_names, saved["genes"], "genes", "rna")
-    _feature_columns(atac.var_names, saved["peaks"], "peaks", "atac")
+    prepared.feature_columns(rna, saved["genes"], "rna", TRAINED_ON)
+    prepared.feature_columns(atac, saved["peaks"], "atac", TRAINED_ON)
     split = saved["split"]
     if not np.isin(np.concatenate(list(split.values())), np.asarray(mdata.obs_names)).all():
         log("the saved split names cells absent from this MuData; pass cells= explicitly")
@@ -449,7 +469,7 @@ def _check_finite(mdata, needs_counts: tuple[bool, bool]) -> None:
     layers += [("atac", "counts")] if needs_counts[1] else []
     for name, layer in layers:
         adata = mdata.mod[name]
-        matrix = adata.X if layer == "X" else _counts(adata, name)
+        matrix = adata.X if layer == "X" else prepared.counts(adata, name)
         values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
         bad = ~np.isfinite(values)
         if bad.any():
@@ -460,62 +480,17 @@ def _check_finite(mdata, needs_counts: tuple[bool, bool]) -> None:
             )
 
 
-def _counts(adata, name: str):
-    if "counts" not in adata.layers:
-        raise InputError(
-            f"a count likelihood needs raw counts in mdata.mod['{name}'].layers"
-            "['counts'], which is absent; use an MSE-type loss or prepare the data "
-            "with genepeak.prepare"
-        )
-    return adata.layers["counts"]
-
-
 def _median_library(mdata, name: str, features, needed: bool) -> float:
     if not needed:
         return 1.0
     adata = mdata.mod[name]
-    cols = _feature_columns(adata.var_names, features, name, name)
-    totals = np.asarray(sp.csr_matrix(_counts(adata, name))[:, cols].sum(1)).ravel()
+    cols = prepared.feature_columns(adata, features, name)
+    totals = np.asarray(sp.csr_matrix(prepared.counts(adata, name))[:, cols].sum(1)).ravel()
     return float(max(np.median(totals), 1.0))
 
 
-def _feature_columns(var_names, wanted, what: str, modality: str) -> np.ndarray:
-    index = pd.Index(var_names).get_indexer(wanted)
-    missing = np.asarray(wanted)[index < 0]
-    if len(missing):
-        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
-        raise InputError(
-            f"this MuData lacks {len(missing)} of the model's {len(wanted)} {what} "
-            f"in mdata.mod['{modality}'].var_names (e.g. {shown}); use the data the "
-            "model was trained on, prepared the same way"
-        )
-    return index
-
-
-def _cell_rows(mdata, cells) -> np.ndarray:
-    names = pd.Index(mdata.obs_names)
-    if cells is None:
-        return np.arange(len(names))
-    cells = np.asarray(cells)
-    if cells.dtype == bool:
-        if len(cells) != len(names):
-            raise InputError(f"boolean cells mask has length {len(cells)}, expected {len(names)}")
-        return np.flatnonzero(cells)
-    rows = names.get_indexer(cells.astype(str))
-    if (rows < 0).any():
-        shown = ", ".join(map(str, cells[rows < 0][:5]))
-        raise InputError(
-            f"{int((rows < 0).sum())} requested cells are not in mdata.obs_names (e.g. {shown})"
-        )
-    return rows
-
-
-def _rows_cols(matrix, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
-    matrix = matrix if sp.issparse(matrix) else sp.csr_matrix(matrix)
-    matrix = sp.csr_matrix(matrix)[rows]
-    if len(cols) != matrix.shape[1] or (cols != np.arange(matrix.shape[1])).any():
-        matrix = matrix[:, cols]
-    return sp.csr_matrix(matrix, dtype=np.float32)
+def _counts_block(adata, modality: str, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
+    return prepared.sparse_block(prepared.counts(adata, modality), rows, cols)
 
 
 def _distributed_rank() -> int:
