@@ -237,3 +237,20 @@ def test_pooled_scores_are_estimated_on_a_sample_above_the_size_cap(monkeypatch)
     assert estimate["auroc"] != exact["auroc"]  # really sampled
     assert estimate["auroc"] == pytest.approx(exact["auroc"], abs=0.01)
     assert estimate["auroc_per_peak"] == exact["auroc_per_peak"]  # per-peak stays exact
+
+
+def test_binary_scores_and_sweep_equal_scikit_learn():
+    from sklearn.metrics import precision_recall_fscore_support
+
+    rng = np.random.default_rng(3)
+    observed = rng.random((40, 30)) < 0.2
+    scores = rng.random((40, 30))
+    thresholds = np.array([0.0, 0.5, 0.9, 1.0])
+    sweep = metrics.threshold_sweep(observed, scores, thresholds)
+    for i, t in enumerate(thresholds):
+        expected = precision_recall_fscore_support(
+            observed.ravel(), (scores > t).ravel(), average="binary", zero_division=0
+        )[:3]
+        got = (sweep["precision"][i], sweep["recall"][i], sweep["f1"][i])
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    assert sweep["f1"][-1] == 0.0  # nothing predicted above 1: F1 0 (scikit-learn's zero_division)

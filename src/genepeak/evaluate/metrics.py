@@ -138,7 +138,13 @@ def threshold_grid(start: float, stop: float, step: float) -> np.ndarray:
 
 
 def binary_scores(observed: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """Precision, recall and F1 of boolean predictions against boolean observations (pooled)."""
+    """Precision, recall and F1 of boolean predictions against boolean observations (pooled).
+
+    The values of scikit-learn's ``precision_recall_fscore_support(average="binary")`` (equal
+    to 1e-16), counted directly: on 600 x 6,000 entries scikit-learn took 2.1 s per threshold
+    (label checks and a multilabel confusion matrix) against 0.036 s here, and the threshold
+    sweep calls this once per threshold on validation and test cells (measured, 1 thread).
+    """
     observed = np.asarray(observed, dtype=bool)
     predicted = np.asarray(predicted, dtype=bool)
     tp = float(np.sum(observed & predicted))
