@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,14 @@ VERSIONS = "versions.json"
 HISTORY = "history.csv"
 
 
-def versions() -> dict[str, str]:
-    """Versions of genepeak and the libraries a saved model depends on."""
+#: the libraries a saved model depends on (versions.json)
+MODEL_PACKAGES = ("genepeak", "torch", "numpy", "anndata", "mudata", "safetensors")
+
+
+def versions(packages: Sequence[str] = MODEL_PACKAGES) -> dict[str, str]:
+    """Python's version and each installed package's ("unknown" when it is not installed)."""
     out = {"python": platform.python_version()}
-    for package in ("genepeak", "torch", "numpy", "anndata", "mudata", "safetensors"):
+    for package in packages:
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

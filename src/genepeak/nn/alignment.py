@@ -6,20 +6,12 @@ import torch
 from torch import nn
 
 from genepeak.nn.blocks import MLP
+from genepeak.nn.losses import gaussian_kl
 
 
 def l2_alignment(mean_a: torch.Tensor, mean_b: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean distance of the posterior means."""
     return ((mean_a - mean_b) ** 2).sum(-1)
-
-
-def gaussian_kl(
-    mean_a: torch.Tensor, logvar_a: torch.Tensor, mean_b: torch.Tensor, logvar_b: torch.Tensor
-) -> torch.Tensor:
-    """KL( N(mean_a, exp(logvar_a)) || N(mean_b, exp(logvar_b)) ) for diagonal Gaussians."""
-    var_ratio = torch.exp(logvar_a - logvar_b)
-    diff = (mean_a - mean_b) ** 2 * torch.exp(-logvar_b)
-    return 0.5 * (var_ratio + diff - 1.0 - (logvar_a - logvar_b)).sum(-1)
 
 
 def symmetric_kl(

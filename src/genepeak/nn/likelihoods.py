@@ -2,6 +2,12 @@
 
 The negative binomial is parameterised by its mean and inverse dispersion ``theta``
 (variance ``mu + mu**2 / theta``), as in scVI/MultiVI.
+
+Written out rather than taken from ``torch.distributions``: its ``NegativeBinomial`` takes
+logits ``log(mu / theta)`` and its ``Poisson`` has no ``eps``, so neither gives these values
+to the bit; swapped in, they moved the training losses by up to 2e-7 relative within 3 epochs
+of the small presets (measured), and genepeak keeps runs bit-identical. The Bernoulli term is
+the same call ``torch.distributions.Bernoulli(logits=...).log_prob`` makes.
 """
 
 from __future__ import annotations
