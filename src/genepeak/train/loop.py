@@ -8,10 +8,15 @@ Early stopping and best-weight restoring follow Lightning's ``EarlyStopping`` (m
 validation objective, ``patience``, ``min_delta``, mode min) and ``ModelCheckpoint``
 (``save_top_k=1``, best weights restored at the end). One device trains in this hand loop
 rather than under ``lightning.Trainer`` (which the multi-device path uses, on the same
-bookkeeping) because: the step count per epoch is small, and on the small presets the Trainer
-cost ~2 s to start and 15-30% more per epoch (0.051-0.063 vs 0.040-0.048 s/epoch, GPG
-[32] on 1,400 cells, 1 thread, measured); and the exact-resume guarantee needs the noise,
-the schedules and the early-stopping memory restored together, which ``TrainState`` does.
+``Bookkeeper``), measured again for issue 12 (GPG small preset, 188 training cells, 8 epochs,
+1 thread, 2 cores under load 4): the Trainer driving the same plan gave bit-identical losses
+but took 2-24% longer in total (1.74-2.15 vs 1.57-2.06 s over three runs) and up to 20% more
+per epoch (earlier, on 1,400 cells: ~2 s to start and 15-30% more per epoch), for no gain
+on one device. Lightning's callbacks would not remove the bookkeeping:
+``ModelCheckpoint`` restores best weights only from files (a model trained without
+``out_dir`` has none), ``CSVLogger`` writes its own versioned folder instead of
+``training_log.csv``, and exact resume needs the plateau schedule's and early stopping's
+memory restored with the weights, which ``TrainState`` does for both paths.
 """
 
 from __future__ import annotations
