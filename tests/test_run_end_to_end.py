@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from genepeak.config import ExplainConfig, RunConfig, from_dict, load_config
+from genepeak.config import ExplainConfig, RunConfig, from_dict, load_config, to_dict
 from genepeak.pipeline import run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -40,7 +40,9 @@ def test_run_on_builtin_data_writes_report_metrics_and_explanations(tmp_path):
         },
     )
     config.explain = ExplainConfig(n_passes=20, n_null_genes=3, dose_steps=2)
+    given = to_dict(config)
     result = run(config)
+    assert to_dict(config) == given  # the run works on a copy of the caller's config
 
     out = tmp_path / "out"
     metrics = json.loads((out / "metrics.json").read_text())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import copy
 import json
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,10 @@ from genepeak.config import (
     to_dict,
 )
 from genepeak.errors import ConfigError
+from genepeak.io import prepared
+
+#: the packages whose versions the report lists
+RUN_PACKAGES = ("genepeak", "torch", "numpy", "scanpy", "anndata", "mudata", "scikit-learn")
 
 
 @dataclass
@@ -50,18 +54,6 @@ class _Stopwatch:
         seconds = time.perf_counter() - self.t0
         self.timings[self.name] = round(seconds, 2)
         log(f"[{self.step}/{self.n_steps}] {self.name} done in {seconds:.1f} s {detail}".rstrip())
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as meta
-
-    versions = {"python": platform.python_version()}
-    for package in ("genepeak", "torch", "numpy", "scanpy", "anndata", "mudata", "scikit-learn"):
-        try:
-            versions[package] = meta.version(package)
-        except meta.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 def _model_configs(config: RunConfig, small: bool) -> dict[str, tuple[ModelConfig, TrainConfig]]:
@@ -107,21 +99,14 @@ def run(config: RunConfig | None = None) -> RunResult:
     Parameters
     ----------
     config
-        Every option of the run; the default simulates the built-in dataset.
+        Every option of the run; the default simulates the built-in dataset. It is not
+        changed: the run works on a copy.
 
     Returns
     -------
     RunResult with the paths written and the trained models.
     """
-    from genepeak.evaluate import evaluate
-    from genepeak.models.fit import record_data_path
-    from genepeak.models.registry import REGISTRY
-    from genepeak.outputs import write_prepare_figures
-    from genepeak.prepare.pipeline import prepare
-    from genepeak.report.html import write_run_report
-    from genepeak.report.training import plot_loss_curve
-
-    config = config or RunConfig()
+    config = copy.deepcopy(config or RunConfig())
     seed_everything(config.seed)
     simulated = config.input is None
     model_configs = _model_configs(config, small=simulated)  # validated before any heavy work
@@ -130,36 +115,91 @@ def run(config: RunConfig | None = None) -> RunResult:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     clock = _Stopwatch(7 if config.run_explain else 5)
-    truth_path = None
+    source, truth_path = _data(config, out, clock)
+    mdata, labels_key, qc_figures = _prepare(config, source, out, clock)
+    trained = _train(mdata, model_configs, labels_key, out, clock)
 
+    clock.start("evaluate on held-out cells")
+    from genepeak.evaluate import evaluate
+
+    evaluation = evaluate(mdata, trained, config.evaluate, labels_key=labels_key)
+    metrics_path = out / "metrics.json"
+    evaluation.to_json(metrics_path)
+    clock.stop()
+
+    explained, link_table = None, None
+    if config.run_explain:
+        explained, link_table = _explain(trained["gpg"], mdata, config, out, truth_path, clock)
+        _add_to_metrics(metrics_path, "links", link_table)
+
+    clock.start("report")
+    report_path = _report(
+        config,
+        source,
+        mdata,
+        labels_key,
+        trained,
+        evaluation,
+        qc_figures,
+        explained,
+        link_table,
+        clock,
+    )
+    with atomic_path(out / "results.h5mu") as tmp:
+        mdata.write(tmp)
+    clock.stop()
+    with atomic_path(out / "timings.json") as tmp:
+        tmp.write_text(json.dumps(clock.timings, indent=2))
+    log(f"report: {report_path}")
+    return RunResult(out, report_path, metrics_path, trained, clock.timings)
+
+
+def _data(config: RunConfig, out: Path, clock: _Stopwatch) -> tuple[Path | str, Path | None]:
+    """Step 1: the input, or the simulated data set (its annotation and true cell types are
+    then the preparation's, unless the config names others). Returns (source, truth path)."""
     clock.start("data")
-    if simulated:
-        from genepeak.simulate import simulate
+    if config.input is not None:
+        clock.stop(f"({config.input})")
+        return config.input, None
+    from genepeak.simulate import simulate
 
-        sim = simulate(out / "simulated_data", shape=config.shape, seed=config.seed)
-        source = sim.out_dir
-        truth_path = sim.links_path
-        if config.prepare.gene_annotation is None:
-            config.prepare.gene_annotation = str(sim.annotation_path)
-        if config.prepare.labels_file is None:
-            # the simulator's true cell types are the reference labels of latent scoring
-            config.prepare.labels_file = str(sim.labels_path)
-        detail = f"(simulated {config.shape}: {sim.n_cells} cells, {sim.n_genes} genes, {sim.n_peaks} peaks)"
-    else:
-        source = config.input
-        detail = f"({source})"
-    clock.stop(detail)
+    sim = simulate(out / "simulated_data", shape=config.shape, seed=config.seed)
+    if config.prepare.gene_annotation is None:
+        config.prepare.gene_annotation = str(sim.annotation_path)
+    if config.prepare.labels_file is None:
+        # the simulator's true cell types are the reference labels of latent scoring
+        config.prepare.labels_file = str(sim.labels_path)
+    clock.stop(
+        f"(simulated {config.shape}: {sim.n_cells} cells, {sim.n_genes} genes, {sim.n_peaks} peaks)"
+    )
+    return sim.out_dir, sim.links_path
+
+
+def _prepare(config: RunConfig, source, out: Path, clock: _Stopwatch):
+    """Step 2: prepare and write ``prepared.h5mu`` and the QC figures.
+
+    Returns (mdata, labels key, QC figure paths).
+    """
+    from genepeak.outputs import write_prepare_figures
+    from genepeak.prepare.pipeline import prepare
 
     clock.start("prepare")
     labels_key = config.labels_key or config.prepare.labels_key
-    if simulated and config.labels_key is None and labels_key == "leiden":
+    if config.input is None and config.labels_key is None and labels_key == "leiden":
         labels_key = "cell_type"  # from the simulator's cell_types.tsv (labels_file)
-    prepared_path = out / "prepared.h5mu"
-    mdata = prepare(source, config.prepare, out=prepared_path, labels_key=labels_key)
+    mdata = prepare(source, config.prepare, out=out / "prepared.h5mu", labels_key=labels_key)
     qc_figures = write_prepare_figures(mdata, out / "figures" / "qc")
     clock.stop(
         f"({mdata.n_obs} cells, {mdata.mod['rna'].n_vars} genes, {mdata.mod['atac'].n_vars} peaks)"
     )
+    return mdata, labels_key, qc_figures
+
+
+def _train(mdata, model_configs: dict, labels_key: str, out: Path, clock: _Stopwatch) -> dict:
+    """Step 3: train each architecture into ``models/<name>`` and write its latents."""
+    from genepeak.models.fit import record_data_path
+    from genepeak.models.registry import REGISTRY
+    from genepeak.report.training import plot_loss_curve
 
     clock.start("train GPG, PGP and Dual VAE")
     trained = {}
@@ -169,35 +209,47 @@ def run(config: RunConfig | None = None) -> RunResult:
         model = model_cls(mdata, model_config=model_config, train_config=train_config)
         model_dir = out / "models" / name
         model.train(out_dir=model_dir)
-        record_data_path(model_dir, prepared_path)
+        record_data_path(model_dir, out / "prepared.h5mu")
         plot_loss_curve(model.history, model_dir / "loss_curve.png")
         model.write_results(mdata)
         trained[name] = model
     clock.stop()
+    return trained
 
-    clock.start("evaluate on held-out cells")
-    evaluation = evaluate(mdata, trained, config.evaluate, labels_key=labels_key)
-    metrics_path = out / "metrics.json"
-    evaluation.to_json(metrics_path)
+
+def _explain(model, mdata, config: RunConfig, out: Path, truth_path, clock: _Stopwatch):
+    """Steps 6 and 7: the design experiments, then the gene -> peak links."""
+    from genepeak import outputs
+    from genepeak.explain import explain
+
+    clock.start("explain (perturbation)")
+    explained = explain(model, mdata, config.explain, truth=truth_path)
+    outputs.write_explain(explained, out / "explain", config.explain.top_k)
     clock.stop()
+    clock.start("gene -> peak links (population silencing)")
+    link_table = _links(model, mdata, config, out, truth_path)
+    clock.stop()
+    return explained, link_table
 
-    explained, link_table = None, None
-    if config.run_explain:
-        clock.start("explain (perturbation)")
-        from genepeak import outputs
-        from genepeak.explain import explain
 
-        explained = explain(trained["gpg"], mdata, config.explain, truth=truth_path)
-        outputs.write_explain(explained, out / "explain", config.explain.top_k)
-        clock.stop()
-        clock.start("gene -> peak links (population silencing)")
-        link_table = _links(trained["gpg"], mdata, config, out, truth_path)
-        _add_to_metrics(metrics_path, "links", link_table)
-        clock.stop()
-
-    clock.start("report")
+def _report(
+    config,
+    source,
+    mdata,
+    labels_key,
+    trained,
+    evaluation,
+    qc_figures,
+    explained,
+    link_table,
+    clock: _Stopwatch,
+) -> Path:
+    """The last step: ``report.html`` with every section and the run's parameters."""
     from genepeak.benchmark import link_benchmark_html
+    from genepeak.models.io import versions
+    from genepeak.report.html import write_run_report
 
+    simulated = config.input is None
     params = to_dict(config)
     params["models"] = {n: to_dict(m.model_config) for n, m in trained.items()}
     params["train"] = {n: to_dict(m.train_config) for n, m in trained.items()}
@@ -209,26 +261,19 @@ def run(config: RunConfig | None = None) -> RunResult:
         "reference labels": _labels_note(labels_key, simulated),
         "label categories": int(mdata.obs[labels_key].nunique()),
     }
-    report_path = write_run_report(
-        out / "report.html",
+    return write_run_report(
+        Path(config.out) / "report.html",
         data_summary=data_summary,
         qc_figures=qc_figures,
         evaluation=evaluation,
         models=trained,
         explain=explained,
         params=params,
-        versions=_versions(),
+        versions=versions(RUN_PACKAGES),
         timings=clock.timings,
-        qc_rules=mdata.uns["genepeak"].get("qc_rules"),
+        qc_rules=prepared.record(mdata).get("qc_rules"),
         links=None if link_table is None else link_benchmark_html(link_table),
     )
-    with atomic_path(out / "results.h5mu") as tmp:
-        mdata.write(tmp)
-    clock.stop()
-    with atomic_path(out / "timings.json") as tmp:
-        tmp.write_text(json.dumps(clock.timings, indent=2))
-    log(f"report: {report_path}")
-    return RunResult(out, report_path, metrics_path, trained, clock.timings)
 
 
 def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFrame:
