@@ -138,12 +138,12 @@ def run(config: RunConfig | None = None) -> RunResult:
         source,
         mdata,
         labels_key,
-        trained,
-        evaluation,
-        qc_figures,
-        explained,
-        link_table,
         clock,
+        trained=trained,
+        evaluation=evaluation,
+        qc_figures=qc_figures,
+        explained=explained,
+        link_table=link_table,
     )
     with atomic_path(out / "results.h5mu") as tmp:
         mdata.write(tmp)
@@ -233,16 +233,17 @@ def _explain(model, mdata, config: RunConfig, out: Path, truth_path, clock: _Sto
 
 
 def _report(
-    config,
+    config: RunConfig,
     source,
     mdata,
-    labels_key,
-    trained,
+    labels_key: str,
+    clock: _Stopwatch,
+    *,
+    trained: dict,
     evaluation,
     qc_figures,
     explained,
     link_table,
-    clock: _Stopwatch,
 ) -> Path:
     """The last step: ``report.html`` with every section and the run's parameters."""
     from genepeak.benchmark import link_benchmark_html
