@@ -69,3 +69,21 @@ def test_require_modalities_and_record():
     with pytest.raises(InputError, match="missing: atac"):
         prepared.require_modalities(Fake(), "evaluation")
     assert prepared.record(Fake()) == {"source": "x"}
+
+
+def test_read_metadata_reads_the_tables_and_not_the_matrices(tiny_mdata, tmp_path):
+    import mudata
+
+    path = tmp_path / "prepared.h5mu"
+    tiny_mdata.write(path)
+    metadata, full = prepared.read_metadata(path), mudata.read_h5mu(path)
+    pd.testing.assert_frame_equal(metadata.obs, full.obs)
+    for name in prepared.MODALITIES:
+        got, expected = metadata.mod[name], full.mod[name]
+        pd.testing.assert_frame_equal(got.obs, expected.obs)
+        pd.testing.assert_frame_equal(got.var, expected.var)
+        assert got.X is None and not got.layers and not got.obsm
+    assert metadata.mod["rna"].uns["target_sum"] == full.mod["rna"].uns["target_sum"]
+    assert prepared.record(metadata) == {"source": "tests/conftest.py"}
+    with pytest.raises(InputError, match=r"absent\.h5mu: no such file"):
+        prepared.read_metadata(tmp_path / "absent.h5mu")

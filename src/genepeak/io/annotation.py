@@ -16,6 +16,7 @@ import pandas as pd
 
 from genepeak._utils import log
 from genepeak.errors import InputError
+from genepeak.io import prepared
 from genepeak.io.peaks import check_same_naming, chromosome_style, to_ucsc
 
 GENE_COLUMNS = ("chrom", "start", "end", "strand", "tss")
@@ -111,7 +112,9 @@ def annotate_genes(var: pd.DataFrame, annotation: pd.DataFrame | None) -> pd.Dat
         coords = intervals_to_coordinates(var["interval"], index=var.index)
     elif {"chrom", "start", "end"} <= set(var.columns):
         coords = var[["chrom", "start", "end"]].copy()
-        coords["chrom"] = coords["chrom"].fillna("").astype(str)
+        # object first: a .h5mu read back stores chrom as a categorical, whose fillna("")
+        # raises unless "" is one of its categories
+        coords["chrom"] = coords["chrom"].astype(object).fillna("").astype(str)
         coords["start"] = (
             pd.to_numeric(coords["start"], errors="coerce").fillna(-1).astype(np.int64)
         )
@@ -173,25 +176,10 @@ def gene_positions(var: pd.DataFrame, genes=None) -> tuple[np.ndarray, np.ndarra
 
 
 def _annotation_by_symbol(path: str | Path) -> pd.DataFrame:
-    """Gene coordinate table indexed by symbol (chrom, start, end, strand, tss)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"gene annotation {path} does not exist")
-    table = pd.read_csv(path, sep="\t", comment=None)
-    name_col = next((c for c in ("gene", "symbol", "gene_symbol", "gene_name") if c in table), None)
-    missing = [c for c in ("chrom", "start", "end") if c not in table]
-    if name_col is None or missing:
-        raise InputError(
-            f"gene annotation {path}: expected columns gene (or symbol), chrom, start, end "
-            f"[, strand, tss]; found {', '.join(table.columns)}"
-        )
-    table = table.drop_duplicates(subset=name_col).set_index(name_col)
+    """:func:`read_gene_annotation`, one row per symbol, TSS filled as :func:`_fill_tss` does."""
+    table = read_gene_annotation(path).drop_duplicates("symbol").set_index("symbol")
     table.index = table.index.astype(str)
-    if "strand" not in table:
-        table["strand"] = "."
-    if "tss" not in table:
-        table["tss"] = -1
-    return _fill_tss(table[["chrom", "start", "end", "strand", "tss"]].copy())
+    return _fill_tss(table[list(GENE_COLUMNS)].copy())
 
 
 def _fill_tss(table: pd.DataFrame) -> pd.DataFrame:
@@ -248,8 +236,7 @@ def gene_coordinates(rna_var: pd.DataFrame, annotation: str | Path | None = None
 
 def recorded_annotation(mdata) -> str | None:
     """The gene annotation recorded at preparation, or the simulator's next to the source."""
-    record = mdata.uns.get("genepeak", {}) if hasattr(mdata, "uns") else {}
-    record = record if isinstance(record, dict) else {}
+    record = prepared.record(mdata)
     prep = record.get("prepare", {})
     path = prep.get("gene_annotation") if isinstance(prep, dict) else None
     if path and Path(str(path)).is_file():

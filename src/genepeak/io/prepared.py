@@ -9,6 +9,7 @@ preparation record in ``mdata.uns["genepeak"]``. Every lookup raises the same ki
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,8 @@ from genepeak.errors import InputError
 RECORD_KEY = "genepeak"
 #: the two modalities of a prepared MuData
 MODALITIES = ("rna", "atac")
+#: what read_metadata reads of a prepared .h5mu (the matrices stay on disk)
+METADATA_ELEMENTS = ("obs", "var", "uns")
 
 
 def require_modalities(mdata, purpose: str = "this step") -> None:
@@ -126,3 +129,41 @@ def record(mdata) -> dict:
     """The preparation record ``mdata.uns['genepeak']`` ({} when the data was not prepared)."""
     found = mdata.uns.get(RECORD_KEY, {}) if hasattr(mdata, "uns") else {}
     return found if isinstance(found, dict) else {}
+
+
+def read_metadata(path: str | Path):
+    """A prepared ``.h5mu`` without its matrices: cells, features, labels and the record.
+
+    Reads ``obs``, ``var`` and ``uns`` of the file and of its ``rna`` / ``atac`` modalities
+    with anndata's element reader (``anndata.io.read_elem``), and none of ``X``, ``layers``,
+    ``obsm`` or ``obsp``, so memory does not grow with the matrices. The modalities of the
+    returned MuData have ``X=None``; read their rows from the file (``train.data.CellData``).
+    """
+    import anndata as ad
+    import h5py
+    import mudata as md
+    from anndata.io import read_elem
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (expected a prepared .h5mu, genepeak prepare)")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise InputError(f"{path} is not an HDF5 (.h5mu) file: {error}") from error
+    with handle:
+        missing = [m for m in MODALITIES if f"mod/{m}" not in handle]
+        if missing:
+            found = ", ".join(handle["mod"]) if "mod" in handle else "none"
+            raise InputError(
+                f"{path} has no modality {', '.join(map(repr, missing))} (found: {found}); "
+                "a prepared .h5mu has 'rna' and 'atac' (run genepeak prepare first)"
+            )
+
+        def elements(group) -> dict:
+            return {k: read_elem(group[k]) for k in METADATA_ELEMENTS if k in group}
+
+        mods = {m: ad.AnnData(**elements(handle[f"mod/{m}"])) for m in MODALITIES}
+        top = elements(handle)
+        maps = {k: read_elem(handle[k]) for k in ("obsmap", "varmap") if k in handle}
+    return md.MuData(mods, **top, **maps)

@@ -2,7 +2,9 @@
 
 A model owns its configs, the feature names and split it was trained on, and a torch module
 (``module_class``) holding the math. It reads inputs from a prepared MuData
-(docs/architecture.md) and writes results back into it, scanpy style.
+(docs/architecture.md) and writes results back into it, scanpy style. ``Model.from_h5mu(path)``
+builds the same model on a prepared ``.h5mu`` on disk: only cells, features, labels and the
+record are read into memory, and training and prediction read each minibatch from the file.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from genepeak.models.io import read_model_dir, write_model_dir
 from genepeak.nn.cis import cis_layout
 from genepeak.nn.losses import needs_counts, needs_target_sum
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
-from genepeak.train.data import Batch, CellData, batch_rows
+from genepeak.train.data import Batch, CellData, batch_rows, count_nonfinite, library_sizes
 from genepeak.train.loop import fit, resolve_device, set_threads
 from genepeak.train.split import stratified_split
 
@@ -70,33 +72,63 @@ class Model:
         train_config: TrainConfig | None = None,
         **overrides: Any,
     ) -> None:
+        self._build(mdata, model_config, train_config, overrides, source=None)
+
+    @classmethod
+    def from_h5mu(
+        cls,
+        path: str | Path,
+        model_config: ModelConfig | None = None,
+        train_config: TrainConfig | None = None,
+        **overrides: Any,
+    ) -> Model:
+        """The model on a prepared ``.h5mu`` on disk, for more cells than memory holds.
+
+        Reads only obs, var and uns (``io.prepared.read_metadata``) into memory; the NaN check
+        and median library size stream the matrices in chunks, and ``train`` and the
+        predictions read each minibatch's rows of ``X`` / ``layers['counts']`` from the file.
+        ``model.mdata`` is that matrix-free MuData; pass a loaded MuData to predict on others.
+        Same options, seeds and results as ``cls(mudata.read_h5mu(path), ...)``.
+        """
+        model = cls.__new__(cls)
+        metadata = prepared.read_metadata(path)
+        model._build(metadata, model_config, train_config, overrides, source=Path(path))
+        return model
+
+    # ------------------------------------------------------------------ construction
+
+    def _build(self, mdata, model_config, train_config, overrides, source) -> None:
         model_config, train_config = _merge_configs(
             self.architecture, model_config, train_config, overrides
         )
         rna = _modality(mdata, "rna", self.architecture)
         genes = _select_genes(rna, model_config.genes)
         peaks = np.asarray(_modality(mdata, "atac", self.architecture).var_names).astype(str)
-        self._setup(mdata, model_config, train_config, genes, peaks)
+        self._setup(mdata, model_config, train_config, genes, peaks, source=source)
 
-    # ------------------------------------------------------------------ construction
-
-    def _setup(self, mdata, model_config, train_config, genes, peaks, split=None) -> None:
-        self.mdata = mdata
+    def _setup(
+        self, mdata, model_config, train_config, genes, peaks, split=None, source=None
+    ) -> None:
+        self.mdata, self.source = mdata, source
         self.model_config, self.train_config = model_config, train_config
         self.genes, self.peaks = np.asarray(genes).astype(str), np.asarray(peaks).astype(str)
         _check_latent_size(model_config.latent_dim, len(self.genes), len(self.peaks))
-        _check_finite(mdata, self._needs_counts)
+        _check_finite(mdata, self._needs_counts, source)
         seed_everything(train_config.seed)
+        target_sums = {
+            f"{kind}_target_sum": _median_library(
+                mdata, name, features, needs_target_sum(loss), source
+            )
+            for kind, name, features, loss in (
+                ("gene", "rna", self.genes, model_config.rna_loss),
+                ("peak", "atac", self.peaks, model_config.atac_loss),
+            )
+        }
         self.module = self.module_class(
             len(self.genes),
             len(self.peaks),
             model_config,
-            gene_target_sum=_median_library(
-                mdata, "rna", self.genes, needs_target_sum(model_config.rna_loss)
-            ),
-            peak_target_sum=_median_library(
-                mdata, "atac", self.peaks, needs_target_sum(model_config.atac_loss)
-            ),
+            **target_sums,
             **self._cis_kwargs(mdata),
         )
         self.split = split if split is not None else self._make_split(mdata)
@@ -336,9 +368,15 @@ class Model:
         rna = _modality(mdata, "rna", self.architecture)
         atac = _modality(mdata, "atac", self.architecture)
         rows = prepared.cell_rows(mdata.obs_names, cells)
+        need_gene_counts, need_peak_counts = self._needs_counts if counts else (False, False)
+        if self.source is not None and mdata is self.mdata:  # rows read per batch from the file
+            names = np.asarray(mdata.obs_names)[rows]
+            need = (need_gene_counts, need_peak_counts)
+            return CellData.from_h5mu(
+                self.source, names, self.genes, self.peaks, counts=need, device=device
+            )
         gene_cols = prepared.feature_columns(rna, self.genes, "rna", TRAINED_ON)
         peak_cols = prepared.feature_columns(atac, self.peaks, "atac", TRAINED_ON)
-        need_gene_counts, need_peak_counts = self._needs_counts if counts else (False, False)
         return CellData(
             prepared.sparse_block(rna.X, rows, gene_cols),
             prepared.sparse_block(atac.X, rows, peak_cols),
@@ -367,8 +405,16 @@ class _DenseRows:
 
 
 def load(path: str | Path, mdata) -> Model:
-    """Load a saved model and attach it to ``mdata`` (which must hold its genes and peaks)."""
+    """Load a saved model and attach it to ``mdata`` (which must hold its genes and peaks).
+
+    ``mdata`` may be the path of a prepared ``.h5mu``: the model then reads rows from the
+    file, as one built with ``Model.from_h5mu``.
+    """
     from genepeak.models.registry import REGISTRY
+
+    source = None
+    if isinstance(mdata, str | os.PathLike):
+        source, mdata = Path(mdata), prepared.read_metadata(mdata)
 
     saved = read_model_dir(path)
     architecture = saved["config"].get("architecture")
@@ -385,7 +431,7 @@ def load(path: str | Path, mdata) -> Model:
     if not np.isin(np.concatenate(list(split.values())), np.asarray(mdata.obs_names)).all():
         log("the saved split names cells absent from this MuData; pass cells= explicitly")
     model = cls.__new__(cls)
-    model._setup(mdata, model_config, train_config, saved["genes"], saved["peaks"], split=split)
+    model._setup(mdata, model_config, train_config, saved["genes"], saved["peaks"], split, source)
     model.module.load_state_dict(saved["weights"])
     model.history = saved["history"]
     return model
@@ -463,29 +509,37 @@ def _check_latent_size(latent_dim: int, n_genes: int, n_peaks: int) -> None:
         )
 
 
-def _check_finite(mdata, needs_counts: tuple[bool, bool]) -> None:
+def _check_finite(mdata, needs_counts: tuple[bool, bool], source: Path | None = None) -> None:
+    """InputError when a matrix training reads holds NaN / inf (``source``: read in chunks)."""
     layers = [("rna", "X"), ("atac", "X")]
     layers += [("rna", "counts")] if needs_counts[0] else []
     layers += [("atac", "counts")] if needs_counts[1] else []
     for name, layer in layers:
-        adata = mdata.mod[name]
-        matrix = adata.X if layer == "X" else prepared.counts(adata, name)
-        values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            where = "X" if layer == "X" else "layers['counts']"
+        where = "X" if layer == "X" else "layers['counts']"
+        if source is not None:
+            n_bad, what = count_nonfinite(source, name, layer), f"{source}: mod['{name}'].{where}"
+        else:
+            adata = mdata.mod[name]
+            matrix = adata.X if layer == "X" else prepared.counts(adata, name)
+            values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+            n_bad, what = int((~np.isfinite(values)).sum()), f"mdata.mod['{name}'].{where}"
+        if n_bad:
             raise InputError(
-                f"mdata.mod['{name}'].{where} contains {int(bad.sum())} NaN or "
+                f"{what} contains {n_bad} NaN or "
                 "infinite values; fix or remove those cells/features before training"
             )
 
 
-def _median_library(mdata, name: str, features, needed: bool) -> float:
+def _median_library(mdata, name: str, features, needed: bool, source: Path | None = None) -> float:
+    """Median library size over ``features`` (``source``: counts streamed in row chunks)."""
     if not needed:
         return 1.0
-    adata = mdata.mod[name]
-    cols = prepared.feature_columns(adata, features, name)
-    totals = np.asarray(sp.csr_matrix(prepared.counts(adata, name))[:, cols].sum(1)).ravel()
+    if source is not None:
+        totals = library_sizes(source, name, features)
+    else:
+        adata = mdata.mod[name]
+        cols = prepared.feature_columns(adata, features, name)
+        totals = np.asarray(sp.csr_matrix(prepared.counts(adata, name))[:, cols].sum(1)).ravel()
     return float(max(np.median(totals), 1.0))
 
 

@@ -11,6 +11,14 @@ import torch
 from genepeak.errors import InputError
 from genepeak.io.prepared import positions
 
+#: stored values read at once when checking a file's matrix for NaN / inf
+NONFINITE_CHUNK = 2**24
+#: what to do when a count likelihood finds no raw counts in a file
+COUNTS_HINT = (
+    "a count likelihood trains against the raw counts layers['counts']: prepare the data "
+    "with genepeak.prepare, or choose an MSE-type loss"
+)
+
 
 class CSRTensor:
     """A CSR matrix whose row batches are densified where the matrix lives.
@@ -104,7 +112,10 @@ class BackedCSR:
 
     def _read(self, file_rows: np.ndarray) -> sp.csr_matrix:
         order = np.argsort(file_rows, kind="stable")
-        block = self.dataset[file_rows[order]]  # sorted reads are contiguous on disk
+        wanted = file_rows[order]  # sorted reads are contiguous on disk
+        if len(wanted) and wanted[-1] - wanted[0] == len(wanted) - 1:
+            wanted = slice(int(wanted[0]), int(wanted[-1]) + 1)  # a run of rows: one slice
+        block = self.dataset[wanted]
         if self.cols is not None:
             block = block[:, self.cols]
         restore = np.empty_like(order)
@@ -225,13 +236,21 @@ class CellData:
         )
 
 
-def _backed_modality(handle, modality: str, cells, features, with_counts: bool):
-    """``(X, counts or None)`` of one modality of an open ``.h5mu`` as ``BackedCSR``."""
+def _backed_modality(
+    handle, modality: str, cells, features, with_counts: bool, n_cells: int | None = None
+):
+    """``(X, counts or None)`` of one modality of an open ``.h5mu`` as ``BackedCSR``.
+
+    ``cells=None`` with ``n_cells``: every row, in file order (no name lookup).
+    """
     base = f"mod/{modality}"
     where = f"{handle.filename}:{base}"
     if base not in handle:
         raise InputError(f"{handle.filename} has no modality {modality!r} (expected {base})")
-    rows = positions(_names(handle[f"{base}/obs"]), cells, "cells", f"{where}/obs")
+    if cells is None:
+        rows = np.arange(n_cells)
+    else:
+        rows = positions(_names(handle[f"{base}/obs"]), cells, "cells", f"{where}/obs")
     var_names = _names(handle[f"{base}/var"])
     cols = positions(var_names, features, "features", f"{where}/var")
     if len(cols) == len(var_names) and np.array_equal(cols, np.arange(len(cols))):
@@ -240,8 +259,38 @@ def _backed_modality(handle, modality: str, cells, features, with_counts: bool):
     if not with_counts:
         return values, None
     if f"{base}/layers/counts" not in handle:
-        raise InputError(f"{where}: a count likelihood needs layers['counts'], which is absent")
+        raise InputError(f"{where} has no layers/counts; {COUNTS_HINT}")
     return values, BackedCSR(handle[f"{base}/layers/counts"], rows, cols)
+
+
+def library_sizes(path, modality: str, features) -> np.ndarray:
+    """Each cell's total of ``layers['counts']`` over ``features``, streamed in row chunks."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        n_cells = len(_names(handle[f"mod/{modality}/obs"]))
+        _, counts = _backed_modality(handle, modality, None, features, True, n_cells)
+        return counts.row_sums().numpy()
+
+
+def count_nonfinite(path, modality: str, layer: str) -> int:
+    """How many stored values of ``X`` (``layer="X"``) or ``layers[layer]`` are NaN or inf.
+
+    Reads the stored values (``data`` of a sparse matrix, rows of a dense one) in chunks of
+    ``NONFINITE_CHUNK`` values, never the whole matrix.
+    """
+    import h5py
+
+    key = f"mod/{modality}/X" if layer == "X" else f"mod/{modality}/layers/{layer}"
+    with h5py.File(path, "r") as handle:
+        if key not in handle:
+            hint = "" if layer == "X" else f"; {COUNTS_HINT}"
+            raise InputError(f"{path} has no {key}{hint}")
+        element = handle[key]
+        values = element["data"] if isinstance(element, h5py.Group) else element
+        n = values.shape[0]
+        step = max(1, NONFINITE_CHUNK // max(1, int(np.prod(values.shape[1:]))))
+        return sum(int((~np.isfinite(values[i : i + step])).sum()) for i in range(0, n, step))
 
 
 def _names(group) -> np.ndarray:
