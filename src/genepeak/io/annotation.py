@@ -8,7 +8,6 @@ genes are matched by Ensembl id first, then by symbol, and take chrom/start/end/
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,6 @@ from genepeak.io import prepared
 from genepeak.io.peaks import check_same_naming, chromosome_style, to_ucsc
 
 GENE_COLUMNS = ("chrom", "start", "end", "strand", "tss")
-_INTERVAL = re.compile(r"^(?P<chrom>[^:]+):(?P<start>\d+)-(?P<end>\d+)$")
 _SYMBOL_COLUMNS = ("symbol", "gene", "gene_name", "gene_symbol", "name")
 _ID_COLUMNS = ("ensembl_ids", "ensembl_id", "gene_id", "gene_ids")
 
@@ -206,10 +204,9 @@ def gene_coordinates(rna_var: pd.DataFrame, annotation: str | Path | None = None
         table["start"] = rna_var["start"].to_numpy()
         table["end"] = rna_var["end"].to_numpy()
     elif "interval" in rna_var:
-        parsed = rna_var["interval"].astype(str).str.extract(_INTERVAL)
-        table["chrom"] = parsed["chrom"].fillna("").to_numpy()
-        table["start"] = pd.to_numeric(parsed["start"]).fillna(-1).to_numpy()
-        table["end"] = pd.to_numeric(parsed["end"]).fillna(-1).to_numpy()
+        parsed = intervals_to_coordinates(rna_var["interval"])
+        for column in ("chrom", "start", "end"):
+            table[column] = parsed[column].to_numpy()
     else:
         table["chrom"], table["start"], table["end"] = "", -1, -1
     table["strand"] = rna_var["strand"].astype(str).to_numpy() if "strand" in rna_var else "."
