@@ -29,6 +29,7 @@ from scipy.spatial import cKDTree
 
 from genepeak._utils import log
 from genepeak.errors import InputError
+from genepeak.io import prepared
 
 #: Signac's defaults: cis window, background peaks per peak, cells a peak must be open in,
 #: and the link call (p < 0.05 and |r| > 0.05)
@@ -70,12 +71,7 @@ def gene_tss(mdata, genes: list[str], annotation=None) -> pd.DataFrame:
     from genepeak.io.annotation import gene_coordinates
 
     rna_var = mdata.mod["rna"].var
-    missing = [g for g in genes if g not in rna_var.index]
-    if missing:
-        raise InputError(
-            f"genes not in rna.var_names: {', '.join(missing[:5])}"
-            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        )
+    prepared.feature_columns(mdata.mod["rna"], genes, "rna")
     coords = gene_coordinates(rna_var.loc[list(genes)], _annotation(mdata, annotation))
     return coords[["chrom", "tss"]]
 
@@ -121,10 +117,7 @@ def _peak_matrix(mdata, layer: str | None) -> sp.csr_matrix:
 def gene_matrix(mdata, genes: list[str]) -> np.ndarray:
     """Normalised expression (``rna.X``) of ``genes``, dense ``(cells, genes)`` float64."""
     rna = mdata.mod["rna"]
-    cols = rna.var_names.get_indexer(pd.Index(genes))
-    if (cols < 0).any():
-        missing = [g for g, c in zip(genes, cols) if c < 0]
-        raise InputError(f"genes not in rna.var_names: {', '.join(missing[:5])}")
+    cols = prepared.feature_columns(rna, genes, "rna")
     x = rna.X[:, cols]
     return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float64)
 

@@ -10,19 +10,10 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from genepeak._utils import atomic_path  # noqa: E402
+from genepeak.report.figures import save_figure  # noqa: E402
 
 GAIN_COLOR = "#c0392b"  # closed -> open
 LOSS_COLOR = "#2471a3"  # open -> closed
-
-
-def _save(fig, path: str | Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(
-            tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight"
-        )
-    plt.close(fig)
-    return Path(path)
 
 
 def plot_top_peaks(result, path: str | Path, top_k: int = 20):
@@ -80,7 +71,7 @@ def plot_top_peaks(result, path: str | Path, top_k: int = 20):
     )
     cells = result.cells[0] if len(result.cells) == 1 else f"{len(result.cells)} cells"
     fig.suptitle(f"{'; '.join(result.changes)}   {result.cell_type or ''} {cells}", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_dose_response(result, path: str | Path, max_peaks: int = 10):
@@ -105,4 +96,4 @@ def plot_dose_response(result, path: str | Path, max_peaks: int = 10):
     handles, names = ax.get_legend_handles_labels()
     ax_flip.legend(handles, names, fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(f"dose response: {'; '.join(result.changes)}", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
