@@ -474,8 +474,19 @@ _HB_LEVELS = {
     "HBZ": 0.002,
     "HBE1": 0.002,
 }
-#: the markers the explain experiments perturb: always drivers of planted links
-REQUIRED_DRIVERS = ("NKG7", "CD79A", "FCGR3A", "CD8B", "IL7R", "CD3E", "MS4A1", "CD14")
+#: the marker drivers every simulation plants, each with the cell type whose cells express it
+#: (explain.design perturbs them there; explain.cells knows these type names as aliases)
+DRIVER_CELL_TYPES: dict[str, str] = {
+    "NKG7": "NK",
+    "CD79A": "B",
+    "FCGR3A": "FCGR3A Mono",
+    "CD8B": "CD8 T",
+    "IL7R": "CD4 T",
+    "CD3E": "CD8 T",
+    "MS4A1": "B",
+    "CD14": "CD14 Mono",
+}
+REQUIRED_DRIVERS = tuple(DRIVER_CELL_TYPES)
 EXTRA_DRIVERS = (
     "GNLY",
     "LYZ",

@@ -31,6 +31,7 @@ CELL_TYPE_ALIASES: dict[str, str] = {
     "mono": "CD14 monocyte",
     "cd14 mono": "CD14 monocyte",
     "cd16 mono": "CD16 monocyte",
+    "fcgr3a mono": "CD16 monocyte",  # the simulator's name (genepeak.simulate.CELL_TYPES)
     "cd4": "CD4 T",
     "cd8": "CD8 T",
     "b cell": "B",

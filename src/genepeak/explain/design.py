@@ -21,6 +21,7 @@ from genepeak.explain.dose import twice_the_highest
 from genepeak.explain.experiment import ExplainResult, explain_gene, slug
 from genepeak.explain.model import ExplainableModel
 from genepeak.explain.values import gene_indices, model_rows
+from genepeak.simulate import DRIVER_CELL_TYPES
 
 #: The reference design's five PBMC experiments: (gene, cell type, kind).
 DESIGN_EXPERIMENTS: list[tuple[str, str, str]] = [
@@ -31,17 +32,9 @@ DESIGN_EXPERIMENTS: list[tuple[str, str, str]] = [
     ("IL7R", "CD4 T", "silence"),
 ]
 
-#: Marker genes the built-in simulator always plants links for, with the cell type to perturb.
-SIMULATED_MARKER_DRIVERS: list[tuple[str, str]] = [
-    ("NKG7", "NK"),
-    ("CD79A", "B"),
-    ("MS4A1", "B"),
-    ("FCGR3A", "CD16 monocyte"),
-    ("CD14", "CD14 monocyte"),
-    ("CD8B", "CD8 T"),
-    ("IL7R", "CD4 T"),
-    ("CD3E", "CD8 T"),
-]
+#: Marker genes the built-in simulator always plants links for, with the cell type to perturb
+#: (the simulator's own names; explain.cells maps them onto its marker sets)
+SIMULATED_MARKER_DRIVERS: list[tuple[str, str]] = list(DRIVER_CELL_TYPES.items())
 
 
 class Experiments(list):
