@@ -448,7 +448,9 @@ def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
-def merged(cls: type[C], base: Any = None, options: dict | None = None, where: str | None = None) -> C:
+def merged(
+    cls: type[C], base: Any = None, options: dict | None = None, where: str | None = None
+) -> C:
     """Config ``base`` of ``cls`` (None: the defaults) with the ``options`` mapping merged over.
 
     The one preset-plus-override merge: ``Model(mdata, **overrides)``, ``genepeak train``'s
