@@ -85,3 +85,18 @@ def make_prepared_mdata(
     mdata.obs["leiden"] = rna.obs["leiden"].values
     mdata.uns["genepeak"] = {"source": "tests/conftest.py"}
     return mdata
+
+
+def gene_var() -> pd.DataFrame:
+    """Four genes' coordinates as ``rna.var`` holds them: + strand, - strand without a TSS,
+    another chromosome, and one without any coordinate."""
+    return pd.DataFrame(
+        {
+            "chrom": ["chr1", "chr1", "chr2", "chr1"],
+            "start": [1000, 50_000, 7000, -1],
+            "end": [2000, 60_000, 9000, -1],
+            "strand": ["+", "-", "+", "."],
+            "tss": [1000, -1, 7000, -1],
+        },
+        index=["A", "B", "C", "D"],
+    )

@@ -6,20 +6,7 @@ import pandas as pd
 
 from genepeak import outputs
 from genepeak.io.annotation import gene_coordinates
-
-
-def _genes():
-    var = pd.DataFrame(
-        {
-            "chrom": ["chr1", "chr1", "chr2", "chr1"],
-            "start": [1000, 50_000, 7000, -1],
-            "end": [2000, 60_000, 9000, -1],
-            "strand": ["+", "-", "+", "."],
-            "tss": [1000, -1, 7000, -1],
-        },
-        index=["A", "B", "C", "D"],
-    )
-    return var
+from synthetic_mdata import gene_var
 
 
 def _table():
@@ -40,7 +27,7 @@ def _table():
 
 
 def test_bedpe_and_signac_formats(tmp_path):
-    genes = gene_coordinates(_genes())
+    genes = gene_coordinates(gene_var())
     bedpe = outputs.write_bedpe(_table(), genes, tmp_path / "x.bedpe").read_text().splitlines()
     assert bedpe[0].startswith("#chrom1\tstart1\tend1\tchrom2")
     assert bedpe[1].split("\t") == [
@@ -73,7 +60,7 @@ def test_link_table_puts_documented_columns_first(tmp_path):
 
 
 def test_multi_gene_links_get_one_row_per_gene(tmp_path):
-    genes = gene_coordinates(_genes())
+    genes = gene_coordinates(gene_var())
     table = _table()
     table["gene"] = "A,B"
     bedpe = outputs.write_bedpe(table, genes, tmp_path / "x.bedpe").read_text().splitlines()[1:]

@@ -10,20 +10,7 @@ from genepeak.errors import InputError
 from genepeak.explain import links
 from genepeak.io.annotation import gene_coordinates
 from genepeak.io.peaks import peak_coordinates
-
-
-def _genes():
-    var = pd.DataFrame(
-        {
-            "chrom": ["chr1", "chr1", "chr2", "chr1"],
-            "start": [1000, 50_000, 7000, -1],
-            "end": [2000, 60_000, 9000, -1],
-            "strand": ["+", "-", "+", "."],
-            "tss": [1000, -1, 7000, -1],
-        },
-        index=["A", "B", "C", "D"],
-    )
-    return var
+from synthetic_mdata import gene_var
 
 
 def test_peak_names_in_three_formats():
@@ -49,7 +36,7 @@ def test_tss_falls_back_to_interval_and_annotation(tmp_path):
             "tss": [-1],
         }
     ).to_csv(ann, sep="\t", index=False)
-    genes = gene_coordinates(_genes(), ann)
+    genes = gene_coordinates(gene_var(), ann)
     assert genes.loc["A", "tss"] == 1000
     assert genes.loc["B", "tss"] == 59_999  # minus strand: end - 1
     assert genes.loc["D"].tolist() == ["chr3", 500, 900, "-", 899]
@@ -62,7 +49,7 @@ def test_tss_from_10x_interval_column():
 
 
 def test_nearest_gene_and_distance():
-    genes = gene_coordinates(_genes())
+    genes = gene_coordinates(gene_var())
     peaks = pd.DataFrame(
         {
             "chrom": ["chr1", "chr1", "chr2", "chr9"],
