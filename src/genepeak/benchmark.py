@@ -36,6 +36,7 @@ from genepeak.evaluate.link_baselines import (
     LinkScores,
     score_baselines,
 )
+from genepeak.outputs import write_tsv
 
 #: model methods -> the column of ``genepeak.explain.link_scores`` that holds their score
 MODEL_COLUMNS = {
@@ -336,10 +337,7 @@ def _score_settings(settings, options: ScoringOptions, partial_path: Path) -> Li
         summaries.append(summary)
         drivers.append(per_driver)
         # every finished setting is on disk, so a long run that stops keeps what it measured
-        with atomic_path(partial_path) as tmp:
-            pd.concat(summaries, ignore_index=True).to_csv(
-                tmp, sep="\t", index=False, float_format="%.6g"
-            )
+        write_tsv(pd.concat(summaries, ignore_index=True), partial_path)
         if sham is None and NO_SHAM_NOTE not in notes:
             notes.append(NO_SHAM_NOTE)
     return LinkBenchmarkResult(
@@ -397,9 +395,8 @@ def write_benchmark(result: LinkBenchmarkResult, out: Path) -> dict[str, Path]:
         "table": out / "link_benchmark.tsv",
         "per_driver": out / "link_benchmark_per_driver.tsv",
     }
-    for key, frame in (("table", result.table), ("per_driver", result.per_driver)):
-        with atomic_path(paths[key]) as tmp:
-            frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    write_tsv(result.table, paths["table"])
+    write_tsv(result.per_driver, paths["per_driver"])
     metrics_path = out / "metrics.json"
     metrics = {}
     if metrics_path.is_file():

@@ -282,6 +282,7 @@ def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFra
     top links of the design genes. Writes ``explain/link_benchmark.tsv`` or ``gene_links.tsv``."""
     from genepeak import benchmark
     from genepeak.explain import DESIGN_EXPERIMENTS, link_scores
+    from genepeak.outputs import write_tsv
 
     labels_key = "leiden" if "leiden" in mdata.obs else (config.labels_key or "leiden")
     folder = out / "explain"
@@ -305,22 +306,17 @@ def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFra
             labels_key=labels_key,
             explain_config=config.explain,
         )
-        _write_tsv(per_driver, folder / "link_benchmark_per_driver.tsv")
-        return _write_tsv(table, folder / "link_benchmark.tsv")
+        write_tsv(per_driver, folder / "link_benchmark_per_driver.tsv")
+        write_tsv(table, folder / "link_benchmark.tsv")
+        return table
     genes = [g for g, _, _ in DESIGN_EXPERIMENTS if g in set(map(str, model.genes))]
     if not genes:
         log("links: none of the design genes is among the model's genes; no link table")
         return None
     table = link_scores(model, mdata, genes, config=config.explain)
     top = table.sort_values("link_score", ascending=False).groupby("gene").head(50)
-    _write_tsv(top, folder / "gene_links.tsv")
+    write_tsv(top, folder / "gene_links.tsv")
     return None
-
-
-def _write_tsv(table: pd.DataFrame, path: Path) -> pd.DataFrame:
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    return table
 
 
 def _add_to_metrics(path: Path, key: str, table: pd.DataFrame | None) -> None:
