@@ -157,16 +157,10 @@ def annotate_genes(var: pd.DataFrame, annotation: pd.DataFrame | None) -> pd.Dat
 
 def gene_positions(var: pd.DataFrame, genes=None) -> tuple[np.ndarray, np.ndarray]:
     """Chromosome and TSS of every gene of ``var``, or of ``genes`` in that order
-    (``""`` / -1 where unknown).
-
-    The TSS column when known; else the interval's start (end - 1 on the minus strand; the
-    start when the strand is unknown, as for a bare 10x interval).
-    """
-    coords = annotate_genes(var, None)
-    tss = coords["tss"].to_numpy()
-    from_interval = np.where(coords["strand"].to_numpy() == "-", coords["end"] - 1, coords["start"])
-    tss = np.where((tss < 0) & (coords["start"].to_numpy() >= 0), from_interval, tss)
+    (``""`` / -1 where unknown): :func:`gene_coordinates` without an annotation."""
+    coords = gene_coordinates(var)
     chrom = coords["chrom"].to_numpy().astype(str)
+    tss = coords["tss"].to_numpy()
     if genes is not None:
         rows = var.index.get_indexer(pd.Index([str(g) for g in genes]))
         chrom, tss = chrom[rows], tss[rows]
@@ -200,7 +194,8 @@ def gene_coordinates(rna_var: pd.DataFrame, annotation: str | Path | None = None
     """
     table = pd.DataFrame(index=pd.Index(rna_var.index.astype(str)))
     if {"chrom", "start", "end"} <= set(rna_var.columns):
-        table["chrom"] = rna_var["chrom"].astype(str).to_numpy()
+        # object first: a categorical chrom (an .h5mu read back) cannot take "" as a fill
+        table["chrom"] = rna_var["chrom"].astype(object).fillna("").astype(str).to_numpy()
         table["start"] = rna_var["start"].to_numpy()
         table["end"] = rna_var["end"].to_numpy()
     elif "interval" in rna_var:
