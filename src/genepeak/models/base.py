@@ -60,8 +60,6 @@ class Model:
     module_class: ClassVar[type] = torch.nn.Module
     peak_task: ClassVar[str] = ""
     gene_task: ClassVar[str] = ""
-    #: the modality whose features feed stage 1's cis layer (None: the architecture has none)
-    cis_source: ClassVar[str | None] = None
     #: latents every model of the class has (models/registry.py reads them from here)
     LATENT_KEYS: ClassVar[tuple[str, ...]] = ("z1", "z2")
 
@@ -137,11 +135,13 @@ class Model:
     def _cis_kwargs(self, mdata) -> dict[str, Any]:
         """The cis layer's layout from the features' genomic positions, when configured."""
         window = self.model_config.cis_window
-        if not window or self.cis_source is None:
+        # the chain's source modality feeds its stage-1 cis layer; a module without one has none
+        cis_source = getattr(self.module_class, "source", None)
+        if not window or cis_source is None:
             return {}
         genes = _gene_positions(mdata, self.genes)
         peaks = _peak_positions(mdata, self.peaks)
-        source, target = (genes, peaks) if self.cis_source == "rna" else (peaks, genes)
+        source, target = (genes, peaks) if cis_source == "rna" else (peaks, genes)
         layout = cis_layout(*source, *target, window)
         if layout.n_pairs == 0:
             log(f"cis layer: no gene-peak pair within {window} bp; the layer is left out")

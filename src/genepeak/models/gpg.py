@@ -208,6 +208,5 @@ class GPG(Model):
 
     architecture = "gpg"
     module_class = GPGModule
-    cis_source = "rna"
     peak_task = "translation"
     gene_task = "reconstruction"

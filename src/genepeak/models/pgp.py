@@ -17,6 +17,5 @@ class PGP(Model):
 
     architecture = "pgp"
     module_class = PGPModule
-    cis_source = "atac"
     peak_task = "reconstruction"
     gene_task = "translation"
