@@ -67,7 +67,7 @@ def population_effects(
     """
     x = np.asarray(x, dtype=np.float32)
     if baseline is None:
-        baseline = _predict(model, x).mean(axis=0, dtype=np.float64)
+        baseline = perturb.deterministic_rows(model, x).mean(axis=0, dtype=np.float64)
     per_pass = max(1, ROWS_PER_PASS // max(len(x), 1))
     effects = np.empty((len(columns), baseline.shape[-1]))
     starts = range(0, len(columns), per_pass)
@@ -77,13 +77,11 @@ def population_effects(
         chunk = columns[lo : lo + per_pass]
         rows = np.repeat(x[None], len(chunk), axis=0)
         rows[np.arange(len(chunk)), :, chunk] = value
-        pred = _predict(model, rows.reshape(-1, x.shape[1])).reshape(len(chunk), len(x), -1)
+        pred = perturb.deterministic_rows(model, rows.reshape(-1, x.shape[1])).reshape(
+            len(chunk), len(x), -1
+        )
         effects[lo : lo + len(chunk)] = pred.mean(axis=1, dtype=np.float64) - baseline
     return effects
-
-
-def _predict(model, rows: np.ndarray) -> np.ndarray:
-    return np.asarray(model.peaks_from_genes(rows), dtype=np.float32)
 
 
 def _expressed_targets(genes: list[str], columns: np.ndarray, x: np.ndarray):
