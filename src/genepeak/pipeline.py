@@ -281,6 +281,7 @@ def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFra
     """Link scores of GPG: against planted truth and every baseline on simulated data, else the
     top links of the design genes. Writes ``explain/link_benchmark.tsv`` or ``gene_links.tsv``."""
     from genepeak import benchmark
+    from genepeak.evaluate import link_metrics
     from genepeak.explain import DESIGN_EXPERIMENTS, link_scores
     from genepeak.outputs import write_tsv
 
@@ -289,7 +290,7 @@ def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFra
     folder.mkdir(parents=True, exist_ok=True)
     if truth_path is not None:
         sham_path = Path(truth_path).parent / "sham_genes.tsv"
-        sham = pd.read_csv(sham_path, sep="\t")["gene"].tolist() if sham_path.is_file() else None
+        sham = link_metrics.read_sham_genes(sham_path) if sham_path.is_file() else None
         setting = {
             "data": "built-in",
             "shape": config.shape,
