@@ -115,14 +115,16 @@ def model_scores(
     return out
 
 
-def train_gpg(mdata, *, preset: str, seed: int, labels_key: str):
-    """A GPG trained with the ``small`` or ``reference`` preset (the ones ``genepeak run`` uses)."""
+def train_gpg(mdata, *, preset: str, seed: int, labels_key: str, n_models: int = 1):
+    """What ``genepeak run`` scores links with: ``n_models`` GPGs of the ``small`` or
+    ``reference`` preset trained on every cell but the validation cells (``links_model``)."""
     from genepeak.config import preset as preset_configs
     from genepeak.models import GPG
 
     model_config, train_config = preset_configs("gpg", small=preset == "small")
     train_config.seed, train_config.labels_key = seed, labels_key
-    return GPG(mdata, model_config=model_config, train_config=train_config).train()
+    model = GPG(mdata, model_config=model_config, train_config=train_config)
+    return model.links_model(n_models)
 
 
 # --------------------------------------------------------------------------- one data set
@@ -228,8 +230,13 @@ def _run_setting(
     labels_key = _labels_key(mdata, options.labels_key)
     if model is None and options.model_methods:
         start = time.perf_counter()
+        n_models = options.explain_config.link_models if options.explain_config else 1
         model = train_gpg(
-            mdata, preset=setting["preset"], seed=setting["seed"], labels_key=labels_key
+            mdata,
+            preset=setting["preset"],
+            seed=setting["seed"],
+            labels_key=labels_key,
+            n_models=n_models,
         )
         log(f"GPG ({setting['preset']} preset) trained in {time.perf_counter() - start:.1f} s")
     summary, per_driver = score_links(

@@ -151,6 +151,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def _benchmark_links(args: argparse.Namespace) -> None:
     from genepeak.benchmark import benchmark_links
+    from genepeak.config import ExplainConfig
 
     result = benchmark_links(
         args.out,
@@ -163,6 +164,7 @@ def _benchmark_links(args: argparse.Namespace) -> None:
         sham_genes=args.sham_genes,
         labels_key=args.labels_key,
         keep_data=args.keep_data,
+        explain_config=ExplainConfig(link_models=args.link_models),
     )
     print(result.format())
     print(f"wrote {', '.join(str(p) for p in result.paths.values())}")
@@ -291,6 +293,9 @@ def _add_benchmark_links(sub) -> None:
     p.add_argument("--sham-genes", help="TSV with a gene column: genes that drive nothing")
     p.add_argument("--labels-key", help="obs column with cell types (default leiden)")
     p.add_argument("--keep-data", action="store_true", help="keep simulated data under --out")
+    p.add_argument(
+        "--link-models", type=int, default=1, help="GPGs averaged for the link score (default 1)"
+    )
     p.set_defaults(func=_benchmark_links)
 
 

@@ -226,8 +226,10 @@ def _explain(model, mdata, config: RunConfig, out: Path, truth_path, clock: _Sto
     explained = explain(model, mdata, config.explain, truth=truth_path)
     outputs.write_explain(explained, out / "explain", config.explain.top_k)
     clock.stop()
-    clock.start("gene -> peak links (population silencing)")
-    link_table = _links(model, mdata, config, out, truth_path)
+    clock.start("gene -> peak links (GPG on all but the validation cells, silencing)")
+    n_models = config.explain.link_models
+    log(f"links: {n_models} GPG(s) trained again on every cell but the validation cells")
+    link_table = _links(model.links_model(n_models), mdata, config, out, truth_path)
     clock.stop()
     return explained, link_table
 

@@ -26,6 +26,9 @@ class LinearFakeModel:
         self.split = split or {}
         self.calls = []
 
+    def direct_peak_effects(self, x, columns, value=0.0):
+        return None  # no path that skips a latent: link scores use the total effect
+
     def peaks_from_genes(self, x, n_samples=None):
         self.calls.append((np.asarray(x).shape, n_samples))
         mean = np.asarray(x, np.float32) @ self.weights + self.bias
@@ -55,6 +58,9 @@ class ScriptedModel:
         self.passes = np.asarray(passes, np.float32)  # (N, peaks), same for every row
         self.genes = ["G0", "G1"]
         self.peaks = [f"chr1:{i * 1000}-{i * 1000 + 500}" for i in range(self.baseline.size)]
+
+    def direct_peak_effects(self, x, columns, value=0.0):
+        return None  # no path that skips a latent: link scores use the total effect
 
     def peaks_from_genes(self, x, n_samples=None):
         rows = np.asarray(x).shape[0]

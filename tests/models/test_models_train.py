@@ -151,3 +151,39 @@ def test_gpg_cis_layer_learns_the_driven_pairs_and_survives_save_load(tiny_mdata
     again = load(tmp_path / "gpg", tiny_mdata)
     cells = model.split["test"]
     np.testing.assert_allclose(again.predict_peaks(cells=cells), model.predict_peaks(cells=cells))
+
+
+@pytest.mark.parametrize("atac_loss", ["mse", "bernoulli"])
+def test_gpg_direct_peak_effects_hold_the_latent_and_move_only_the_window(tiny_mdata, atac_loss):
+    model = GPG(tiny_mdata, epochs=3, cis_window=50_000, atac_loss=atac_loss, **FAST).train()
+    rna = tiny_mdata.mod["rna"]
+    x = np.asarray(rna[:, model.genes].X.todense(), dtype=np.float32)[:50]
+    columns = np.array([3, 40])
+    direct = model.direct_peak_effects(x, columns, 0.0)
+    module = model.module
+    with torch.no_grad():  # by hand: the latent of the unperturbed cells, cis of the silenced
+        xt = torch.from_numpy(x)
+        latent_part = module.dec1(module.enc1(xt)[0])
+        before = module.middle_head.to_input_scale(latent_part + module.cis(xt)).numpy()
+        for i, column in enumerate(columns):
+            silenced = xt.clone()
+            silenced[:, column] = 0.0
+            after = module.middle_head.to_input_scale(latent_part + module.cis(silenced)).numpy()
+            np.testing.assert_allclose(direct[i], (after - before).mean(axis=0), atol=1e-6)
+    sources, targets, _ = module.cis.pair_weights()
+    outside = np.setdiff1d(np.arange(len(model.peaks)), targets[sources == 3])
+    assert (direct[0, outside] == 0).all()
+    # a model without a direct path says so
+    assert GPG(tiny_mdata, epochs=1, **FAST).train().direct_peak_effects(x, columns) is None
+    assert PGP(tiny_mdata, epochs=1, **FAST).train().direct_peak_effects(x, columns) is None
+
+
+def test_for_links_trains_on_every_cell_but_the_validation_cells(tiny_mdata):
+    model = GPG(tiny_mdata, epochs=2, **FAST)
+    links = model.for_links()
+    assert sorted(links.split["train"]) == sorted([*model.split["train"], *model.split["test"]])
+    assert list(links.split["val"]) == list(model.split["val"]) and not len(links.split["test"])
+    assert links.train_config.test_fraction == 0 and model.train_config.test_fraction > 0
+    assert links.model_config == model.model_config and links.model_config is not model.model_config
+    trained = links.train()
+    assert trained.predict_peaks(cells=model.split["test"]).shape == (len(model.split["test"]), 90)

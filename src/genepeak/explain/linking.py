@@ -21,6 +21,16 @@ The link score adds a genomic-distance prior to that evidence:
 factor plus a log prior that falls as a power of the distance, as chromatin contact does;
 other chromosomes count as ``TRANS_DISTANCE``). ``prior_only`` is the same score without the
 model's evidence: the ablation that shows what the model adds.
+
+Direct evidence. Silencing a gene moves a peak along two paths: through the latent, which
+mostly says which cell type the cell is, and, in a model with a cis layer, directly. When the
+model has that direct path (``direct_peak_effects``: the change with each cell's latent held),
+the link score ranks the pairs of the cis window by it instead: the direct effect per standard
+deviation of the gene, in standard deviations of the peak (a standardized regression
+coefficient), z-scored against the null genes' direct effects on their own windows, plus the
+prior at ``direct_distance_decay``. Pairs beyond the window are not scored (``-inf``). On the
+tuning seeds this ranked planted links better than the total effect (pooled AUPRC .67 against
+.61 averaged over seeds 0-2 and strengths 0.5 / 1.0, README). The calls (``p_value``, ``fdr``) stay the calibrated test of the total effect.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from genepeak.config import ExplainConfig
 from genepeak.errors import InputError
 from genepeak.explain import perturb, values
 from genepeak.explain.model import ExplainableModel
+from genepeak.io import prepared
 from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
 
@@ -245,8 +256,18 @@ def gene_link_table(
     null_in_window: np.ndarray,
     distance: np.ndarray,
     decay: float,
+    direct: np.ndarray | None = None,
+    null_direct: np.ndarray | None = None,
+    direct_decay: float = 0.25,
 ) -> pd.DataFrame:
-    """Calibrated statistics of one gene's effects on every peak (one row per peak)."""
+    """Calibrated statistics of one gene's effects on every peak (one row per peak).
+
+    ``direct`` / ``null_direct``: standardized direct effects of the gene and of its null
+    genes (:func:`standardized_direct`), when the model has a direct path. The link score is
+    then ``direct_z**2 / 2`` plus the prior at ``direct_decay`` inside the window, and
+    ``-inf`` (not scored) beyond it, where only the latent path, which carries cell identity,
+    could give evidence.
+    """
     raw_effect = effect
     # a gene's influence (how much the model responds to it at all) varies between genes;
     # dividing each gene's effects by their spread over its distant peaks leaves each peak's
@@ -261,7 +282,7 @@ def gene_link_table(
     z = (z_raw - centre) / (scale * np.where(in_window, cis_inflation(null, null_in_window), 1.0))
     p_value = 2.0 * stats.t.sf(np.abs(z), df=max(null.shape[0] - 1, 1))
     prior = distance_prior(distance, decay)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "gene": gene,
             "effect": raw_effect,
@@ -271,9 +292,43 @@ def gene_link_table(
             "fdr": stats.false_discovery_control(p_value, method="bh"),
             "distance_to_tss": distance,
             "prior_only": prior,
-            "link_score": 0.5 * z**2 + prior,
         }
     )
+    table["link_score"] = 0.5 * z**2 + prior
+    if direct is not None:
+        direct_z = direct_zscores(direct, null_direct, in_window, null_in_window)
+        table["direct_effect"], table["direct_z"] = direct, direct_z
+        score = 0.5 * direct_z**2 + distance_prior(distance, direct_decay)
+        table["link_score"] = np.where(in_window, score, -np.inf)
+    return table
+
+
+def standardized_direct(
+    direct: np.ndarray, x: np.ndarray, columns: np.ndarray, value: float, peak_sd: np.ndarray
+) -> np.ndarray:
+    """Direct effects ``(genes, peaks)`` per standard deviation of each gene in the
+    population, in standard deviations of each peak: a standardized regression coefficient,
+    comparable across genes and peaks."""
+    change = np.abs((value - x[:, columns]).mean(axis=0))
+    gene_sd = x[:, columns].std(axis=0)
+    per_gene = np.divide(gene_sd, change, out=np.zeros_like(gene_sd), where=change > 0)
+    return direct * per_gene[:, None] / np.where(peak_sd > 0, peak_sd, np.inf)[None, :]
+
+
+def direct_zscores(direct, null_direct, in_window, null_in_window) -> np.ndarray:
+    """z of the gene's standardized direct effects against its null genes' within their windows.
+
+    Centre and scale are the median and MAD (normal consistency) of every null gene's direct
+    effects on the peaks of its own window; beyond the gene's window the z is 0.
+    """
+    pooled = null_direct[null_in_window]
+    if pooled.size < 10:
+        pooled = direct[in_window]
+    centre = float(np.median(pooled)) if pooled.size else 0.0
+    scale = float(stats.median_abs_deviation(pooled, scale="normal")) if pooled.size else 0.0
+    if scale <= 0:
+        scale = float(np.std(pooled)) if pooled.size else 1.0
+    return np.where(in_window, (direct - centre) / (scale or 1.0), 0.0)
 
 
 def peak_distances(peak_chrom, peak_centre, gene_chrom: str, gene_tss: int) -> np.ndarray:
@@ -318,19 +373,31 @@ def link_scores(
     """
     config = config or ExplainConfig()
     rng = np.random.default_rng(config.seed)
-    x = _population(model, mdata, labels_key, cell_type)
+    cells, x = _population(model, mdata, labels_key, cell_type)
     columns = values.gene_indices(model, mdata, [str(g) for g in genes])
     shared = _Shared(x, *_positions(model, mdata), window=model.cis_window or config.cis_window)
+    shared.cells = cells
     if config.link_flip_cells:
         shared.threshold = config.threshold
         if shared.threshold is None:
             shared.threshold = perturb.choose_threshold(model, mdata, seed=config.seed)
     if len(x) > config.link_max_cells:
-        shared.x = x[np.sort(rng.choice(len(x), config.link_max_cells, replace=False))]
+        keep = np.sort(rng.choice(len(x), config.link_max_cells, replace=False))
+        shared.x, shared.cells = x[keep], cells[keep]
+    shared.full_x, shared.full_cells = x, cells  # the direct path is cheap: every cell
     genes, columns = _expressed_targets([str(g) for g in genes], np.asarray(columns), shared.x)
-    effects = shared.perturb_with_null_pool(model, columns, config, rng)
+    effects, direct = shared.perturb_with_null_pool(model, mdata, columns, config, rng)
     tables = [
-        _gene_table(model, shared, gene, column, effects[i], config, rng)
+        _gene_table(
+            model,
+            shared,
+            gene,
+            column,
+            effects[i],
+            config,
+            rng,
+            None if direct is None else direct[i],
+        )
         for i, (gene, column) in enumerate(zip(genes, columns))
     ]
     table = pd.concat(tables, ignore_index=True)
@@ -355,6 +422,10 @@ class _Shared:
     pool: np.ndarray | None = None
     pool_effects: np.ndarray | None = None
     pool_in_window: np.ndarray | None = None
+    cells: np.ndarray | None = None
+    pool_direct: np.ndarray | None = None
+    full_x: np.ndarray | None = None
+    full_cells: np.ndarray | None = None
 
     def distance(self, column: int) -> np.ndarray:
         """Signed distance of every peak to the TSS of gene ``column``."""
@@ -364,17 +435,38 @@ class _Shared:
     def in_window(self, distance: np.ndarray) -> np.ndarray:
         return np.abs(np.nan_to_num(distance, nan=np.inf)) <= self.window
 
-    def perturb_with_null_pool(self, model, columns, config, rng) -> np.ndarray:
-        """Silence the targets and a shared null pool at once; the targets' effects."""
+    def perturb_with_null_pool(self, model, mdata, columns, config, rng):
+        """Silence the targets and a shared null pool at once: the targets' effects, and their
+        standardized direct effects (None when the model has no direct path)."""
         self.pool = null_pool(self.x, columns, config.n_null_genes, rng)
         perturbed = np.union1d(columns, self.pool)
         effects = population_effects(model, self.x, perturbed)
-        self.pool_effects = effects[np.searchsorted(perturbed, self.pool)]
+        pool_rows, target_rows = (np.searchsorted(perturbed, c) for c in (self.pool, columns))
+        self.pool_effects = effects[pool_rows]
         self.pool_in_window = self.in_window(np.vstack([self.distance(c) for c in self.pool]))
-        return effects[np.searchsorted(perturbed, columns)]
+        x, cells = (self.x, self.cells) if self.full_x is None else (self.full_x, self.full_cells)
+        direct = model.direct_peak_effects(x, perturbed, 0.0)
+        if direct is None:
+            return effects[target_rows], None
+        sd = population_peak_sd(mdata, model.peaks, cells)
+        direct = standardized_direct(direct, x, perturbed, 0.0, sd)
+        self.pool_direct = direct[pool_rows]
+        return effects[target_rows], direct[target_rows]
 
 
-def _gene_table(model, shared: _Shared, gene, column, effect, config, rng) -> pd.DataFrame:
+def population_peak_sd(mdata, peaks, cells) -> np.ndarray:
+    """Standard deviation of each peak's observed values (``atac.X``) over ``cells``."""
+    atac = mdata.mod["atac"]
+    cols = prepared.feature_columns(atac, [str(p) for p in peaks], "atac")
+    block = prepared.sparse_block(atac.X, prepared.cell_rows(atac.obs_names, list(cells)), cols)
+    mean = np.asarray(block.mean(axis=0), dtype=np.float64).ravel()
+    square = np.asarray(block.multiply(block).mean(axis=0), dtype=np.float64).ravel()
+    return np.sqrt(np.maximum(square - mean**2, 0.0))
+
+
+def _gene_table(
+    model, shared: _Shared, gene, column, effect, config, rng, direct=None
+) -> pd.DataFrame:
     """One gene's calibrated link table against its matched genes of the null pool."""
     x = shared.x
     nulls = matched_from_pool(x, column, shared.pool, config.n_null_genes)
@@ -387,6 +479,9 @@ def _gene_table(model, shared: _Shared, gene, column, effect, config, rng) -> pd
         shared.pool_in_window[nulls],
         distance,
         config.distance_decay,
+        direct,
+        None if direct is None else shared.pool_direct[nulls],
+        config.direct_distance_decay,
     )
     table.insert(1, "peak", np.asarray(model.peaks).astype(str))
     table["n_cells"] = int((x[:, column] > 0).sum())
@@ -400,8 +495,8 @@ def _gene_table(model, shared: _Shared, gene, column, effect, config, rng) -> pd
     return table
 
 
-def _population(model, mdata, labels_key, cell_type) -> np.ndarray:
-    """Model-input rows of every cell, or of those labelled ``cell_type``."""
+def _population(model, mdata, labels_key, cell_type) -> tuple[np.ndarray, np.ndarray]:
+    """(cell names, model-input rows) of every cell, or of those labelled ``cell_type``."""
     rna = mdata.mod["rna"]
     cells = np.asarray(rna.obs_names).astype(str)
     if cell_type is not None:
@@ -417,7 +512,7 @@ def _population(model, mdata, labels_key, cell_type) -> np.ndarray:
                 f"{', '.join(sorted(labels.dropna().unique()))}"
             )
         cells = cells[(labels == str(cell_type)).to_numpy()]
-    return values.model_rows(rna, [str(g) for g in model.genes], list(cells))
+    return cells, values.model_rows(rna, [str(g) for g in model.genes], list(cells))
 
 
 def _positions(model, mdata):

@@ -41,3 +41,11 @@ class ExplainableModel(Protocol):
         ``K`` stochastic passes with ``n_samples=K``. Always a numpy array.
         """
         ...
+
+    def direct_peak_effects(
+        self, x: np.ndarray, columns: np.ndarray, value: float = 0.0
+    ) -> np.ndarray | None:
+        """Mean change of every peak ``(len(columns), peaks)`` when each gene of ``columns`` is
+        set to ``value`` in all rows of ``x`` with each cell's state held (the model's direct
+        path from a gene to its peaks); None when the model has no such path."""
+        ...
