@@ -299,10 +299,10 @@ class Model:
         raised the link score's pooled AUPRC from .625 / .588 / .636 to .633 / .640 / .646 at
         link strength 0.5, and from .720 / .709 / .740 to .738 / .743 / .744 at 1.0.
         """
-        configs = dict(model_config=dataclasses.replace(self.model_config))
         seed = self.train_config.seed if seed is None else seed
-        configs["train_config"] = dataclasses.replace(
-            self.train_config, test_fraction=0.0, seed=seed
+        configs = dict(
+            model_config=dataclasses.replace(self.model_config),
+            train_config=dataclasses.replace(self.train_config, test_fraction=0.0, seed=seed),
         )
         if self.source is not None:
             model = type(self).from_h5mu(self.source, **configs)

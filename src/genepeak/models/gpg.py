@@ -223,6 +223,7 @@ class GPG(Model):
         if cis is None:
             return None
         rows = np.ascontiguousarray(x_genes, dtype=np.float32)
+        head = self.module.middle_head
         pairs = _pairs_by_source(cis, len(self.genes), np.asarray(columns))
         sums = np.zeros((len(columns), len(self.peaks)))
         for start in range(0, len(rows), DIRECT_CHUNK):
@@ -237,7 +238,6 @@ class GPG(Model):
                 for i, (column, (targets, weights)) in enumerate(zip(columns, pairs)):
                     near = torch.from_numpy(logits[:, targets])
                     step = torch.from_numpy((value - chunk[:, column])[:, None] * weights)
-                    head = self.module.middle_head
                     change = head.to_input_scale(near + step) - head.to_input_scale(near)
                     sums[i, targets] += change.double().sum(dim=0).numpy()
         return sums / max(len(rows), 1)
