@@ -14,11 +14,12 @@ from genepeak import benchmark
 from genepeak.benchmark import MODEL_COLUMNS
 from genepeak.cli import main
 from genepeak.errors import ConfigError
+from genepeak.evaluate.link_baselines import BASELINE_METHODS
 
 sys.path.insert(0, str(Path(__file__).parent / "evaluate"))
 from link_fakes import COPY, FAR_COPY, TYPE_ONLY, make_link_mdata  # noqa: E402
 
-DATA_METHODS = ["random", "distance", "linkpeaks", "partial_correlation", "partial_correlation_cis"]
+DATA_METHODS = list(BASELINE_METHODS)  # the data-only methods, in the table's order
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +87,12 @@ def test_benchmark_runs_on_user_data_with_a_truth_table(user_data, tmp_path):
     )
     rows = result.table.set_index("method")
     assert (rows["data"] == str(path)).all() and (rows["preset"] == "reference").all()
-    # the within-type copies rank first, over all peaks and in the partial correlation's 1 Mb
-    # window (a tie: each wins half); LinkPeaks' 500 kb window cannot see the far one
-    for method in ("partial_correlation", "partial_correlation_cis"):
+    # the within-type copies rank first, over all peaks and in the partial correlations' 1 Mb
+    # window, given the types or the RNA PCs (a tie: each wins a third); LinkPeaks' 500 kb
+    # window cannot see the far one
+    for method in ("partial_correlation", "partial_correlation_cis", "partial_correlation_state"):
         assert rows.loc[method, "pooled_auprc"] == 1.0
-        assert rows.loc[method, "fraction_won"] == 0.5
+        assert rows.loc[method, "fraction_won"] == pytest.approx(1 / 3)
     assert rows.loc["linkpeaks", "pooled_auprc"] < 1.0
     assert rows.loc["partial_correlation", "n_sham"] == 1
     assert rows.loc["partial_correlation", "sham_calls"] >= 0

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from genepeak._utils import atomic_path, log, seed_everything
+from genepeak.config import ExplainConfig
 from genepeak.errors import ConfigError, InputError
 from genepeak.evaluate import link_metrics
 from genepeak.evaluate.link_baselines import (
@@ -43,7 +44,6 @@ MODEL_COLUMNS = {
     "flip_frequency": "flip_frequency",
     "perturbation_effect": "perturbation_effect",
     "link_score": "link_score",
-    "link_score_without_model": "prior_only",
 }
 PRESETS = ("small", "reference")
 SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "preset")
@@ -90,7 +90,8 @@ def model_scores(
 ) -> dict[str, LinkScores]:
     """The model's methods as :class:`LinkScores` from ``genepeak.explain.link_scores``.
 
-    Peaks or genes its table leaves out score ``-inf``; ``link_score`` calls links at FDR < 0.05.
+    Peaks or genes its table leaves out score ``-inf``; ``link_score`` calls links at
+    ``state_fdr`` < 0.05 (``fdr``, the perturbation test, for a table without it).
     """
     from genepeak.explain import link_scores
 
@@ -110,8 +111,9 @@ def model_scores(
         for method, column in MODEL_COLUMNS.items()
         if column in table.columns  # flip_frequency only where a threshold could be chosen
     }
-    out["link_score"].called = matrix("fdr", np.nan) < CALL_FDR
-    out["link_score"].call_rule = f"FDR < {CALL_FDR}"
+    call_column = "state_fdr" if "state_fdr" in table.columns else "fdr"
+    out["link_score"].called = matrix(call_column, np.nan) < CALL_FDR
+    out["link_score"].call_rule = f"{call_column} < {CALL_FDR}"
     return out
 
 
@@ -160,6 +162,7 @@ def score_links(
     genes = drivers + sham
     labels = link_metrics.truth_matrix(truth, drivers, peaks)
     options = dict(labels_key=labels_key, window=window, n_background=n_background, seed=seed)
+    options["state_pcs"] = (explain_config or ExplainConfig()).state_pcs  # as link_score's
     timings, results = {}, {}
     for method in methods:
         start = time.perf_counter()

@@ -73,6 +73,8 @@ def make_link_mdata(n_per_type: int = 200, n_background: int = 300, seed: int = 
         var=pd.DataFrame({"chrom": chroms, "start": starts, "end": starts + widths}, index=names),
     )
     atac.layers["counts"] = sp.csr_matrix(counts)
+    # the RNA PCs of preparation: here the cell types and some noise
+    rna.obsm["X_pca"] = np.column_stack([type_means[codes], rng.normal(0, 1, (n, 2))])
     mdata = md.MuData({"rna": rna, "atac": atac})
     mdata.obs["leiden"] = labels
     return mdata

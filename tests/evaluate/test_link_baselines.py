@@ -50,6 +50,50 @@ def test_within_type_pearson_equals_pearson_of_residuals(mdata):
     np.testing.assert_allclose(lb.pearson_matrix(x, g)[0, :50], plain, atol=1e-10)
 
 
+def test_adjusted_correlation_is_the_correlation_of_least_squares_residuals():
+    rng = np.random.default_rng(3)
+    n = 600
+    program, own = rng.normal(size=n), rng.normal(size=n)
+    gene = (program + own)[:, None]
+    copy = own + rng.normal(0, 0.5, n)  # follows the gene's own variation
+    decoy = program + rng.normal(0, 0.5, n)  # follows only the shared program
+    peaks = np.column_stack([copy, decoy, np.zeros(n)])
+    state = np.column_stack([program + rng.normal(0, 0.05, n), rng.normal(size=n)])
+    r = lb.adjusted_correlation(sp.csr_matrix(peaks), gene, lb.state_basis(state))[0]
+    design = np.column_stack([np.ones(n), state])
+
+    def residual(v):
+        return v - design @ np.linalg.lstsq(design, v, rcond=None)[0]
+
+    expected = [np.corrcoef(residual(gene[:, 0]), residual(peaks[:, j]))[0, 1] for j in (0, 1)]
+    np.testing.assert_allclose(r[:2], expected, atol=1e-10)
+    assert r[0] > 0.5 and abs(r[1]) < 0.15 and r[2] == 0.0  # a constant peak: no evidence
+    # both follow the gene without the state
+    plain = lb.pearson_matrix(sp.csr_matrix(peaks), gene)[0]
+    assert plain[0] > 0.5 and plain[1] > 0.5
+
+
+def test_state_basis_is_orthonormal_and_drops_repeated_columns():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(50, 2))
+    basis = lb.state_basis(np.column_stack([a, a[:, 0] * 2.0]))  # a repeated direction
+    assert basis.shape == (50, 3)  # intercept + two independent columns
+    np.testing.assert_allclose(basis.T @ basis, np.eye(3), atol=1e-10)
+    assert lb.state_basis(np.zeros((50, 0))).shape == (50, 1)  # the intercept alone
+
+
+def test_state_variant_regresses_on_the_rna_pcs_and_needs_them(mdata):
+    result = lb.partial_correlation(mdata, ["GA"], labels_key="leiden", window=500_000, state_pcs=3)
+    assert result.method == "partial_correlation_state"
+    copy, type_only = _col(mdata, COPY), _col(mdata, TYPE_ONLY)
+    assert np.argmax(result.score[0]) == copy and result.called[0, copy]
+    assert abs(result.extra["partial_r"][0, type_only]) < 0.15
+    without = mdata.copy()
+    del without.mod["rna"].obsm["X_pca"]
+    with pytest.raises(InputError, match="X_pca"):
+        lb.partial_correlation(without, ["GA"], labels_key="leiden", state_pcs=3)
+
+
 def test_cis_window_variant_drops_the_far_peak(mdata):
     far = _col(mdata, FAR_COPY)
     everywhere = lb.partial_correlation(mdata, ["GA"], labels_key="leiden")

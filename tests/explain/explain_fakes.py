@@ -26,8 +26,8 @@ class LinearFakeModel:
         self.split = split or {}
         self.calls = []
 
-    def direct_peak_effects(self, x, columns, value=0.0):
-        return None  # no path that skips a latent: link scores use the total effect
+    def cell_state(self, x):
+        return None  # no latent: the link evidence is conditioned on the RNA PCs alone
 
     def peaks_from_genes(self, x, n_samples=None):
         self.calls.append((np.asarray(x).shape, n_samples))
@@ -59,8 +59,8 @@ class ScriptedModel:
         self.genes = ["G0", "G1"]
         self.peaks = [f"chr1:{i * 1000}-{i * 1000 + 500}" for i in range(self.baseline.size)]
 
-    def direct_peak_effects(self, x, columns, value=0.0):
-        return None  # no path that skips a latent: link scores use the total effect
+    def cell_state(self, x):
+        return None  # no latent: the link evidence is conditioned on the RNA PCs alone
 
     def peaks_from_genes(self, x, n_samples=None):
         rows = np.asarray(x).shape[0]

@@ -93,33 +93,7 @@ def test_a_population_needs_a_labels_column():
         linking.link_scores(model, mdata, ["GENE1"], labels_key="leiden", cell_type="X")
 
 
-def test_standardized_direct_effects_are_per_gene_sd_in_peak_sds():
-    rng = np.random.default_rng(0)
-    x = rng.gamma(2.0, 1.0, size=(400, 3))
-    direct = np.array([[0.5, 0.0], [1.0, 2.0], [0.0, 0.0]])
-    peak_sd = np.array([2.0, 0.0])
-    out = linking.standardized_direct(direct, x, np.array([0, 1, 2]), 0.0, peak_sd)
-    per_gene = x.std(axis=0) / x.mean(axis=0)
-    np.testing.assert_allclose(out[:, 0], direct[:, 0] * per_gene / 2.0)
-    assert (out[:, 1] == 0).all()  # a peak that never varies carries no evidence
-
-
-def test_direct_zscores_use_the_null_genes_windows_and_leave_the_rest_unscored():
-    rng = np.random.default_rng(1)
-    null = rng.normal(0, 0.1, size=(20, 300))
-    null_in_window = np.zeros((20, 300), bool)
-    null_in_window[:, :50] = True
-    null[~null_in_window] = 99.0  # beyond each null gene's window: must not enter the null
-    in_window = np.zeros(300, bool)
-    in_window[100:150] = True
-    direct = np.zeros(300)
-    direct[100] = 0.5
-    z = linking.direct_zscores(direct, null, in_window, null_in_window)
-    assert z[100] > 3 and abs(z[101]) < 0.5
-    assert (z[~in_window] == 0).all()
-
-
-def test_link_scores_of_a_gpg_rank_the_window_by_the_direct_effect(tiny_mdata):
+def test_link_scores_of_a_gpg_rank_the_window_by_the_state_adjusted_evidence(tiny_mdata):
     from genepeak.models import GPG
 
     fast = dict(latent_dim=8, hidden=[32], lr=1e-2, batch_size=64, beta_max=0.01)
@@ -128,9 +102,11 @@ def test_link_scores_of_a_gpg_rank_the_window_by_the_direct_effect(tiny_mdata):
         model, tiny_mdata, ["GENE3"], config=ExplainConfig(link_flip_cells=0)
     )
     inside = np.abs(np.nan_to_num(table["distance_to_tss"], nan=np.inf)) <= 50_000
-    assert {"direct_effect", "direct_z"} <= set(table.columns)
+    assert {"state_t", "state_z", "state_p_value", "state_fdr"} <= set(table.columns)
     assert np.isneginf(table.loc[~inside, "link_score"]).all()
+    assert table.loc[~inside, "state_fdr"].isna().all()
     assert np.isfinite(table.loc[inside, "link_score"]).all()
     # GENE3 drives the two peaks at its own TSS (tests/synthetic_mdata.py)
     top = table.sort_values("link_score", ascending=False)["peak"].head(2)
     assert set(top) == {model.peaks[6], model.peaks[7]}
+    assert (table.set_index("peak").loc[list(top), "state_t"] > 2).all()  # it opens them

@@ -153,29 +153,20 @@ def test_gpg_cis_layer_learns_the_driven_pairs_and_survives_save_load(tiny_mdata
     np.testing.assert_allclose(again.predict_peaks(cells=cells), model.predict_peaks(cells=cells))
 
 
-@pytest.mark.parametrize("atac_loss", ["mse", "bernoulli"])
-def test_gpg_direct_peak_effects_hold_the_latent_and_move_only_the_window(tiny_mdata, atac_loss):
-    model = GPG(tiny_mdata, epochs=3, cis_window=50_000, atac_loss=atac_loss, **FAST).train()
+def test_cell_state_is_the_latent_read_from_genes_alone(tiny_mdata):
     rna = tiny_mdata.mod["rna"]
-    x = np.asarray(rna[:, model.genes].X.todense(), dtype=np.float32)[:50]
-    columns = np.array([3, 40])
-    direct = model.direct_peak_effects(x, columns, 0.0)
-    module = model.module
-    with torch.no_grad():  # by hand: the latent of the unperturbed cells, cis of the silenced
-        xt = torch.from_numpy(x)
-        latent_part = module.dec1(module.enc1(xt)[0])
-        before = module.middle_head.to_input_scale(latent_part + module.cis(xt)).numpy()
-        for i, column in enumerate(columns):
-            silenced = xt.clone()
-            silenced[:, column] = 0.0
-            after = module.middle_head.to_input_scale(latent_part + module.cis(silenced)).numpy()
-            np.testing.assert_allclose(direct[i], (after - before).mean(axis=0), atol=1e-6)
-    sources, targets, _ = module.cis.pair_weights()
-    outside = np.setdiff1d(np.arange(len(model.peaks)), targets[sources == 3])
-    assert (direct[0, outside] == 0).all()
-    # a model without a direct path says so
-    assert GPG(tiny_mdata, epochs=1, **FAST).train().direct_peak_effects(x, columns) is None
-    assert PGP(tiny_mdata, epochs=1, **FAST).train().direct_peak_effects(x, columns) is None
+    cells = list(rna.obs_names[:30])
+    gpg = GPG(tiny_mdata, epochs=2, **FAST).train()
+    x = np.asarray(rna[cells, gpg.genes].X.todense(), dtype=np.float32)
+    state = gpg.cell_state(x)
+    assert state.shape == (30, FAST["latent_dim"])
+    np.testing.assert_allclose(state, gpg.latent(cells=cells, key="z1"), rtol=1e-5, atol=1e-6)
+    dual = DualVAE(tiny_mdata, epochs=1, **FAST).train()
+    np.testing.assert_allclose(
+        dual.cell_state(x), dual.latent(cells=cells, key="rna"), rtol=1e-5, atol=1e-6
+    )
+    # PGP's latent path starts from the peaks: no state from genes alone
+    assert PGP(tiny_mdata, epochs=1, **FAST).train().cell_state(x) is None
 
 
 def test_for_links_trains_on_every_cell_but_the_validation_cells(tiny_mdata):

@@ -10,7 +10,9 @@ Every scorer rates ALL peaks of a prepared MuData for each gene and returns an a
   each peak's counts within a cis window, z-scored against background peaks on other
   chromosomes matched on accessibility and width (GC content is not known here);
 - :func:`partial_correlation` -- Pearson r after removing the cell-type means from the gene and
-  from every peak (within-type co-variation), over all peaks or within a cis window.
+  from every peak (within-type co-variation), over all peaks or within a cis window; or after
+  regressing both on the first RNA principal components (co-variation beyond the cell state,
+  as eQTL studies regress out expression PCs): genepeak's link evidence without the model.
 
 Planted links have either sign, so the correlation scores rank by ``|z|`` / ``|r|``; the signed
 values come back beside them. Correlations are computed on the sparse matrices without
@@ -28,6 +30,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from genepeak._utils import log
+from genepeak.config import ExplainConfig
 from genepeak.errors import InputError
 from genepeak.io import prepared
 
@@ -154,24 +157,47 @@ def _type_codes(mdata, labels_key: str) -> np.ndarray:
 
 
 def within_type_pearson(x: sp.csr_matrix, g: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Pearson r of ``g`` with every column of ``x`` after removing each cell type's mean.
+    """Pearson r of ``g`` with every column of ``x`` after removing each cell type's mean:
+    :func:`adjusted_correlation` given the type indicators. Returns ``(genes, peaks)``."""
+    return adjusted_correlation(x, g, type_basis(codes))
 
-    The residual gene sums to zero inside every type, so its product with the raw sparse matrix
-    equals its product with the residual peaks; only the peaks' residual variances need the type
-    means (``sum x^2 - sum_t n_t mean_t^2``). Returns ``(genes, peaks)``.
+
+def type_basis(codes: np.ndarray) -> np.ndarray:
+    """Orthonormal basis ``(cells, types)`` of the cell-type indicators (it spans the intercept)."""
+    onehot = np.eye(int(codes.max()) + 1)[codes]
+    return onehot / np.sqrt(onehot.sum(axis=0))
+
+
+def state_basis(state: np.ndarray) -> np.ndarray:
+    """Orthonormal basis ``(cells, k)`` of an intercept and the columns of ``state``."""
+    design = np.hstack([np.ones((len(state), 1)), np.asarray(state, dtype=np.float64)])
+    u, s, _ = np.linalg.svd(design, full_matrices=False)
+    return u[:, s > s[0] * 1e-10]
+
+
+def adjusted_correlation(x: sp.spmatrix, g: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Partial correlation ``(genes, peaks)`` of each column of ``g`` with each column of sparse
+    ``x`` given the covariates spanned by ``basis`` (orthonormal columns); 0 where either
+    residual has no variance.
+
+    Nothing is densified: a residual gene is orthogonal to the basis, so its product with the
+    raw peaks equals its product with the residual peaks, and each peak's residual sum of
+    squares is its raw sum of squares less that of its projection on the basis.
     """
-    n_types = int(codes.max()) + 1
-    onehot = sp.csr_matrix(
-        (np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_types, codes.size)
-    )
-    n_t = np.asarray(onehot.sum(axis=1)).ravel()
-    g_means = (onehot @ g) / n_t[:, None]
-    g_res = g - g_means[codes]
-    type_sums = np.asarray((onehot @ x).todense())  # (types, peaks)
-    ss_x = np.asarray(x.multiply(x).sum(axis=0)).ravel() - (type_sums**2 / n_t[:, None]).sum(0)
+    x = sp.csr_matrix(x, dtype=np.float64)
+    projected = np.asarray(x.T @ basis).T  # (k, peaks)
+    ss_x = np.asarray(x.multiply(x).sum(axis=0)).ravel() - (projected**2).sum(axis=0)
+    g = np.asarray(g, dtype=np.float64)
+    g_res = g - basis @ (basis.T @ g)
     cov = np.asarray(x.T @ g_res).T
     sd = np.sqrt(np.maximum(ss_x, 0.0))[None, :] * np.sqrt((g_res**2).sum(axis=0))[:, None]
     return np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-9)
+
+
+def t_statistic(r: np.ndarray, df: int) -> np.ndarray:
+    """t of a (partial) correlation with ``df`` degrees of freedom."""
+    with np.errstate(divide="ignore"):
+        return r * np.sqrt(df / np.maximum(1.0 - r**2, 1e-300))
 
 
 # --------------------------------------------------------------------------- scorers
@@ -292,29 +318,36 @@ def partial_correlation(
     window: int | None = None,
     peak_layer: str | None = None,
     annotation=None,
+    state_pcs: int | None = None,
 ) -> LinkScores:
-    """Pearson r of gene and peak after removing the cell-type means (``mdata.obs[labels_key]``).
+    """Pearson r of gene and peak after removing the cell-type means (``mdata.obs[labels_key]``),
+    or, with ``state_pcs``, after regressing both on the first ``state_pcs`` RNA principal
+    components (``rna.obsm['X_pca']``): co-variation beyond the cell's state.
 
     The score is ``|r|`` over every peak (``window=None``) or over the peaks within ``window`` bp
     of the TSS (``-inf`` elsewhere). The two-sided p-value is the t-test of a partial
-    correlation with ``n - n_types - 1`` degrees of freedom; links are called at BH FDR < 0.05
-    over the scored peaks of each gene. ``extra``: signed ``partial_r``, ``p_value``, ``fdr``.
+    correlation with ``n - k - 1`` degrees of freedom (``k`` covariates, the intercept
+    included); links are called at BH FDR < 0.05 over the scored peaks of each gene.
+    ``extra``: signed ``partial_r``, ``p_value``, ``fdr``.
     """
-    codes = _type_codes(mdata, labels_key)
-    r = within_type_pearson(_peak_matrix(mdata, peak_layer), gene_matrix(mdata, genes), codes)
+    if state_pcs is None:
+        basis, method = type_basis(_type_codes(mdata, labels_key)), "partial_correlation"
+    else:
+        basis, method = state_basis(_pcs(mdata, state_pcs)), "partial_correlation_state"
+    r = adjusted_correlation(_peak_matrix(mdata, peak_layer), gene_matrix(mdata, genes), basis)
     scored = (
         np.ones(r.shape, bool) if window is None else cis_mask(mdata, genes, window, annotation)
     )
-    df = max(codes.size - int(codes.max()) - 2, 1)
-    with np.errstate(divide="ignore"):
-        t = r * np.sqrt(df / np.maximum(1.0 - r**2, 1e-300))
-    p = np.where(scored, 2.0 * stats.t.sf(np.abs(t), df), np.nan)
-    fdr = np.vstack([_benjamini_hochberg(row) for row in p]) if len(genes) else p
+    df = max(basis.shape[0] - basis.shape[1] - 1, 1)
+    p = np.where(scored, 2.0 * stats.t.sf(np.abs(t_statistic(r, df)), df), np.nan)
+    fdr = np.vstack([benjamini_hochberg(row) for row in p]) if len(genes) else p
     with np.errstate(invalid="ignore"):
         called = fdr < CALL_FDR
     where = "every peak" if window is None else f"peaks within {window:,} bp"
+    if state_pcs is None and window is not None:
+        method = "partial_correlation_cis"
     return LinkScores(
-        method="partial_correlation" if window is None else "partial_correlation_cis",
+        method=method,
         genes=list(genes),
         peaks=mdata.mod["atac"].var_names,
         score=np.where(scored, np.abs(r), -np.inf),
@@ -324,6 +357,13 @@ def partial_correlation(
     )
 
 
+def _pcs(mdata, n_pcs: int) -> np.ndarray:
+    rna = mdata.mod["rna"]
+    if "X_pca" not in rna.obsm:
+        raise InputError("rna.obsm has no 'X_pca': run genepeak prepare (or scanpy's pca) first")
+    return np.asarray(rna.obsm["X_pca"], dtype=np.float64)[:, :n_pcs]
+
+
 #: The data-only methods of the link benchmark, in display order.
 BASELINE_METHODS = (
     "random",
@@ -331,6 +371,7 @@ BASELINE_METHODS = (
     "linkpeaks",
     "partial_correlation",
     "partial_correlation_cis",
+    "partial_correlation_state",
 )
 
 
@@ -345,10 +386,12 @@ def score_baselines(
     seed: int = 0,
     annotation=None,
     partial_window: int = PARTIAL_CORRELATION_WINDOW,
+    state_pcs: int = ExplainConfig.state_pcs,
 ) -> dict[str, LinkScores]:
     """Every data-only method of ``methods`` on ``genes``: method name -> :class:`LinkScores`.
 
-    ``window`` is LinkPeaks' cis window, ``partial_window`` that of ``partial_correlation_cis``.
+    ``window`` is LinkPeaks' cis window, ``partial_window`` that of ``partial_correlation_cis``
+    and ``partial_correlation_state`` (given ``state_pcs`` RNA PCs, as genepeak's link score).
     """
     unknown = [m for m in methods if m not in BASELINE_METHODS]
     if unknown:
@@ -375,14 +418,20 @@ def score_baselines(
                 annotation=annotation,
             )
         else:
-            cis = partial_window if method == "partial_correlation_cis" else None
+            cis = None if method == "partial_correlation" else partial_window
+            pcs = state_pcs if method == "partial_correlation_state" else None
             out[method] = partial_correlation(
-                mdata, genes, labels_key=labels_key, window=cis, annotation=annotation
+                mdata,
+                genes,
+                labels_key=labels_key,
+                window=cis,
+                annotation=annotation,
+                state_pcs=pcs,
             )
     return out
 
 
-def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """BH-adjusted p-values (scipy) over the finite entries; NaN stays NaN."""
     q = np.full(p.shape, np.nan)
     finite = np.isfinite(p)

@@ -1,4 +1,5 @@
-"""Gene -> peak links from population perturbation, calibrated against matched null genes.
+"""Gene -> peak links: population perturbation against matched null genes, and co-variation
+beyond the cell state.
 
 For each gene, every cell that expresses it is silenced at once (one vectorised pass of the
 posterior-mean model); the peak's *effect* is the mean change of its predicted accessibility.
@@ -16,22 +17,22 @@ genes the model listens to more do not look linked everywhere. Two-sided t p-val
 degrees of freedom) follow, and Benjamini-Hochberg over every (gene, peak) pair of the table:
 one family, so that the FDR holds among all calls, drivers' and shams' together.
 
-The link score adds a genomic-distance prior to that evidence:
-``link_score = z**2 / 2 - distance_decay * ln(max(d, 5 kb) / 5 kb)`` (an approximate log Bayes
-factor plus a log prior that falls as a power of the distance, as chromatin contact does;
-other chromosomes count as ``TRANS_DISTANCE``). ``prior_only`` is the same score without the
-model's evidence: the ablation that shows what the model adds.
+State-adjusted evidence. Silencing a gene moves a peak in the model mostly through its latent,
+which mostly says which cell type the cell is. What a driven peak shows beyond that is
+co-variation with its gene beyond the cell's state (``explain/state.py``): the partial
+correlation of gene and peak given the model's latent (read with the gene held at its mean) and
+the RNA PCs, over every cell of the population. Its t (``state_t``) is put on the gene's own
+empirical null, its t on 500 distant peaks beyond the window (``state_z``; few peaks are linked
+to any one gene, and a null no narrower than the theoretical one). ``state_p_value`` (normal)
+and ``state_fdr`` (Benjamini-Hochberg over every scored pair of the table) are its calls.
 
-Direct evidence. Silencing a gene moves a peak along two paths: through the latent, which
-mostly says which cell type the cell is, and, in a model with a cis layer, directly. When the
-model has that direct path (``direct_peak_effects``: the change with each cell's latent held),
-the link score ranks the pairs of the cis window by it instead: the direct effect per standard
-deviation of the gene, in standard deviations of the peak (a standardized regression
-coefficient), z-scored against the null genes' direct effects on their own windows, plus the
-prior at ``direct_distance_decay``. Pairs beyond the window are not scored (``-inf``). On the
-tuning seeds this ranked planted links better than the total effect (pooled AUPRC .67 against
-.61 averaged over seeds 0-2 and strengths 0.5 / 1.0, README). The calls (``p_value``, ``fdr``)
-stay the calibrated test of the total effect.
+The link score. Inside the cis window ``link_score = state_z**2 / 2 - state_distance_decay *
+ln(max(d, 5 kb) / 5 kb)`` (an approximate log Bayes factor plus a log prior that falls as a
+power of the distance; decay 0 by default, chosen on tuning seeds); beyond it ``-inf`` (not
+scored). ``explain_gene``'s one experiment has no population to correlate over: there it is
+``z**2 / 2`` of the perturbation evidence plus the prior at ``distance_decay`` (other
+chromosomes count as ``TRANS_DISTANCE``). ``prior_only`` is that prior alone. ``p_value`` /
+``fdr`` stay the calibrated test of the perturbation effect.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ from scipy import stats
 from genepeak._utils import log, progress
 from genepeak.config import ExplainConfig
 from genepeak.errors import InputError
-from genepeak.explain import perturb, values
+from genepeak.evaluate import link_baselines
+from genepeak.explain import perturb, state, values
 from genepeak.explain.model import ExplainableModel
 from genepeak.io import prepared
 from genepeak.io.annotation import gene_positions
@@ -261,17 +263,16 @@ def gene_link_table(
     null_in_window: np.ndarray,
     distance: np.ndarray,
     decay: float,
-    direct: np.ndarray | None = None,
-    null_direct: np.ndarray | None = None,
-    direct_decay: float = ExplainConfig.direct_distance_decay,
+    state_t: np.ndarray | None = None,
+    state_z: np.ndarray | None = None,
+    state_decay: float = ExplainConfig.state_distance_decay,
 ) -> pd.DataFrame:
     """Calibrated statistics of one gene's effects on every peak (one row per peak).
 
-    ``direct`` / ``null_direct``: standardized direct effects of the gene and of its null
-    genes (:func:`standardized_direct`), when the model has a direct path. The link score is
-    then ``direct_z**2 / 2`` plus the prior at ``direct_decay`` inside the window, and
-    ``-inf`` (not scored) beyond it, where only the latent path, which carries cell identity,
-    could give evidence.
+    ``state_t`` / ``state_z``: the gene's state-adjusted t within the window and its z against
+    the gene's own distant peaks (``explain/state.py``). The link score is then ``state_z**2 / 2`` plus the prior at
+    ``state_decay`` inside the window, and ``-inf`` (not scored) beyond it; without them it is
+    the perturbation evidence ``zscore**2 / 2`` plus the prior at ``decay``.
     """
     raw_effect = effect
     # a gene's influence (how much the model responds to it at all) varies between genes;
@@ -300,39 +301,13 @@ def gene_link_table(
         }
     )
     table["link_score"] = 0.5 * z**2 + prior
-    if direct is not None:
-        direct_z = direct_zscores(direct, null_direct, in_window, null_in_window)
-        table["direct_effect"], table["direct_z"] = direct, direct_z
-        score = 0.5 * direct_z**2 + distance_prior(distance, direct_decay)
+    if state_t is not None:
+        state_z = np.where(in_window, state_z, 0.0)
+        table["state_t"], table["state_z"] = state_t, np.where(in_window, state_z, np.nan)
+        table["state_p_value"] = np.where(in_window, 2.0 * stats.norm.sf(np.abs(state_z)), np.nan)
+        score = 0.5 * state_z**2 + distance_prior(distance, state_decay)
         table["link_score"] = np.where(in_window, score, -np.inf)
     return table
-
-
-def standardized_direct(
-    direct: np.ndarray, x: np.ndarray, columns: np.ndarray, value: float, peak_sd: np.ndarray
-) -> np.ndarray:
-    """Direct effects ``(genes, peaks)`` per standard deviation of each gene in the
-    population, in standard deviations of each peak: a standardized regression coefficient,
-    comparable across genes and peaks."""
-    change = np.abs((value - x[:, columns]).mean(axis=0))
-    gene_sd = x[:, columns].std(axis=0)
-    per_gene = np.divide(gene_sd, change, out=np.zeros_like(gene_sd), where=change > 0)
-    return direct * per_gene[:, None] / np.where(peak_sd > 0, peak_sd, np.inf)[None, :]
-
-
-def direct_zscores(direct, null_direct, in_window, null_in_window) -> np.ndarray:
-    """z of the gene's standardized direct effects against its null genes' within their windows.
-
-    Centre and scale are the median and MAD (normal consistency) of every null gene's direct
-    effects on the peaks of its own window; beyond the gene's window the z is 0.
-    """
-    pooled = null_direct[null_in_window]
-    if pooled.size < 10:
-        pooled = direct[in_window]
-    if not pooled.size:  # no peak in the window: nothing to score
-        return np.zeros_like(direct)
-    centre, scale = float(np.median(pooled)), robust_spread(pooled)
-    return np.where(in_window, (direct - centre) / scale, 0.0)
 
 
 def peak_distances(peak_chrom, peak_centre, gene_chrom: str, gene_tss: int) -> np.ndarray:
@@ -373,14 +348,16 @@ def link_scores(
     -------
     Long table, one row per (gene, peak): ``effect`` (signed mean change), ``perturbation_effect``
     (its size), ``zscore``, ``p_value``, ``fdr``, ``distance_to_tss``, ``prior_only``,
-    ``link_score`` and ``flip_frequency`` (reference-design flips on a subsample of cells).
+    ``link_score``, the state-adjusted ``state_t``, ``state_z``, ``state_p_value`` and
+    ``state_fdr`` (NaN beyond the cis window) and ``flip_frequency`` (reference-design flips on
+    a subsample of cells).
     """
     config = config or ExplainConfig()
     rng = np.random.default_rng(config.seed)
     cells, x = _population(model, mdata, labels_key, cell_type)
     columns = values.gene_indices(model, mdata, [str(g) for g in genes])
     shared = _Shared(x, *_positions(model, mdata), window=model.cis_window or config.cis_window)
-    # the direct path is cheap: it reads every cell of the population, not the subsample
+    # the state-adjusted evidence reads every cell of the population, the perturbation a sample
     shared.population_x, shared.population_cells = x, cells
     if config.link_flip_cells:
         shared.threshold = config.threshold
@@ -390,7 +367,8 @@ def link_scores(
         keep = np.sort(rng.choice(len(x), config.link_max_cells, replace=False))
         shared.x = x[keep]
     genes, columns = _expressed_targets([str(g) for g in genes], np.asarray(columns), shared.x)
-    effects, direct = shared.perturb_with_null_pool(model, mdata, columns, config, rng)
+    effects = shared.perturb_with_null_pool(model, columns, config, rng)
+    state_t, state_z = shared.state_evidence(model, mdata, columns, config.state_pcs, rng)
     tables = [
         _gene_table(
             model,
@@ -400,13 +378,15 @@ def link_scores(
             effects[i],
             config,
             rng,
-            None if direct is None else direct[i],
+            state_t[i],
+            state_z[i],
         )
         for i, (gene, column) in enumerate(zip(genes, columns))
     ]
     table = pd.concat(tables, ignore_index=True)
     # one family: among every call of the table, not of each gene, at most 5% are false
     table["fdr"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
+    table["state_fdr"] = link_baselines.benjamini_hochberg(table["state_p_value"].to_numpy())
     if key_added is not None:
         mdata.uns[key_added] = table
     return table
@@ -426,7 +406,6 @@ class _Shared:
     pool: np.ndarray | None = None
     pool_effects: np.ndarray | None = None
     pool_in_window: np.ndarray | None = None
-    pool_direct: np.ndarray | None = None
     population_x: np.ndarray | None = None  # every cell; ``x`` may be a subsample of them
     population_cells: np.ndarray | None = None
 
@@ -438,37 +417,50 @@ class _Shared:
     def in_window(self, distance: np.ndarray) -> np.ndarray:
         return np.abs(np.nan_to_num(distance, nan=np.inf)) <= self.window
 
-    def perturb_with_null_pool(self, model, mdata, columns, config, rng):
-        """Silence the targets and a shared null pool at once: the targets' effects, and their
-        standardized direct effects (None when the model has no direct path)."""
+    def perturb_with_null_pool(self, model, columns, config, rng) -> np.ndarray:
+        """Silence the targets and a shared null pool at once: the targets' effects."""
         self.pool = null_pool(self.x, columns, config.n_null_genes, rng)
         perturbed = np.union1d(columns, self.pool)
         effects = population_effects(model, self.x, perturbed)
         pool_rows, target_rows = (np.searchsorted(perturbed, c) for c in (self.pool, columns))
         self.pool_effects = effects[pool_rows]
         self.pool_in_window = self.in_window(np.vstack([self.distance(c) for c in self.pool]))
-        x = self.population_x
-        direct = model.direct_peak_effects(x, perturbed, 0.0)
-        if direct is None:
-            return effects[target_rows], None
-        sd = population_peak_sd(mdata, model.peaks, self.population_cells)
-        direct = standardized_direct(direct, x, perturbed, 0.0, sd)
-        self.pool_direct = direct[pool_rows]
-        return effects[target_rows], direct[target_rows]
+        return effects[target_rows]
+
+    def state_evidence(self, model, mdata, columns, n_pcs: int, rng):
+        """State-adjusted t ``(len(columns), peaks)`` over every cell of the population on
+        the peaks of each gene's window (0 beyond it), and its z against the gene's own
+        distant peaks (``explain/state.py``)."""
+        x, cells = self.population_x, self.population_cells
+        peaks = population_peaks(mdata, model.peaks, cells).tocsc()
+        pcs = state.rna_pcs(mdata.mod["rna"], cells, n_pcs)
+        t, z = np.zeros((2, len(columns), peaks.shape[1]))
+        for i, column in enumerate(progress(columns, desc="state-adjusted links")):
+            window = self.in_window(self.distance(column))
+            if not window.any():
+                continue
+            far = np.flatnonzero(~window)
+            far = rng.choice(far, min(far.size, N_DISTANT_PEAKS), replace=False)
+            chosen = np.concatenate([np.flatnonzero(window), far])
+            both = state.gene_state_t(model, x, column, peaks[:, chosen], pcs)
+            t[i, window], distant = both[: window.sum()], both[window.sum() :]
+            z[i, window] = state.empirical_z(t[i, window], distant)
+        return t, z
 
 
-def population_peak_sd(mdata, peaks, cells) -> np.ndarray:
-    """Standard deviation of each peak's observed values (``atac.X``) over ``cells``."""
+#: distant peaks (beyond the cis window) whose state-adjusted t is a gene's null
+N_DISTANT_PEAKS = 500
+
+
+def population_peaks(mdata, peaks, cells):
+    """Observed values (``atac.X``) of ``peaks`` in ``cells``, sparse ``(cells, peaks)``."""
     atac = mdata.mod["atac"]
     cols = prepared.feature_columns(atac, [str(p) for p in peaks], "atac")
-    block = prepared.sparse_block(atac.X, prepared.cell_rows(atac.obs_names, list(cells)), cols)
-    mean = np.asarray(block.mean(axis=0), dtype=np.float64).ravel()
-    square = np.asarray(block.multiply(block).mean(axis=0), dtype=np.float64).ravel()
-    return np.sqrt(np.maximum(square - mean**2, 0.0))
+    return prepared.sparse_block(atac.X, prepared.cell_rows(atac.obs_names, list(cells)), cols)
 
 
 def _gene_table(
-    model, shared: _Shared, gene, column, effect, config, rng, direct=None
+    model, shared: _Shared, gene, column, effect, config, rng, state_t, state_z
 ) -> pd.DataFrame:
     """One gene's calibrated link table against its matched genes of the null pool."""
     x = shared.x
@@ -482,9 +474,9 @@ def _gene_table(
         shared.pool_in_window[nulls],
         distance,
         config.distance_decay,
-        direct,
-        None if direct is None else shared.pool_direct[nulls],
-        config.direct_distance_decay,
+        state_t,
+        state_z,
+        config.state_distance_decay,
     )
     table.insert(1, "peak", np.asarray(model.peaks).astype(str))
     table["n_cells"] = int((x[:, column] > 0).sum())

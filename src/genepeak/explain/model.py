@@ -42,10 +42,7 @@ class ExplainableModel(Protocol):
         """
         ...
 
-    def direct_peak_effects(
-        self, x: np.ndarray, columns: np.ndarray, value: float = 0.0
-    ) -> np.ndarray | None:
-        """Mean change of every peak ``(len(columns), peaks)`` when each gene of ``columns`` is
-        set to ``value`` in all rows of ``x`` with each cell's state held (the model's direct
-        path from a gene to its peaks); None when the model has no such path."""
+    def cell_state(self, x: np.ndarray) -> np.ndarray | None:
+        """The model's latent state ``(rows, d)`` of dense gene rows, read from the genes
+        alone; None when the model has no such latent (explain then uses the RNA PCs)."""
         ...

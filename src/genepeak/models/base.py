@@ -62,6 +62,8 @@ class Model:
     gene_task: ClassVar[str] = ""
     #: latents every model of the class has (models/registry.py reads them from here)
     LATENT_KEYS: ClassVar[tuple[str, ...]] = ("z1", "z2")
+    #: the latent the module reads from genes alone (``cell_state``); None: none is
+    gene_latent: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -321,12 +323,15 @@ class Model:
         members = [self.for_links(seed + 100 * k).train() for k in range(max(n_models, 1))]
         return members[0] if len(members) == 1 else MeanEnsemble(members)
 
-    def direct_peak_effects(self, x_genes, columns, value: float = 0.0) -> np.ndarray | None:
-        """Mean change of every peak when each gene of ``columns`` is set to ``value``, with
-        each cell's state (its latent) held: the path from genes to peaks that skips the
-        latent. ``(len(columns), peaks)``; None for a model without such a path (no cis layer
-        from genes to peaks)."""
-        return None
+    def cell_state(self, x_genes) -> np.ndarray | None:
+        """Posterior means of the latent read from genes alone (``gene_latent``) for dense gene
+        rows in model input space, ``(rows, latent_dim)``; None when no latent is (PGP's
+        latent path starts from the peaks)."""
+        if self.gene_latent is None:
+            return None
+        rows = _DenseRows(np.ascontiguousarray(x_genes, dtype=np.float32), self._device)
+        fn = lambda g, p, k: self.module.latent(g, None, self.gene_latent)  # noqa: E731
+        return self._batched(rows, fn, None, self.model_config.latent_dim)
 
     def write_results(self, mdata=None, key_added: str | None = None) -> list[str]:
         """Store every latent's posterior means (all cells) in ``mdata.obsm``, scanpy style.

@@ -126,6 +126,7 @@ class DualVAE(Model):
     module_class = DualVAEModule
     peak_task = "translation"
     gene_task = "translation"
+    gene_latent = "rna"
 
     LATENT_KEYS = ("rna", "atac")
 

@@ -8,12 +8,11 @@ The same two-stage chain, with the modalities swapped, is PGP (``pgp.py``).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from genepeak.config import ModelConfig
-from genepeak.models.base import Model, _DenseRows
+from genepeak.models.base import Model
 from genepeak.nn import Decoder, GaussianEncoder, ReconstructionHead, reparameterize
 from genepeak.nn.cis import CisLayout, CisLinear
 from genepeak.nn.losses import kl_standard_normal
@@ -195,7 +194,10 @@ class ChainModule(TwoStageVAE):
         return self.second_stage(genes, n_samples)
 
     def latent(self, genes, peaks, key):
-        return self.latent_means(genes if self.source == "rna" else peaks)[key]
+        x = genes if self.source == "rna" else peaks
+        if key == "z1":  # stage 1's encoder alone: no decoder to run
+            return self.enc1(x)[0]
+        return self.latent_means(x)[key]
 
 
 class GPGModule(ChainModule):
@@ -211,46 +213,4 @@ class GPG(Model):
     module_class = GPGModule
     peak_task = "translation"
     gene_task = "reconstruction"
-
-    def direct_peak_effects(self, x_genes, columns, value: float = 0.0) -> np.ndarray | None:
-        """Mean change of every peak when each gene of ``columns`` is set to ``value`` while
-        each cell keeps its latent z1: the cis layer's share of the perturbation effect.
-
-        Only the peaks within the cis window of a gene move; ``(len(columns), peaks)``. Cells
-        are taken ``DIRECT_CHUNK`` at a time, so memory stays flat in the number of cells.
-        """
-        cis = self.module.cis
-        if cis is None:
-            return None
-        rows = np.ascontiguousarray(x_genes, dtype=np.float32)
-        head = self.module.middle_head
-        pairs = _pairs_by_source(cis, len(self.genes), np.asarray(columns))
-        sums = np.zeros((len(columns), len(self.peaks)))
-        for start in range(0, len(rows), DIRECT_CHUNK):
-            chunk = rows[start : start + DIRECT_CHUNK]
-            logits = self._batched(
-                _DenseRows(chunk, self._device),
-                lambda g, p, k: self.module._stage1(g, None, False, None)[2],
-                None,
-                len(self.peaks),
-            )
-            with torch.no_grad():
-                for i, (column, (targets, weights)) in enumerate(zip(columns, pairs)):
-                    near = torch.from_numpy(logits[:, targets])
-                    step = torch.from_numpy((value - chunk[:, column])[:, None] * weights)
-                    change = head.to_input_scale(near + step) - head.to_input_scale(near)
-                    sums[i, targets] += change.double().sum(dim=0).numpy()
-        return sums / max(len(rows), 1)
-
-
-#: cells per chunk of :meth:`GPG.direct_peak_effects`
-DIRECT_CHUNK = 2048
-
-
-def _pairs_by_source(cis: CisLinear, n_genes: int, columns: np.ndarray) -> list:
-    """(target peaks, weights) of the cis pairs of each gene of ``columns``."""
-    sources, targets, weights = cis.pair_weights()
-    order = np.argsort(sources, kind="stable")
-    bounds = np.searchsorted(sources[order], np.arange(n_genes + 1))
-    chosen = [order[bounds[c] : bounds[c + 1]] for c in columns]
-    return [(targets[k], weights[k]) for k in chosen]
+    gene_latent = "z1"
