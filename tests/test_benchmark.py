@@ -148,7 +148,9 @@ def test_benchmark_refuses_inconsistent_options(tmp_path, user_data):
         benchmark.benchmark_links(tmp_path, input=path)
     with pytest.raises(ConfigError, match="preset 'huge'"):
         benchmark.benchmark_links(tmp_path, input=path, truth=truth, preset="huge")
+    out = tmp_path / "refused"
+    missing = str(tmp_path / "nope.h5mu")
     assert (
-        main(["benchmark-links", "--input", str(tmp_path / "nope.h5mu"), "--truth", str(truth)])
-        == 2
+        main(["benchmark-links", "--input", missing, "--truth", str(truth), "--out", str(out)]) == 2
     )
+    assert not out.exists()  # nothing half-written

@@ -333,6 +333,8 @@ def _check_request(preset: str | None, input, truth) -> str:
         raise ConfigError(
             "give --input and --truth together (a prepared .h5mu and its truth table)"
         )
+    if input is not None and not Path(input).is_file():  # before anything is written
+        raise InputError(f"--input {input} does not exist (a prepared .h5mu)")
     return preset
 
 
@@ -360,9 +362,7 @@ def _settings(data_dir, shape, seeds, link_strengths, preset, input, truth, sham
     if input is not None:
         import mudata
 
-        path = Path(input)
-        if not path.is_file():
-            raise InputError(f"--input {path} does not exist (a prepared .h5mu)")
+        path = Path(input)  # _check_request made sure it exists
         sham = sham_genes
         if isinstance(sham, str | Path):
             sham = link_metrics.read_sham_genes(sham)
