@@ -194,6 +194,11 @@ def adjusted_correlation(x: sp.spmatrix, g: np.ndarray, basis: np.ndarray) -> np
     return np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-9)
 
 
+def residual_df(basis: np.ndarray) -> int:
+    """Degrees of freedom of a partial correlation given ``basis``: cells - columns - 1."""
+    return max(basis.shape[0] - basis.shape[1] - 1, 1)
+
+
 def t_statistic(r: np.ndarray, df: int) -> np.ndarray:
     """t of a (partial) correlation with ``df`` degrees of freedom."""
     with np.errstate(divide="ignore"):
@@ -331,21 +336,20 @@ def partial_correlation(
     ``extra``: signed ``partial_r``, ``p_value``, ``fdr``.
     """
     if state_pcs is None:
-        basis, method = type_basis(_type_codes(mdata, labels_key)), "partial_correlation"
+        basis = type_basis(_type_codes(mdata, labels_key))
+        method = "partial_correlation" if window is None else "partial_correlation_cis"
     else:
         basis, method = state_basis(_pcs(mdata, state_pcs)), "partial_correlation_state"
     r = adjusted_correlation(_peak_matrix(mdata, peak_layer), gene_matrix(mdata, genes), basis)
     scored = (
         np.ones(r.shape, bool) if window is None else cis_mask(mdata, genes, window, annotation)
     )
-    df = max(basis.shape[0] - basis.shape[1] - 1, 1)
+    df = residual_df(basis)
     p = np.where(scored, 2.0 * stats.t.sf(np.abs(t_statistic(r, df)), df), np.nan)
     fdr = np.vstack([benjamini_hochberg(row) for row in p]) if len(genes) else p
     with np.errstate(invalid="ignore"):
         called = fdr < CALL_FDR
     where = "every peak" if window is None else f"peaks within {window:,} bp"
-    if state_pcs is None and window is not None:
-        method = "partial_correlation_cis"
     return LinkScores(
         method=method,
         genes=list(genes),

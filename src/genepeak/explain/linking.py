@@ -270,9 +270,10 @@ def gene_link_table(
     """Calibrated statistics of one gene's effects on every peak (one row per peak).
 
     ``state_t`` / ``state_z``: the gene's state-adjusted t within the window and its z against
-    the gene's own distant peaks (``explain/state.py``). The link score is then ``state_z**2 / 2`` plus the prior at
-    ``state_decay`` inside the window, and ``-inf`` (not scored) beyond it; without them it is
-    the perturbation evidence ``zscore**2 / 2`` plus the prior at ``decay``.
+    the gene's own distant peaks (``explain/state.py``; both 0 beyond the window). The link
+    score is then ``state_z**2 / 2`` plus the prior at ``state_decay`` inside the window, and
+    ``-inf`` (not scored) beyond it; without them it is the perturbation evidence
+    ``zscore**2 / 2`` plus the prior at ``decay``.
     """
     raw_effect = effect
     # a gene's influence (how much the model responds to it at all) varies between genes;
@@ -302,7 +303,6 @@ def gene_link_table(
     )
     table["link_score"] = 0.5 * z**2 + prior
     if state_t is not None:
-        state_z = np.where(in_window, state_z, 0.0)
         table["state_t"], table["state_z"] = state_t, np.where(in_window, state_z, np.nan)
         table["state_p_value"] = np.where(in_window, 2.0 * stats.norm.sf(np.abs(state_z)), np.nan)
         score = 0.5 * state_z**2 + distance_prior(distance, state_decay)
@@ -364,8 +364,7 @@ def link_scores(
         if shared.threshold is None:
             shared.threshold = perturb.choose_threshold(model, mdata, seed=config.seed)
     if len(x) > config.link_max_cells:
-        keep = np.sort(rng.choice(len(x), config.link_max_cells, replace=False))
-        shared.x = x[keep]
+        shared.x = x[np.sort(rng.choice(len(x), config.link_max_cells, replace=False))]
     genes, columns = _expressed_targets([str(g) for g in genes], np.asarray(columns), shared.x)
     effects = shared.perturb_with_null_pool(model, columns, config, rng)
     state_t, state_z = shared.state_evidence(model, mdata, columns, config.state_pcs, rng)

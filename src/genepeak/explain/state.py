@@ -10,7 +10,7 @@ regression on state and gene, on the correlation scale). Its t statistic has
 
 The state is the model's latent of each cell, read from its genes with the tested gene held at
 its mean (:meth:`~genepeak.explain.model.ExplainableModel.cell_state`), plus the first RNA
-principal components of preparation (``rna.obsm['X_pca']``). On tuning seeds 0-2 (small
+principal components of preparation (``rna.obsm['X_pca']``). On tuning seeds 0-1 (small
 shape) the partial correlation given this state ranked planted links well above the one given
 the Leiden types (README), and the model's latent alone conditioned less well than the PCs.
 
@@ -45,9 +45,8 @@ def gene_state_t(model, x: np.ndarray, column: int, peaks, pcs: np.ndarray | Non
         parts.append(np.asarray(latent, dtype=np.float64))
     state = np.hstack(parts) if parts else np.zeros((len(x), 0))
     basis = link_baselines.state_basis(state)
-    df = max(basis.shape[0] - basis.shape[1] - 1, 1)
     r = link_baselines.adjusted_correlation(peaks, observed[:, None], basis)[0]
-    return link_baselines.t_statistic(r, df)
+    return link_baselines.t_statistic(r, link_baselines.residual_df(basis))
 
 
 def rna_pcs(rna, cells, n_pcs: int) -> np.ndarray | None:

@@ -298,8 +298,9 @@ class Model:
 
         Link scores need no held-out translation cells, so the test cells teach the model too;
         the validation cells stay for early stopping. On tuning seeds 0-2 (small shape) this
-        raised the link score's pooled AUPRC from .625 / .588 / .636 to .633 / .640 / .646 at
-        link strength 0.5, and from .720 / .709 / .740 to .738 / .743 / .744 at 1.0.
+        raised the previous link score's (the cis weights') pooled AUPRC from .625 / .588 / .636
+        to .633 / .640 / .646 at link strength 0.5, and from .720 / .709 / .740 to .738 / .743 /
+        .744 at 1.0; for the state-adjusted score it was not measured again.
         """
         seed = self.train_config.seed if seed is None else seed
         configs = dict(
