@@ -8,8 +8,8 @@ gene table for the TSS. Model: the small-preset GPG, per seed, with a cis layer
 (``--cis-windows``: 1 Mb, wider than the 100 kb test window) and without one (0: the latent
 path alone, the control that shows what the cis layer's architecture contributes).
 
-Rankings: ``link_score`` (the model's evidence plus the distance prior), ``zscore`` (the
-model's evidence alone, by |z|), ``prior_only`` (distance alone: the ceiling of a proximity
+Rankings: ``link_score`` (genepeak's default: the state-adjusted two-group score of
+``explain/state.py``), ``zscore`` (the model's perturbation evidence alone, by |z|), ``prior_only`` (distance alone: the ceiling of a proximity
 ranking), and two data-only baselines over every peak: Pearson |r| and the within-cell-type
 partial |r| (Leiden labels). Null genes: the ``--null-genes`` genes closest in mean and
 detection (``genepeak.explain.proximity.matched_genes``). Two comparisons per marker:

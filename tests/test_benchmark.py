@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent / "evaluate"))
 from link_fakes import COPY, FAR_COPY, TYPE_ONLY, make_link_mdata  # noqa: E402
 
 DATA_METHODS = list(BASELINE_METHODS)  # the data-only methods, in the table's order
+MODEL_METHODS = [*MODEL_COLUMNS, benchmark.WITHOUT_MODEL]  # and the link score's ablation
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def tiny_run(tmp_path_factory):
 def test_tiny_benchmark_writes_a_table_that_beats_random(tiny_run, capsys):
     table = pd.read_csv(tiny_run / "link_benchmark.tsv", sep="\t")
     # the data-only baselines, then the model's methods (genepeak.explain.link_scores)
-    assert list(table["method"]) == DATA_METHODS + list(MODEL_COLUMNS)
+    assert list(table["method"]) == DATA_METHODS + MODEL_METHODS
     rows = table.set_index("method")
     assert (rows["shape"] == "tiny").all() and (rows["seed"] == 0).all()
     prevalence = rows.loc["random", "random_pooled"]
@@ -46,7 +48,7 @@ def test_tiny_benchmark_writes_a_table_that_beats_random(tiny_run, capsys):
     assert rows.loc["linkpeaks", "driver_calls"] >= rows.loc["linkpeaks", "driver_true_calls"] > 0
     assert np.isnan(rows.loc["distance", "driver_calls"])  # distance calls nothing
     per_driver = pd.read_csv(tiny_run / "link_benchmark_per_driver.tsv", sep="\t")
-    methods = len(DATA_METHODS) + len(MODEL_COLUMNS)
+    methods = len(DATA_METHODS) + len(MODEL_METHODS)
     assert len(per_driver) == methods * rows.loc["random", "n_drivers"]
 
 
@@ -54,10 +56,10 @@ def test_tiny_benchmark_merges_its_section_into_metrics_json(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     assert metrics["gpg"] == {"kept": 1}
     section = metrics["link_benchmark"]
-    assert [r["method"] for r in section["over_seeds"]] == DATA_METHODS + list(MODEL_COLUMNS)
-    assert len(section["table"]) == len(DATA_METHODS) + len(MODEL_COLUMNS)
+    assert [r["method"] for r in section["over_seeds"]] == DATA_METHODS + MODEL_METHODS
+    assert len(section["table"]) == len(DATA_METHODS) + len(MODEL_METHODS)
     html = benchmark.link_benchmark_html(pd.DataFrame(section["table"]))
-    assert html.count("<tr") == len(DATA_METHODS) + len(MODEL_COLUMNS) + 1
+    assert html.count("<tr") == len(DATA_METHODS) + len(MODEL_METHODS) + 1
     assert "pooled AUPRC" in html
     # simulated data removed unless --keep-data
     assert sorted(p.name for p in tiny_run.iterdir()) == [
@@ -122,13 +124,15 @@ def test_model_methods_come_from_explain_link_scores(user_data, tmp_path, monkey
         )
 
     monkeypatch.setattr(explain, "link_scores", fake_link_scores, raising=False)
-    monkeypatch.setattr(benchmark, "train_gpg", lambda mdata, **kw: "trained")
+    trained = SimpleNamespace(cis_window=1_000_000)
+    monkeypatch.setattr(benchmark, "train_gpg", lambda mdata, **kw: trained)
     result = benchmark.benchmark_links(tmp_path / "out", input=path, truth=truth)
     rows = result.table.set_index("method")
     assert list(rows.index) == DATA_METHODS + [
         "flip_frequency",
         "perturbation_effect",
         "link_score",
+        benchmark.WITHOUT_MODEL,
     ]
     assert calls == {"genes": ["GA"], "labels_key": "leiden"}
     # link_score ranks COPY (3.0) and FAR_COPY (2.0) first: both planted

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from genepeak._utils import atomic_path, log, seed_everything
 from genepeak.config import ExplainConfig
@@ -35,6 +36,8 @@ from genepeak.evaluate.link_baselines import (
     LINKPEAKS_WINDOW,
     N_BACKGROUND,
     LinkScores,
+    benjamini_hochberg,
+    cis_mask,
     score_baselines,
 )
 from genepeak.outputs import write_tsv
@@ -45,6 +48,8 @@ MODEL_COLUMNS = {
     "perturbation_effect": "perturbation_effect",
     "link_score": "link_score",
 }
+#: the ablation of ``link_score``: the same score without the model's latent in the state
+WITHOUT_MODEL = "link_score_without_model"
 PRESETS = ("small", "reference")
 SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "preset")
 NO_SHAM_NOTE = "no sham genes (the data has no sham_genes.tsv): sham_calls is empty"
@@ -114,7 +119,22 @@ def model_scores(
     call_column = "state_fdr" if "state_fdr" in table.columns else "fdr"
     out["link_score"].called = matrix(call_column, np.nan) < CALL_FDR
     out["link_score"].call_rule = f"{call_column} < {CALL_FDR}"
+    window = model.cis_window or (config or ExplainConfig()).cis_window
+    out[WITHOUT_MODEL] = without_model(mdata, genes, window, (config or ExplainConfig()).state_pcs)
     return out
+
+
+def without_model(mdata, genes: list[str], window: int, n_pcs: int) -> LinkScores:
+    """``link_score`` with the model's evidence removed: the state is the RNA PCs and the ATAC
+    depth alone (``explain/state.py``), called as ``state_fdr`` is, inside ``window``."""
+    from genepeak.explain import state
+
+    in_window = cis_mask(mdata, genes, window)
+    z, score = state.scores_without_model(mdata, genes, in_window, n_pcs)
+    p = np.where(in_window, 2.0 * stats.norm.sf(np.abs(z)), np.nan)
+    called = benjamini_hochberg(p) < CALL_FDR
+    rule = f"BH FDR < {CALL_FDR} over the window's pairs of the table"
+    return LinkScores(WITHOUT_MODEL, list(genes), mdata.mod["atac"].var_names, score, called, rule)
 
 
 def train_gpg(mdata, *, preset: str, seed: int, labels_key: str, n_models: int = 1):

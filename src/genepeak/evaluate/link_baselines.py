@@ -175,23 +175,47 @@ def state_basis(state: np.ndarray) -> np.ndarray:
     return u[:, s > s[0] * 1e-10]
 
 
+@dataclass
+class ResidualPeaks:
+    """Sparse peaks ``(cells, peaks)`` regressed on the covariates spanned by ``basis``
+    (orthonormal columns), nothing densified: ``ss`` is each peak's residual sum of squares,
+    its raw sum of squares less that of its projection on the basis."""
+
+    peaks: sp.spmatrix
+    basis: np.ndarray  # (cells, k)
+    ss: np.ndarray  # (peaks,)
+
+    @classmethod
+    def fit(cls, x: sp.spmatrix, basis: np.ndarray) -> ResidualPeaks:
+        x = sp.csc_matrix(x, dtype=np.float64)
+        projected = np.asarray(x.T @ basis)  # (peaks, k)
+        ss = np.asarray(x.multiply(x).sum(axis=0)).ravel() - (projected**2).sum(axis=1)
+        return cls(x, basis, ss)
+
+    def extended(self, extra: np.ndarray) -> ResidualPeaks:
+        """The same peaks also regressed on the columns of ``extra`` ``(cells, d)``."""
+        own = extra - self.basis @ (self.basis.T @ extra)
+        u, s, _ = np.linalg.svd(own, full_matrices=False)
+        own = u[:, s > max(s[0] if s.size else 0.0, 1e-12) * 1e-8]
+        ss = self.ss - (np.asarray(self.peaks.T @ own) ** 2).sum(axis=1)
+        return ResidualPeaks(self.peaks, np.hstack([self.basis, own]), ss)
+
+    def correlation(self, g: np.ndarray) -> np.ndarray:
+        """Partial correlation ``(genes, peaks)`` of each column of ``g`` with every peak; 0
+        where either residual has no variance. A residual gene is orthogonal to the basis, so
+        its product with the raw peaks equals its product with the residual peaks."""
+        g = np.asarray(g, dtype=np.float64)
+        g_res = g - self.basis @ (self.basis.T @ g)
+        cov = np.asarray(self.peaks.T @ g_res).T
+        sd = np.sqrt(np.maximum(self.ss, 0.0))[None, :] * np.sqrt((g_res**2).sum(axis=0))[:, None]
+        return np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-9)
+
+
 def adjusted_correlation(x: sp.spmatrix, g: np.ndarray, basis: np.ndarray) -> np.ndarray:
     """Partial correlation ``(genes, peaks)`` of each column of ``g`` with each column of sparse
-    ``x`` given the covariates spanned by ``basis`` (orthonormal columns); 0 where either
-    residual has no variance.
-
-    Nothing is densified: a residual gene is orthogonal to the basis, so its product with the
-    raw peaks equals its product with the residual peaks, and each peak's residual sum of
-    squares is its raw sum of squares less that of its projection on the basis.
+    ``x`` given the covariates spanned by ``basis`` (orthonormal columns): :class:`ResidualPeaks`.
     """
-    x = sp.csr_matrix(x, dtype=np.float64)
-    projected = np.asarray(x.T @ basis).T  # (k, peaks)
-    ss_x = np.asarray(x.multiply(x).sum(axis=0)).ravel() - (projected**2).sum(axis=0)
-    g = np.asarray(g, dtype=np.float64)
-    g_res = g - basis @ (basis.T @ g)
-    cov = np.asarray(x.T @ g_res).T
-    sd = np.sqrt(np.maximum(ss_x, 0.0))[None, :] * np.sqrt((g_res**2).sum(axis=0))[:, None]
-    return np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-9)
+    return ResidualPeaks.fit(x, basis).correlation(g)
 
 
 def residual_df(basis: np.ndarray) -> int:

@@ -20,19 +20,21 @@ one family, so that the FDR holds among all calls, drivers' and shams' together.
 State-adjusted evidence. Silencing a gene moves a peak in the model mostly through its latent,
 which mostly says which cell type the cell is. What a driven peak shows beyond that is
 co-variation with its gene beyond the cell's state (``explain/state.py``): the partial
-correlation of gene and peak given the model's latent (read with the gene held at its mean) and
-the RNA PCs, over every cell of the population. Its t (``state_t``) is put on the gene's own
-empirical null, its t on 500 distant peaks beyond the window (``state_z``; few peaks are linked
-to any one gene, and a null no narrower than the theoretical one). ``state_p_value`` (normal)
-and ``state_fdr`` (Benjamini-Hochberg over every scored pair of the table) are its calls.
+correlation of gene and peak given the RNA PCs, the cell's ATAC depth and the model's latent
+(read with the gene held at its mean), over every cell of the population, on every peak. Its t
+(``state_t``) is put on the gene's own empirical null, its t on the peaks beyond its window
+(``state_z``; few peaks are linked to any one gene, and a null no narrower than the
+theoretical one). Inside the window ``state_p_value`` (normal) and ``state_fdr``
+(Benjamini-Hochberg over every such pair of the table) are its calls.
 
-The link score. Inside the cis window ``link_score = state_z**2 / 2 - state_distance_decay *
-ln(max(d, 5 kb) / 5 kb)`` (an approximate log Bayes factor plus a log prior that falls as a
-power of the distance; decay 0 by default, chosen on tuning seeds); beyond it ``-inf`` (not
-scored). ``explain_gene``'s one experiment has no population to correlate over: there it is
-``z**2 / 2`` of the perturbation evidence plus the prior at ``distance_decay`` (other
-chromosomes count as ``TRANS_DISTANCE``). ``prior_only`` is that prior alone. ``p_value`` /
-``fdr`` stay the calibrated test of the perturbation effect.
+The link score is the log posterior odds of a link from a two-group model of ``state_z`` fitted
+to the table's pairs inside the window, and its linked share refitted beyond it
+(:func:`genepeak.explain.state.two_group_log_odds`): the data say how much rarer a link beyond
+the window is, and only strong evidence ranks a distal or trans peak high. ``explain_gene``'s
+one experiment has no population to correlate over: there it is ``z**2 / 2`` of the
+perturbation evidence plus the prior at ``distance_decay`` (other chromosomes count as
+``TRANS_DISTANCE``). ``prior_only`` is that prior alone. ``p_value`` / ``fdr`` stay the
+calibrated test of the perturbation effect.
 """
 
 from __future__ import annotations
@@ -265,15 +267,13 @@ def gene_link_table(
     decay: float,
     state_t: np.ndarray | None = None,
     state_z: np.ndarray | None = None,
-    state_decay: float = ExplainConfig.state_distance_decay,
 ) -> pd.DataFrame:
     """Calibrated statistics of one gene's effects on every peak (one row per peak).
 
-    ``state_t`` / ``state_z``: the gene's state-adjusted t within the window and its z against
-    the gene's own distant peaks (``explain/state.py``; both 0 beyond the window). The link
-    score is then ``state_z**2 / 2`` plus the prior at ``state_decay`` inside the window, and
-    ``-inf`` (not scored) beyond it; without them it is the perturbation evidence
-    ``zscore**2 / 2`` plus the prior at ``decay``.
+    ``state_t`` / ``state_z``: the gene's state-adjusted t on every peak and its z against the
+    gene's own peaks beyond the window (``explain/state.py``), with ``state_p_value`` inside the
+    window. The link score here is the perturbation evidence ``zscore**2 / 2`` plus the prior
+    at ``decay``; :func:`link_scores` replaces it by the state-adjusted one.
     """
     raw_effect = effect
     # a gene's influence (how much the model responds to it at all) varies between genes;
@@ -303,10 +303,8 @@ def gene_link_table(
     )
     table["link_score"] = 0.5 * z**2 + prior
     if state_t is not None:
-        table["state_t"], table["state_z"] = state_t, np.where(in_window, state_z, np.nan)
+        table["state_t"], table["state_z"] = state_t, state_z
         table["state_p_value"] = np.where(in_window, 2.0 * stats.norm.sf(np.abs(state_z)), np.nan)
-        score = 0.5 * state_z**2 + distance_prior(distance, state_decay)
-        table["link_score"] = np.where(in_window, score, -np.inf)
     return table
 
 
@@ -348,9 +346,11 @@ def link_scores(
     -------
     Long table, one row per (gene, peak): ``effect`` (signed mean change), ``perturbation_effect``
     (its size), ``zscore``, ``p_value``, ``fdr``, ``distance_to_tss``, ``prior_only``,
-    ``link_score``, the state-adjusted ``state_t``, ``state_z``, ``state_p_value`` and
-    ``state_fdr`` (NaN beyond the cis window) and ``flip_frequency`` (reference-design flips on
-    a subsample of cells).
+    ``link_score`` (log posterior odds of a link, every peak; ``-inf`` beyond the window when
+    the table has too few pairs inside it to fit the two-group model there), the state-adjusted
+    ``state_t`` and ``state_z`` (every peak), ``state_p_value`` and ``state_fdr`` (the calls;
+    NaN beyond the cis window) and ``flip_frequency`` (reference-design flips on a subsample of
+    cells).
     """
     config = config or ExplainConfig()
     rng = np.random.default_rng(config.seed)
@@ -367,7 +367,7 @@ def link_scores(
         shared.x = x[np.sort(rng.choice(len(x), config.link_max_cells, replace=False))]
     genes, columns = _expressed_targets([str(g) for g in genes], np.asarray(columns), shared.x)
     effects = shared.perturb_with_null_pool(model, columns, config, rng)
-    state_t, state_z = shared.state_evidence(model, mdata, columns, config.state_pcs, rng)
+    state_t, state_z = shared.state_evidence(model, mdata, columns, config)
     tables = [
         _gene_table(
             model,
@@ -386,9 +386,25 @@ def link_scores(
     # one family: among every call of the table, not of each gene, at most 5% are false
     table["fdr"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
     table["state_fdr"] = link_baselines.benjamini_hochberg(table["state_p_value"].to_numpy())
+    in_window = shared.in_window(table["distance_to_tss"].to_numpy())
+    table["link_score"], fits = state.two_group_log_odds(table["state_z"].to_numpy(), in_window)
+    log(_describe_fits(fits))
     if key_added is not None:
         mdata.uns[key_added] = table
     return table
+
+
+def _describe_fits(fits: dict) -> str:
+    """One log line: the two-group model's linked share and z spread in each class of pairs."""
+    parts = [
+        f"{name} {fit.share:.2%} (z sd {np.sqrt(fit.variance):.1f})" for name, fit in fits.items()
+    ]
+    if "beyond" not in fits:
+        parts.append(
+            f"too few pairs inside the window (fewer than {state.MIN_WINDOW_PAIRS}) to say how "
+            "rare links beyond it are, so peaks beyond it are not ranked (score more genes)"
+        )
+    return "state-adjusted links, share linked by the two-group model: " + ", ".join(parts)
 
 
 @dataclass
@@ -426,29 +442,21 @@ class _Shared:
         self.pool_in_window = self.in_window(np.vstack([self.distance(c) for c in self.pool]))
         return effects[target_rows]
 
-    def state_evidence(self, model, mdata, columns, n_pcs: int, rng):
+    def state_evidence(self, model, mdata, columns, config):
         """State-adjusted t ``(len(columns), peaks)`` over every cell of the population on
-        the peaks of each gene's window (0 beyond it), and its z against the gene's own
-        distant peaks (``explain/state.py``)."""
+        every peak, and its z against each gene's own peaks beyond its window
+        (``explain/state.py``)."""
         x, cells = self.population_x, self.population_cells
-        peaks = population_peaks(mdata, model.peaks, cells).tocsc()
-        pcs = state.rna_pcs(mdata.mod["rna"], cells, n_pcs)
+        peaks = population_peaks(mdata, model.peaks, cells)
+        covariates = state.shared_covariates(mdata, cells, config.state_pcs)
+        residual = state.residual_peaks(peaks, covariates)
         t, z = np.zeros((2, len(columns), peaks.shape[1]))
         for i, column in enumerate(progress(columns, desc="state-adjusted links")):
-            window = self.in_window(self.distance(column))
-            if not window.any():
-                continue
-            far = np.flatnonzero(~window)
-            far = rng.choice(far, min(far.size, N_DISTANT_PEAKS), replace=False)
-            chosen = np.concatenate([np.flatnonzero(window), far])
-            both = state.gene_state_t(model, x, column, peaks[:, chosen], pcs)
-            t[i, window], distant = both[: window.sum()], both[window.sum() :]
-            z[i, window] = state.empirical_z(t[i, window], distant)
+            beyond = ~self.in_window(self.distance(column))
+            latent = state.held_out_latent(model, x, column, config.state_latent_dims)
+            t[i] = state.state_t(residual, x[:, column], latent)
+            z[i] = state.empirical_z(t[i], t[i, beyond])
         return t, z
-
-
-#: distant peaks (beyond the cis window) whose state-adjusted t is a gene's null
-N_DISTANT_PEAKS = 500
 
 
 def population_peaks(mdata, peaks, cells):
@@ -475,7 +483,6 @@ def _gene_table(
         config.distance_decay,
         state_t,
         state_z,
-        config.state_distance_decay,
     )
     table.insert(1, "peak", np.asarray(model.peaks).astype(str))
     table["n_cells"] = int((x[:, column] > 0).sum())
