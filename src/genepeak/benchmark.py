@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from genepeak._utils import atomic_path, log, seed_everything
 from genepeak.config import ExplainConfig
@@ -119,8 +118,9 @@ def model_scores(
     call_column = "state_fdr" if "state_fdr" in table.columns else "fdr"
     out["link_score"].called = matrix(call_column, np.nan) < CALL_FDR
     out["link_score"].call_rule = f"{call_column} < {CALL_FDR}"
-    window = model.cis_window or (config or ExplainConfig()).cis_window
-    out[WITHOUT_MODEL] = without_model(mdata, genes, window, (config or ExplainConfig()).state_pcs)
+    config = config or ExplainConfig()
+    window = model.cis_window or config.cis_window
+    out[WITHOUT_MODEL] = without_model(mdata, genes, window, config.state_pcs)
     return out
 
 
@@ -131,8 +131,7 @@ def without_model(mdata, genes: list[str], window: int, n_pcs: int) -> LinkScore
 
     in_window = cis_mask(mdata, genes, window)
     z, score = state.scores_without_model(mdata, genes, in_window, n_pcs)
-    p = np.where(in_window, 2.0 * stats.norm.sf(np.abs(z)), np.nan)
-    called = benjamini_hochberg(p) < CALL_FDR
+    called = benjamini_hochberg(state.p_values(z, in_window)) < CALL_FDR
     rule = f"BH FDR < {CALL_FDR} over the window's pairs of the table"
     return LinkScores(WITHOUT_MODEL, list(genes), mdata.mod["atac"].var_names, score, called, rule)
 

@@ -177,3 +177,12 @@ def test_score_baselines_runs_every_method_and_refuses_bad_input(mdata):
         lb.distance_scores(mdata, ["GA", "NOPE"])
     with pytest.raises(InputError, match="unknown link baseline 'abc'"):
         lb.score_baselines(mdata, ["GA"], labels_key="leiden", methods=("abc",))
+
+
+def test_rna_pcs_follow_the_cells_and_may_be_missing(tiny_mdata):
+    rna = tiny_mdata.mod["rna"].copy()
+    assert lb.rna_pcs(rna, rna.obs_names, 5) is None
+    rna.obsm["X_pca"] = np.arange(rna.n_obs * 8, dtype=float).reshape(rna.n_obs, 8)
+    cells = list(rna.obs_names[[3, 1]])
+    np.testing.assert_array_equal(lb.rna_pcs(rna, cells, 5), rna.obsm["X_pca"][[3, 1], :5])
+    assert lb.rna_pcs(rna, cells, 0) is None

@@ -101,12 +101,3 @@ def test_empirical_z_uses_the_distant_peaks_and_never_narrows_the_theoretical_nu
     narrow = rng.normal(0.0, 0.5, 500)
     np.testing.assert_allclose(state.empirical_z(np.array([2.0]), narrow), [2.0], atol=0.1)
     assert state.empirical_z(np.array([2.0]), narrow[:5])[0] == 2.0  # too few: theory
-
-
-def test_rna_pcs_follow_the_cells_and_may_be_missing(tiny_mdata):
-    rna = tiny_mdata.mod["rna"].copy()
-    assert state.rna_pcs(rna, rna.obs_names, 5) is None
-    rna.obsm["X_pca"] = np.arange(rna.n_obs * 8, dtype=float).reshape(rna.n_obs, 8)
-    cells = list(rna.obs_names[[3, 1]])
-    np.testing.assert_array_equal(state.rna_pcs(rna, cells, 5), rna.obsm["X_pca"][[3, 1], :5])
-    assert state.rna_pcs(rna, cells, 0) is None

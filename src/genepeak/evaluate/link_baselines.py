@@ -385,6 +385,14 @@ def partial_correlation(
     )
 
 
+def rna_pcs(rna, cells, n_pcs: int) -> np.ndarray | None:
+    """The first ``n_pcs`` columns of ``rna.obsm['X_pca']`` for ``cells``; None without them."""
+    if not n_pcs or "X_pca" not in rna.obsm:
+        return None
+    rows = rna.obs_names.get_indexer([str(c) for c in cells])
+    return np.asarray(rna.obsm["X_pca"], dtype=np.float64)[rows, :n_pcs]
+
+
 def _pcs(mdata, n_pcs: int) -> np.ndarray:
     rna = mdata.mod["rna"]
     if "X_pca" not in rna.obsm:

@@ -304,7 +304,7 @@ def gene_link_table(
     table["link_score"] = 0.5 * z**2 + prior
     if state_t is not None:
         table["state_t"], table["state_z"] = state_t, state_z
-        table["state_p_value"] = np.where(in_window, 2.0 * stats.norm.sf(np.abs(state_z)), np.nan)
+        table["state_p_value"] = state.p_values(state_z, in_window)
     return table
 
 
@@ -450,12 +450,10 @@ class _Shared:
         peaks = population_peaks(mdata, model.peaks, cells)
         covariates = state.shared_covariates(mdata, cells, config.state_pcs)
         residual = state.residual_peaks(peaks, covariates)
-        t, z = np.zeros((2, len(columns), peaks.shape[1]))
-        for i, column in enumerate(progress(columns, desc="state-adjusted links")):
-            beyond = ~self.in_window(self.distance(column))
-            latent = state.held_out_latent(model, x, column, config.state_latent_dims)
-            t[i] = state.state_t(residual, x[:, column], latent)
-            z[i] = state.empirical_z(t[i], t[i, beyond])
+        beyond = np.vstack([~self.in_window(self.distance(c)) for c in columns])
+        dims = config.state_latent_dims
+        latent_of = lambda i: state.held_out_latent(model, x, columns[i], dims)  # noqa: E731
+        t, z = state.evidence(residual, x[:, columns], beyond, latent_of)
         return t, z
 
 

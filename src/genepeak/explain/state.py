@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from genepeak._utils import progress
 from genepeak.evaluate import link_baselines
 from genepeak.io import prepared
 
@@ -52,6 +53,23 @@ def residual_peaks(peaks, covariates: np.ndarray | None) -> link_baselines.Resid
     """Sparse ``peaks`` of a population regressed on ``[1, covariates]``, once for every gene."""
     shared = np.zeros((peaks.shape[0], 0)) if covariates is None else covariates
     return link_baselines.ResidualPeaks.fit(peaks, link_baselines.state_basis(shared))
+
+
+def evidence(residual, genes: np.ndarray, beyond: np.ndarray, latent_of=None):
+    """State-adjusted ``(t, z)`` ``(len(genes), peaks)``: column ``i`` of ``genes`` (cells x
+    genes) against every peak of ``residual`` (:func:`residual_peaks`), given also
+    ``latent_of(i)`` when given, on the empirical null of its peaks ``beyond[i]`` its window."""
+    t = np.zeros((genes.shape[1], residual.ss.size))
+    z = np.zeros_like(t)
+    for i in progress(range(genes.shape[1]), desc="state-adjusted links"):
+        t[i] = state_t(residual, genes[:, i], None if latent_of is None else latent_of(i))
+        z[i] = empirical_z(t[i], t[i, beyond[i]])
+    return t, z
+
+
+def p_values(z: np.ndarray, in_window: np.ndarray) -> np.ndarray:
+    """Two-sided normal p-values of ``z`` inside the window (the calls' family), NaN beyond."""
+    return np.where(in_window, 2.0 * stats.norm.sf(np.abs(z)), np.nan)
 
 
 def held_out_latent(model, x: np.ndarray, column: int, dims: int | None = None):
@@ -80,7 +98,7 @@ def held_out_latent(model, x: np.ndarray, column: int, dims: int | None = None):
 def shared_covariates(mdata, cells, n_pcs: int) -> np.ndarray:
     """``[first n_pcs RNA PCs, log ATAC depth]`` of ``cells``, ``(cells, k)``."""
     parts = [atac_log_depth(mdata.mod["atac"], cells)[:, None]]
-    pcs = rna_pcs(mdata.mod["rna"], cells, n_pcs)
+    pcs = link_baselines.rna_pcs(mdata.mod["rna"], cells, n_pcs)
     return np.hstack(([] if pcs is None else [pcs]) + parts)
 
 
@@ -89,14 +107,6 @@ def atac_log_depth(atac, cells) -> np.ndarray:
     matrix = atac.layers["counts"] if "counts" in atac.layers else atac.X
     rows = prepared.cell_rows(atac.obs_names, [str(c) for c in cells])
     return np.log1p(np.asarray(matrix[rows].sum(axis=1), dtype=np.float64).ravel())
-
-
-def rna_pcs(rna, cells, n_pcs: int) -> np.ndarray | None:
-    """The first ``n_pcs`` columns of ``rna.obsm['X_pca']`` for ``cells``; None without them."""
-    if not n_pcs or "X_pca" not in rna.obsm:
-        return None
-    rows = rna.obs_names.get_indexer([str(c) for c in cells])
-    return np.asarray(rna.obsm["X_pca"], dtype=np.float64)[rows, :n_pcs]
 
 
 def empirical_z(t: np.ndarray, distant: np.ndarray) -> np.ndarray:
@@ -132,9 +142,10 @@ class TwoGroupFit:
 def fit_two_group(z: np.ndarray, variance: float | None = None, iterations: int = 500):
     """EM fit of :class:`TwoGroupFit` to ``z``; ``variance`` fixed when given."""
     share, var = 0.05, variance or 9.0
-    z2 = np.asarray(z, dtype=np.float64) ** 2
+    z = np.asarray(z, dtype=np.float64)
+    z2 = z**2
     for _ in range(iterations):
-        linked = TwoGroupFit(share, var).log_odds(np.sqrt(z2))
+        linked = TwoGroupFit(share, var).log_odds(z)
         w = 1.0 / (1.0 + np.exp(-np.clip(linked, -700, 700)))
         new_share = float(np.clip(w.mean(), MIN_LINKED_SHARE, MAX_LINKED_SHARE))
         new_var = var if variance else max(float(w @ z2) / max(w.sum(), 1e-12), MIN_LINKED_VARIANCE)
@@ -177,8 +188,6 @@ def scores_without_model(
     atac = mdata.mod["atac"]
     peaks = prepared.sparse_block(atac.X, prepared.cell_rows(atac.obs_names, cells))
     residual = residual_peaks(peaks, shared_covariates(mdata, cells, n_pcs))
-    z = np.zeros(in_window.shape)
-    for i, gene in enumerate(link_baselines.gene_matrix(mdata, list(genes)).T):
-        t = state_t(residual, gene)
-        z[i] = empirical_z(t, t[~in_window[i]])
+    genes_x = link_baselines.gene_matrix(mdata, list(genes))
+    _, z = evidence(residual, genes_x, ~in_window)
     return z, two_group_log_odds(z, in_window)[0]
