@@ -191,6 +191,9 @@ class EvaluateConfig:
     per_type_alphas: list[float] = field(
         default_factory=lambda: [1.0, 10.0, 100.0, 1000.0, 10000.0, 1e6]
     )
+    # reduced-rank ridge: the ridge's fitted values kept to their leading directions; one rank
+    # from the grid is chosen on validation cells
+    reduced_ranks: list[int] = field(default_factory=lambda: [2, 4, 8, 16, 32])
     n_pcs: int = field(default=50, metadata=_range(2))
     run_multivi: bool = False
     # MultiVI trains to its own early stopping (its validation reconstruction loss, patience

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from eval_fakes import FakeModel
 
@@ -41,9 +42,17 @@ def result(fake_model):
 def test_metrics_json_has_every_metric_for_every_predictor(result, tmp_path):
     path = result.to_json(tmp_path / "out" / "metrics.json")
     metrics = json.loads(path.read_text())
-    baselines = {"mean", "knn", "ridge", "cluster_profile", "per_type_ridge", "pca"}
+    baselines = {
+        "mean",
+        "knn",
+        "ridge",
+        "reduced_rank_ridge",
+        "cluster_profile",
+        "per_type_ridge",
+        "pca",
+    }
     assert set(metrics) == {"fake", "_run"} | baselines
-    for name in ("fake", "mean", "knn", "ridge", "cluster_profile", "per_type_ridge"):
+    for name in set(baselines) - {"pca"} | {"fake"}:
         for key in PEAK_KEYS:
             assert key in metrics[name]["peaks"], (name, key)
         for key in GENE_KEYS:
@@ -67,6 +76,7 @@ def test_table_rows_columns_and_expected_orderings(result):
         "mean",
         "knn",
         "ridge",
+        "reduced_rank_ridge",
         "cluster_profile",
         "per_type_ridge",
         "pca",
@@ -169,3 +179,40 @@ def test_multivi_epoch_callback_scores_mid_training(tiny_mdata):
     assert all(training for _, _, training in seen)  # back in training mode after each score
     assert baseline.epochs_trained == 3 and 0 < baseline.train_seconds
     assert baseline.callback_seconds > 0
+
+
+def test_against_baselines_ranks_translations_only_and_names_the_strongest_baseline():
+    from genepeak.evaluate.result import against_baselines
+
+    table = pd.DataFrame(
+        {
+            "kind": ["model", "model", "baseline", "baseline"],
+            "peak_task": ["translation", "reconstruction", "translation", "translation"],
+            "gene_task": ["reconstruction", "translation", "translation", "translation"],
+            "peak_auroc_per_peak": [0.57, 0.90, 0.58, 0.56],
+            "peak_auprc_per_peak": [0.30, 0.60, 0.28, 0.29],
+            "gene_pearson_per_gene": [0.50, 0.11, 0.12, float("nan")],
+        },
+        index=["gpg", "pgp", "reduced_rank_ridge", "ridge"],
+    )
+    rows = against_baselines(table).set_index("score")
+    # pgp's peaks are a reconstruction: not ranked, so gpg is the only peak model and loses
+    auroc = rows.loc["peak_auroc_per_peak"]
+    assert (auroc["model"], auroc["baseline"]) == ("gpg", "reduced_rank_ridge")
+    assert auroc["margin"] == pytest.approx(-0.01)
+    auprc = rows.loc["peak_auprc_per_peak"]
+    assert (auprc["baseline"], auprc["margin"]) == ("ridge", pytest.approx(0.01))
+    # gpg's genes are a reconstruction and ridge's Pearson is missing: pgp against rrr
+    genes = rows.loc["gene_pearson_per_gene"]
+    assert (genes["model"], genes["baseline"]) == ("pgp", "reduced_rank_ridge")
+    assert genes["margin"] == pytest.approx(-0.01)
+    assert against_baselines(table[table["kind"] == "baseline"]).empty
+
+
+def test_metrics_json_says_how_each_model_fares_against_the_strongest_baseline(result):
+    rows = result.metrics["_run"]["against_baselines"]
+    assert rows and {row["model"] for row in rows} == {"fake"}
+    baselines = result.table[result.table["kind"] == "baseline"]
+    for row in rows:
+        assert row["baseline_value"] == pytest.approx(baselines[row["score"]].max())
+        assert row["margin"] == pytest.approx(row["model_value"] - row["baseline_value"])

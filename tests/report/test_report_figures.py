@@ -44,7 +44,14 @@ def test_pearson_and_reliability_and_training_figures(baseline_evaluation, histo
     ev = baseline_evaluation
     fig = figures.plot_pearson_distributions(ev.pearson)
     labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
-    translators = ["mean", "knn", "ridge", "cluster_profile", "per_type_ridge"]
+    translators = [
+        "mean",
+        "knn",
+        "ridge",
+        "reduced_rank_ridge",
+        "cluster_profile",
+        "per_type_ridge",
+    ]
     assert labels == translators
     fig_rel = figures.plot_reliability(ev.threshold_curves)
     names = [t.get_text() for t in fig_rel.axes[0].get_legend().get_texts()]

@@ -108,3 +108,22 @@ def test_metrics_table_handles_strings_and_missing_values():
     text = metrics_table(table, {"f1": "higher"})
     assert "<td>translation</td>" in text and "<td>–</td>" in text
     assert '<td class="best">0.500</td>' in text
+
+
+def test_the_report_says_plainly_whether_a_model_beats_the_baselines():
+    from genepeak.report.html import _against_baselines
+
+    table = pd.DataFrame(
+        {
+            "kind": ["model", "model", "baseline"],
+            "peak_task": ["translation", "translation", "translation"],
+            "gene_task": ["reconstruction", "translation", "translation"],
+            "peak_auroc_per_peak": [0.57, 0.56, 0.58],
+            "gene_pearson_per_gene": [0.5, 0.13, 0.12],
+        },
+        index=["gpg", "dual", "reduced_rank_ridge"],
+    )
+    (peaks, peaks_lost), (genes, genes_lost) = _against_baselines(table)
+    assert peaks_lost and "no model beats the baselines" in peaks
+    assert "reduced_rank_ridge (0.5800)" in peaks and "gpg (0.5700)" in peaks
+    assert not genes_lost and "dual (0.1300), beats every baseline" in genes

@@ -18,6 +18,9 @@ part of the model API that evaluation uses: ``predict_peaks``, ``predict_genes``
 - ``PerTypeRidgeBaseline``: ridge fitted within each cluster on that cluster's training cells
   (the same components as ``RidgeBaseline``), one penalty chosen on validation cells; clusters
   with too few training cells use the global ridge.
+- ``ReducedRankRidgeBaseline``: the ridge of ``RidgeBaseline`` with its predictions kept to
+  their leading directions across peaks (genes), one rank chosen on validation cells: the
+  low-rank share of strength across targets that an autoencoder's bottleneck also has.
 - ``PCABaseline``: latents only: RNA-PCA (``"rna"``) and ATAC-LSI (``"atac"``). The reference
   labels come from RNA clustering, so RNA-PCA is the ceiling a model's latent has to reach.
 """
@@ -42,11 +45,20 @@ __all__ = [
     "MeanBaseline",
     "PCABaseline",
     "PerTypeRidgeBaseline",
+    "ReducedRankRidgeBaseline",
     "RidgeBaseline",
     "fit_baselines",
 ]
 
-BASELINE_NAMES = ("mean", "knn", "ridge", "cluster_profile", "per_type_ridge", "pca")
+BASELINE_NAMES = (
+    "mean",
+    "knn",
+    "ridge",
+    "reduced_rank_ridge",
+    "cluster_profile",
+    "per_type_ridge",
+    "pca",
+)
 
 
 def _csr(matrix) -> sp.csr_matrix:
@@ -327,6 +339,67 @@ class RidgeBaseline(_Baseline):
         return np.maximum(pred, 0.0)
 
 
+def _reduced_rank(fit, features: np.ndarray, rank: int):
+    """``fit`` (a ridge's ``(x_mean, coef, y_mean)``) with its coefficients projected onto the
+    ``rank`` leading right singular vectors of its fitted values on ``features``."""
+    x_mean, coef, y_mean = fit
+    xc = features - x_mean
+    # fitted = X_c B; its right singular vectors are those of R B, with X_c = Q R (k x k)
+    r = np.linalg.qr(xc, mode="r")
+    _, _, vt = np.linalg.svd(r @ coef, full_matrices=False)
+    top = vt[:rank]
+    return x_mean, (coef @ top.T) @ top, y_mean
+
+
+class ReducedRankRidgeBaseline(RidgeBaseline):
+    """Ridge (as ``RidgeBaseline``) kept to a rank chosen on validation cells.
+
+    The fitted values of training cells are reduced to their leading ``r`` directions across
+    targets (reduced-rank regression); ``r`` from ``config.reduced_ranks`` has the least
+    squared error on the validation cells. A rank at or above the number of components is the
+    plain ridge. Predicts as ``RidgeBaseline`` does, from the reduced coefficients.
+    """
+
+    name = "reduced_rank_ridge"
+
+    def fit(self, mdata) -> None:
+        emb = self._embeddings(mdata)
+        train, val = self.split["train"], self.split["val"]
+        open_train, rna_train = self._train_targets(mdata)
+        self.peak_model, self.peak_rank = self._fit_direction(
+            emb.rna(mdata, train),
+            open_train,
+            emb.rna(mdata, val),
+            _data.peaks_open(mdata, val).astype(np.float32),
+            (0.0, 1.0),
+        )
+        self.gene_model, self.gene_rank = self._fit_direction(
+            emb.atac(mdata, train),
+            rna_train,
+            emb.atac(mdata, val),
+            _data.gene_values(mdata, val),
+            (0.0, None),
+        )
+
+    def _fit_direction(self, x, y, x_val, y_val, bounds):
+        """``((x_mean, coef, y_mean), chosen rank)``."""
+        ranks = [int(r) for r in self.config.reduced_ranks]
+        if not ranks or min(ranks) < 1:
+            raise ConfigError(
+                f"EvaluateConfig.reduced_ranks: expected a non-empty list of ranks >= 1, "
+                f"got {self.config.reduced_ranks!r}"
+            )
+        full = _ridge(x, y, self.config.ridge_alpha)
+        best = None
+        for rank in sorted(set(ranks)):
+            fit = _reduced_rank(full, x, rank)
+            pred = np.clip(RidgeBaseline._apply(fit, x_val), *bounds)
+            error = float(((pred - y_val) ** 2).sum())
+            if best is None or error < best[0]:
+                best = (error, fit, rank)
+        return best[1], best[2]
+
+
 def _group_means(targets: sp.csr_matrix, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Mean row of ``targets`` per class (``classes x columns``), as float32."""
     position = {c: i for i, c in enumerate(classes)}
@@ -524,6 +597,7 @@ def fit_baselines(
         MeanBaseline,
         KNNBaseline,
         RidgeBaseline,
+        ReducedRankRidgeBaseline,
         ClusterProfileBaseline,
         PerTypeRidgeBaseline,
         PCABaseline,

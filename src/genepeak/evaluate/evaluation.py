@@ -13,7 +13,12 @@ from genepeak.errors import InputError
 from genepeak.evaluate import _data
 from genepeak.evaluate.baselines import fit_baselines
 from genepeak.evaluate.latent import embed_2d, score_latent
-from genepeak.evaluate.result import HEADLINE, LATENT_COLUMNS, EvaluationResult
+from genepeak.evaluate.result import (
+    HEADLINE,
+    LATENT_COLUMNS,
+    EvaluationResult,
+    against_baselines,
+)
 from genepeak.evaluate.translation import score_genes, score_peaks
 from genepeak.train.split import SPLIT_NAMES
 
@@ -28,7 +33,9 @@ CLUSTER_NOTE = (
     "cluster_profile gives each test cell the training open fraction / mean expression of its "
     "cluster; per_type_ridge fits a ridge within each cluster. For RNA -> ATAC a cell's cluster "
     "is its label in mdata.obs[labels_key]; for ATAC -> RNA it is predicted from the cell's "
-    "ATAC (a classifier on ATAC-LSI fitted to the training labels), so no RNA reaches it."
+    "ATAC (a classifier on ATAC-LSI fitted to the training labels), so no RNA reaches it. "
+    "reduced_rank_ridge keeps the ridge's predictions to their leading directions across "
+    "peaks / genes (rank chosen on validation cells): the low-rank sharing a model's latent has."
 )
 TASK_NOTE = (
     "peak_task / gene_task say what predict_peaks / predict_genes measure: 'translation' "
@@ -186,6 +193,7 @@ def evaluate(
     latents_2d, method = _embed_all(arrays["latents"], config)
     metrics["_run"] = _run_record(split, labels, labels_key, config, skipped)
     table, latent_table = _table(metrics)
+    metrics["_run"]["against_baselines"] = against_baselines(table).to_dict("records")
     return EvaluationResult(
         metrics=metrics,
         table=table,

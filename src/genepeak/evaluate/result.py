@@ -13,7 +13,15 @@ import pandas as pd
 
 from genepeak._utils import atomic_path
 
-__all__ = ["HEADLINE", "LATENT_COLUMNS", "EvaluationResult", "Headline", "to_jsonable"]
+__all__ = [
+    "HEADLINE",
+    "LATENT_COLUMNS",
+    "TRANSLATION_SCORES",
+    "EvaluationResult",
+    "Headline",
+    "against_baselines",
+    "to_jsonable",
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,58 @@ HEADLINE: tuple[Headline, ...] = (
     Headline("latent_ari", "latent", "ari", "Latent label ARI", "higher"),
     Headline("latent_kmeans_ari", "latent", "kmeans_ari", "Latent KMeans ARI", "higher"),
     Headline("latent_silhouette", "latent", "silhouette", "Latent silhouette", "higher"),
+)
+
+#: Scores that show whether a translation learned cell-specific signal: (column, task column).
+TRANSLATION_SCORES = (
+    ("peak_auroc_per_peak", "peak_task"),
+    ("peak_auprc_per_peak", "peak_task"),
+    ("gene_pearson_per_gene", "gene_task"),
+)
+
+
+def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
+    """Each model against the strongest baseline, for each translation score.
+
+    ``table`` is ``EvaluationResult.table`` (a ``kind`` column, the task columns). Only rows
+    that translate for that score count (a reconstruction saw its target). One row per score
+    and model, best model first; ``margin`` > 0 means the model beats every baseline.
+    """
+    labels = {h.column: h.label for h in HEADLINE}
+    rows = []
+    for column, task in TRANSLATION_SCORES:
+        if column not in table or task not in table or "kind" not in table:
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        usable = table[(table[task] == "translation") & np.isfinite(values)]
+        models = values[usable.index[usable["kind"] == "model"]]
+        baselines = values[usable.index[usable["kind"] == "baseline"]]
+        if models.empty or baselines.empty:
+            continue
+        baseline = baselines.idxmax()
+        for model, value in models.sort_values(ascending=False).items():
+            rows.append(
+                dict(
+                    score=column,
+                    label=labels[column],
+                    model=model,
+                    model_value=float(value),
+                    baseline=baseline,
+                    baseline_value=float(baselines[baseline]),
+                    margin=float(value - baselines[baseline]),
+                )
+            )
+    return pd.DataFrame(rows, columns=list(_AGAINST_COLUMNS))
+
+
+_AGAINST_COLUMNS = (
+    "score",
+    "label",
+    "model",
+    "model_value",
+    "baseline",
+    "baseline_value",
+    "margin",
 )
 
 #: Columns of the per-latent table, with which way is better (all higher).

@@ -312,9 +312,30 @@ def _results_body(evaluation, kinds: Mapping[str, str]) -> str:
         "latent of each model (all latents below)."
     )
     body += note(CEILING_NOTE)
+    for sentence, lost in _against_baselines(evaluation.table):
+        body += note(sentence, warn=lost)
     for name, message in evaluation.skipped.items():
         body += note(f"{name}: {message}", warn=True)
     return body
+
+
+def _against_baselines(table: pd.DataFrame) -> list[tuple[str, bool]]:
+    """One plain sentence per translation score: does the best model beat every baseline?"""
+    from genepeak.evaluate.result import against_baselines
+
+    sentences = []
+    best = against_baselines(table).drop_duplicates("score")  # best model first per score
+    for row in best.itertuples():
+        model = f"{row.model} ({row.model_value:.4f})"
+        baseline = f"{row.baseline} ({row.baseline_value:.4f})"
+        if row.margin > 0:
+            text = f"{row.label}: the best model, {model}, beats every baseline; the strongest"
+            text += f" is {baseline}, {row.margin:.4f} behind."
+        else:
+            text = f"{row.label}: no model beats the baselines. The strongest baseline, "
+            text += f"{baseline}, is {-row.margin:.4f} ahead of the best model, {model}."
+        sentences.append((text, row.margin <= 0))
+    return sentences
 
 
 def _latent_section(evaluation, kinds: Mapping[str, str]) -> Section | None:
