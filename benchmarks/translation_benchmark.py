@@ -30,12 +30,6 @@ import yaml
 
 os.environ.setdefault("GENEPEAK_QUIET", "1")
 
-COLUMNS = {
-    "peak_auroc_per_peak": ("peak_task", "RNA->ATAC per-peak AUROC"),
-    "peak_auprc_per_peak": ("peak_task", "RNA->ATAC per-peak AUPRC"),
-    "gene_pearson_per_gene": ("gene_task", "ATAC->RNA per-gene Pearson"),
-}
-
 
 def load(args, seed: int):
     """The prepared MuData of ``--data``, or the simulated ``--simulate`` shape at ``seed``."""
@@ -76,7 +70,7 @@ def score_seed(mdata, args, seed: int, overrides: dict) -> tuple[pd.DataFrame, p
     against the strongest baseline (``genepeak.evaluate.result.against_baselines``)."""
     from genepeak.config import EvaluateConfig
     from genepeak.evaluate import evaluate
-    from genepeak.evaluate.result import against_baselines
+    from genepeak.evaluate.result import TRANSLATION_SCORES, against_baselines
 
     models, seconds = {}, {}
     for name in args.models:
@@ -88,7 +82,7 @@ def score_seed(mdata, args, seed: int, overrides: dict) -> tuple[pd.DataFrame, p
     rows = []
     for predictor, row in table.iterrows():
         kind = "model" if predictor in models else "baseline"
-        for column, (task, _) in COLUMNS.items():
+        for column, task in TRANSLATION_SCORES:
             if row.get(task) != "translation" or pd.isna(row.get(column)):
                 continue
             rows.append(

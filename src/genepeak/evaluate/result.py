@@ -68,6 +68,16 @@ TRANSLATION_SCORES = (
     ("gene_pearson_per_gene", "gene_task"),
 )
 
+_AGAINST_COLUMNS = (
+    "score",
+    "label",
+    "model",
+    "model_value",
+    "baseline",
+    "baseline_value",
+    "margin",
+)
+
 
 def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
     """Each model against the strongest baseline, for each translation score.
@@ -102,16 +112,6 @@ def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
             )
     return pd.DataFrame(rows, columns=list(_AGAINST_COLUMNS))
 
-
-_AGAINST_COLUMNS = (
-    "score",
-    "label",
-    "model",
-    "model_value",
-    "baseline",
-    "baseline_value",
-    "margin",
-)
 
 #: Columns of the per-latent table, with which way is better (all higher).
 LATENT_COLUMNS = (
