@@ -1,4 +1,5 @@
-"""A 2-process CPU DDP run (Lightning, gloo) trains the same model as a single process."""
+"""A 2-process CPU DDP run (Lightning, gloo), from memory or streaming from a prepared file,
+trains the same model as a single process in memory."""
 
 import os
 import subprocess
@@ -7,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import genepeak
@@ -29,16 +31,24 @@ import sys
 from synthetic_mdata import make_prepared_mdata
 from genepeak.models import GPG
 
-model = GPG(make_prepared_mdata(), devices=2, strategy="ddp", **{settings!r})
+if len(sys.argv) > 2:  # train from the prepared file: every process streams its own batches
+    model = GPG.from_h5mu(sys.argv[2], devices=2, strategy="ddp", **{settings!r})
+else:
+    model = GPG(make_prepared_mdata(), devices=2, strategy="ddp", **{settings!r})
 model.train(out_dir=sys.argv[1])
 """
 
 
-def test_two_process_ddp_matches_single_process(tmp_path):
+@pytest.mark.parametrize("source", ["memory", "file"])
+def test_two_process_ddp_matches_single_process(tmp_path, source):
     from synthetic_mdata import make_prepared_mdata
 
     script = tmp_path / "train_ddp.py"
     script.write_text(textwrap.dedent(SCRIPT.format(settings=SETTINGS)))
+    extra = []
+    if source == "file":
+        make_prepared_mdata().write_h5mu(tmp_path / "prepared.h5mu")
+        extra = [str(tmp_path / "prepared.h5mu")]
     env = {
         **os.environ,
         "GENEPEAK_QUIET": "1",
@@ -47,7 +57,7 @@ def test_two_process_ddp_matches_single_process(tmp_path):
         ),
     }
     result = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "ddp")],
+        [sys.executable, str(script), str(tmp_path / "ddp"), *extra],
         env=env,
         capture_output=True,
         text=True,
