@@ -111,6 +111,7 @@ def test_metrics_table_handles_strings_and_missing_values():
 
 
 def test_the_report_says_plainly_whether_a_model_beats_the_baselines():
+    from genepeak.evaluate.result import against_baselines
     from genepeak.report.html import _against_baselines
 
     table = pd.DataFrame(
@@ -123,7 +124,17 @@ def test_the_report_says_plainly_whether_a_model_beats_the_baselines():
         },
         index=["gpg", "dual", "reduced_rank_ridge"],
     )
-    (peaks, peaks_lost), (genes, genes_lost) = _against_baselines(table)
+    rows = against_baselines(table).to_dict("records")
+    (peaks, peaks_lost), (genes, genes_lost) = _against_baselines(rows)
     assert peaks_lost and "no model beats the baselines" in peaks
     assert "reduced_rank_ridge (0.5800)" in peaks and "gpg (0.5700)" in peaks
     assert not genes_lost and "dual (0.1300), beats every baseline" in genes
+    # the results section writes what evaluate stored in metrics['_run'], as warnings on a loss
+    from genepeak.report.html import _results_body
+
+    evaluation = SimpleNamespace(
+        metrics={"_run": {"against_baselines": rows}}, table=table, skipped={}
+    )
+    body = _results_body(evaluation, table["kind"].to_dict())
+    assert body.count("no model beats the baselines") == 1
+    assert body.count("beats every baseline") == 1

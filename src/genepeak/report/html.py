@@ -312,29 +312,35 @@ def _results_body(evaluation, kinds: Mapping[str, str]) -> str:
         "latent of each model (all latents below)."
     )
     body += note(CEILING_NOTE)
-    for sentence, lost in _against_baselines(evaluation.table):
+    for sentence, lost in _against_baselines(
+        evaluation.metrics.get("_run", {}).get("against_baselines", [])
+    ):
         body += note(sentence, warn=lost)
     for name, message in evaluation.skipped.items():
         body += note(f"{name}: {message}", warn=True)
     return body
 
 
-def _against_baselines(table: pd.DataFrame) -> list[tuple[str, bool]]:
-    """One plain sentence per translation score: does the best model beat every baseline?"""
-    from genepeak.evaluate.result import against_baselines
+def _against_baselines(rows: Sequence[Mapping]) -> list[tuple[str, bool]]:
+    """One plain sentence per translation score: does the best model beat every baseline?
 
-    sentences = []
-    best = against_baselines(table).drop_duplicates("score")  # best model first per score
-    for row in best.itertuples():
-        model = f"{row.model} ({row.model_value:.4f})"
-        baseline = f"{row.baseline} ({row.baseline_value:.4f})"
-        if row.margin > 0:
-            text = f"{row.label}: the best model, {model}, beats every baseline; the strongest"
-            text += f" is {baseline}, {row.margin:.4f} behind."
+    ``rows``: ``metrics['_run']['against_baselines']`` (``evaluate.result.against_baselines``,
+    best model first per score).
+    """
+    sentences, seen = [], set()
+    for row in rows:
+        if row["score"] in seen:
+            continue
+        seen.add(row["score"])
+        model = f"{row['model']} ({row['model_value']:.4f})"
+        baseline = f"{row['baseline']} ({row['baseline_value']:.4f})"
+        if row["margin"] > 0:
+            text = f"{row['label']}: the best model, {model}, beats every baseline; the strongest"
+            text += f" is {baseline}, {row['margin']:.4f} behind."
         else:
-            text = f"{row.label}: no model beats the baselines. The strongest baseline, "
-            text += f"{baseline}, is {-row.margin:.4f} ahead of the best model, {model}."
-        sentences.append((text, row.margin <= 0))
+            text = f"{row['label']}: no model beats the baselines. The strongest baseline, "
+            text += f"{baseline}, is {-row['margin']:.4f} ahead of the best model, {model}."
+        sentences.append((text, row["margin"] <= 0))
     return sentences
 
 
