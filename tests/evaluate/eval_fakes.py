@@ -76,10 +76,6 @@ def make_typed_mdata(
     the slope's sign flipping between types, so only a model that learns within-type
     variation ranks the cells of one type. ``mdata.obs['leiden']`` is the true type.
     """
-    import anndata as ad
-    import mudata as md
-    import scipy.sparse as sp
-
     rng = np.random.default_rng(seed)
     n_types = len(type_sizes)
     types = np.repeat(np.arange(n_types), type_sizes)
@@ -95,23 +91,35 @@ def make_typed_mdata(
     slopes = rng.choice([-3.0, 3.0], size=(n_types, n_peaks - 8))
     logits[:, 8:] = slopes[types] * u[:, None]
     counts_atac = (rng.random((n, n_peaks)) < 1 / (1 + np.exp(-logits))).astype(np.float32)
-    names = [f"cell{i}" for i in range(n)]
-    labels = pd.Categorical([f"t{t}" for t in types])
+    mdata = paired_counts_mdata(counts_rna, counts_atac, [f"t{t}" for t in types])
+    mdata.obs["u"] = u
+    return mdata
+
+
+def paired_counts_mdata(counts_rna: np.ndarray, counts_atac: np.ndarray, labels):
+    """A MuData of raw counts (``layers['counts']``) and their log1p (``X``) for RNA and ATAC,
+    cells ``cell0..``, genes ``G0..``, peaks on chr1; ``obs['leiden']`` = ``labels``."""
+    import anndata as ad
+    import mudata as md
+    import scipy.sparse as sp
+
+    names = [f"cell{i}" for i in range(len(counts_rna))]
+    labels = pd.Categorical(labels)
     rna = ad.AnnData(
         X=sp.csr_matrix(np.log1p(counts_rna)),
         obs=pd.DataFrame({"leiden": labels}, index=names),
-        var=pd.DataFrame(index=[f"G{i}" for i in range(n_genes)]),
+        var=pd.DataFrame(index=[f"G{i}" for i in range(counts_rna.shape[1])]),
     )
     rna.layers["counts"] = sp.csr_matrix(counts_rna)
+    peaks = [f"chr1:{i * 1000}-{i * 1000 + 500}" for i in range(counts_atac.shape[1])]
     atac = ad.AnnData(
         X=sp.csr_matrix(np.log1p(counts_atac)),
         obs=pd.DataFrame(index=names),
-        var=pd.DataFrame(index=[f"chr1:{i * 1000}-{i * 1000 + 500}" for i in range(n_peaks)]),
+        var=pd.DataFrame(index=peaks),
     )
     atac.layers["counts"] = sp.csr_matrix(counts_atac)
     mdata = md.MuData({"rna": rna, "atac": atac})
     mdata.obs["leiden"] = labels
-    mdata.obs["u"] = u
     return mdata
 
 

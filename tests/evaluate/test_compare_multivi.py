@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from bench_scripts import load_benchmark
 
+from expected_names import TRANSLATION_BASELINES
+
 
 @pytest.fixture(scope="module")
 def compare():
@@ -53,13 +55,5 @@ def test_baseline_scores_on_the_same_test_cells(compare, tiny_mdata):
     labels = tiny_mdata.obs["leiden"].astype(str).to_numpy()
     split = stratified_split(tiny_mdata.obs_names, labels, 0.1, 0.2, 0)
     table = compare.baseline_scores(tiny_mdata, split, "leiden", seed=0)
-    translators = [
-        "mean",
-        "knn",
-        "ridge",
-        "reduced_rank_ridge",
-        "cluster_profile",
-        "per_type_ridge",
-    ]
-    assert list(table["baseline"]) == translators
+    assert list(table["baseline"]) == list(TRANSLATION_BASELINES)
     assert table.set_index("baseline").loc["mean", "auroc_per_peak"] == pytest.approx(0.5)

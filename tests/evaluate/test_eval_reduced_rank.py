@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from eval_fakes import make_typed_mdata, typed_split
+from eval_fakes import make_typed_mdata, paired_counts_mdata, typed_split
 
 from genepeak.config import EvaluateConfig
 from genepeak.errors import ConfigError
@@ -17,34 +17,13 @@ CONFIG = EvaluateConfig(n_pcs=10, compute_umap=False, reduced_ranks=[1, 2, 4])
 
 def low_rank_mdata(n_cells: int = 400, n_genes: int = 60, n_peaks: int = 300, seed: int = 0):
     """Two hidden factors drive every gene and every peak; each peak alone is a noisy 0/1."""
-    import anndata as ad
-    import mudata as md
-    import pandas as pd
-    import scipy.sparse as sp
-
     rng = np.random.default_rng(seed)
     factors = rng.normal(size=(n_cells, 2))
     log_rate = 1.0 + factors @ rng.normal(0, 0.6, size=(2, n_genes))
     counts_rna = rng.poisson(np.exp(log_rate)).astype(np.float32)
     logits = -1.5 + factors @ rng.normal(0, 0.8, size=(2, n_peaks))
     counts_atac = (rng.random((n_cells, n_peaks)) < 1 / (1 + np.exp(-logits))).astype(np.float32)
-    names = [f"cell{i}" for i in range(n_cells)]
-    labels = pd.Categorical(np.where(factors[:, 0] > 0, "a", "b"))
-    rna = ad.AnnData(
-        X=sp.csr_matrix(np.log1p(counts_rna)),
-        obs=pd.DataFrame({"leiden": labels}, index=names),
-        var=pd.DataFrame(index=[f"G{i}" for i in range(n_genes)]),
-    )
-    rna.layers["counts"] = sp.csr_matrix(counts_rna)
-    atac = ad.AnnData(
-        X=sp.csr_matrix(counts_atac),
-        obs=pd.DataFrame(index=names),
-        var=pd.DataFrame(index=[f"chr1:{i * 1000}-{i * 1000 + 500}" for i in range(n_peaks)]),
-    )
-    atac.layers["counts"] = sp.csr_matrix(counts_atac)
-    mdata = md.MuData({"rna": rna, "atac": atac})
-    mdata.obs["leiden"] = labels
-    return mdata
+    return paired_counts_mdata(counts_rna, counts_atac, np.where(factors[:, 0] > 0, "a", "b"))
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from eval_fakes import FakeModel
 
+from expected_names import TRANSLATION_BASELINES
 from genepeak.config import EvaluateConfig
 from genepeak.errors import InputError
 from genepeak.evaluate import HEADLINE, LATENT_COLUMNS, evaluate
@@ -42,17 +43,9 @@ def result(fake_model):
 def test_metrics_json_has_every_metric_for_every_predictor(result, tmp_path):
     path = result.to_json(tmp_path / "out" / "metrics.json")
     metrics = json.loads(path.read_text())
-    baselines = {
-        "mean",
-        "knn",
-        "ridge",
-        "reduced_rank_ridge",
-        "cluster_profile",
-        "per_type_ridge",
-        "pca",
-    }
+    baselines = {*TRANSLATION_BASELINES, "pca"}
     assert set(metrics) == {"fake", "_run"} | baselines
-    for name in set(baselines) - {"pca"} | {"fake"}:
+    for name in ("fake", *TRANSLATION_BASELINES):
         for key in PEAK_KEYS:
             assert key in metrics[name]["peaks"], (name, key)
         for key in GENE_KEYS:
@@ -71,16 +64,7 @@ def test_metrics_json_has_every_metric_for_every_predictor(result, tmp_path):
 
 def test_table_rows_columns_and_expected_orderings(result):
     table = result.table
-    assert list(table.index) == [
-        "fake",
-        "mean",
-        "knn",
-        "ridge",
-        "reduced_rank_ridge",
-        "cluster_profile",
-        "per_type_ridge",
-        "pca",
-    ]
+    assert list(table.index) == ["fake", *TRANSLATION_BASELINES, "pca"]
     assert [h.column for h in HEADLINE] == [
         c for c in table.columns if c in {h.column for h in HEADLINE}
     ]
