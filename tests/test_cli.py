@@ -53,7 +53,8 @@ def test_train_then_explain_from_the_command_line(prepared, capsys):
         f"data: {data}\nout: {root / 'gpg'}\npreset: small-gpg\n"
         "model: {latent_dim: 8, hidden: [64]}\ntrain: {epochs: 4, batch_size: 64}\n"
     )
-    assert main(["train", "--config", str(config)]) == 0
+    # --stream: minibatches read from the file; explain then loads the data itself
+    assert main(["train", "--config", str(config), "--stream"]) == 0
     saved = root / "gpg"
     assert (saved / "model.safetensors").is_file()
     assert (saved / "data_path.txt").read_text().strip() == str(data.resolve())

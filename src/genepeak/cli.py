@@ -77,6 +77,8 @@ def _train(args: argparse.Namespace) -> None:
         train_overrides["strategy"] = args.strategy
     if args.resume:
         config["resume"] = True
+    if args.stream:
+        config["stream"] = True
     model = fit_from_config(config)
     print(f"trained {type(model).__name__}; saved to {config.get('out')}")
 
@@ -250,6 +252,9 @@ def _add_train(sub) -> None:
     p.add_argument("--devices", type=int, help="number of devices (DDP when > 1)")
     p.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint")
+    p.add_argument(
+        "--stream", action="store_true", help="read minibatches from the file (more cells than RAM)"
+    )
     p.set_defaults(func=_train)
 
 

@@ -126,6 +126,28 @@ def test_fit_from_config(tiny_mdata, tmp_path):
         fit_from_config({**config, "preset": "tiny"})
     with pytest.raises(InputError, match="does not exist"):
         fit_from_config({**config, "data": str(tmp_path / "missing.h5mu")})
+    with pytest.raises(ConfigError, match="stream: expected true or false"):
+        fit_from_config({**config, "stream": "yes"})
+
+
+def test_fit_from_config_streams_from_the_file(tiny_mdata, tmp_path):
+    path = tmp_path / "data.h5mu"
+    tiny_mdata.write(path)
+    config = {
+        "data": str(path),
+        "out": str(tmp_path / "model"),
+        "preset": "small-gpg",
+        "model": {"latent_dim": 8, "hidden": [16]},
+        "train": {"epochs": 2, "batch_size": 64},
+    }
+    streamed = fit_from_config({**config, "stream": True})
+    assert streamed.source == path and streamed.mdata.mod["rna"].X is None
+    memory = fit_from_config({**config, "out": str(tmp_path / "memory")})
+    assert memory.source is None
+    test = memory.split["test"]
+    np.testing.assert_array_equal(
+        streamed.predict_peaks(cells=test), memory.predict_peaks(cells=test)
+    )
 
 
 def test_config_errors(tiny_mdata):

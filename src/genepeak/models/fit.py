@@ -10,7 +10,7 @@ from genepeak.config import ModelConfig, TrainConfig, merged
 from genepeak.errors import ConfigError, InputError
 from genepeak.models.registry import PRESET_NAMES, REGISTRY, preset_by_name
 
-FIT_KEYS = ("data", "out", "preset", "model", "train", "resume")
+FIT_KEYS = ("data", "out", "preset", "model", "train", "resume", "stream")
 __all__ = ["PRESET_NAMES", "configs_from_mapping", "fit_from_config", "record_data_path"]
 #: written into a model folder: the prepared .h5mu it was trained on (for `genepeak explain`)
 DATA_PATH_FILE = "data_path.txt"
@@ -37,7 +37,9 @@ def fit_from_config(config: dict[str, Any]):
 
     Keys: ``data`` (path), ``out`` (model folder), ``preset`` (gpg, pgp, dual, small-gpg,
     small-pgp, small-dual; optional), ``model`` (ModelConfig options), ``train`` (TrainConfig
-    options), ``resume`` (bool). Returns the trained model.
+    options), ``resume`` (bool), ``stream`` (bool: read each minibatch from the file instead of
+    loading the matrices, for more cells than memory holds; ``Model.from_h5mu``). Returns the
+    trained model.
     """
     import mudata
 
@@ -49,16 +51,19 @@ def fit_from_config(config: dict[str, Any]):
     for key in ("data", "out"):
         if not isinstance(config.get(key), str | Path):
             raise ConfigError(f"{key}: expected a path (string), got {config.get(key)!r}")
-    resume = config.get("resume", False)
-    if not isinstance(resume, bool):
-        raise ConfigError(f"resume: expected true or false, got {resume!r}")
+    for key in ("resume", "stream"):
+        if not isinstance(config.get(key, False), bool):
+            raise ConfigError(f"{key}: expected true or false, got {config[key]!r}")
     model_config, train_config = configs_from_mapping(config)
     path = Path(config["data"])
     if not path.is_file():
         raise InputError(f"data: {path} does not exist; prepare one with `genepeak prepare`")
-    mdata = mudata.read_h5mu(path)
     cls = REGISTRY[model_config.architecture].model_class
-    model = cls(mdata, model_config=model_config, train_config=train_config)
-    model.train(out_dir=config["out"], resume=resume)
+    configs = dict(model_config=model_config, train_config=train_config)
+    if config.get("stream", False):
+        model = cls.from_h5mu(path, **configs)
+    else:
+        model = cls(mudata.read_h5mu(path), **configs)
+    model.train(out_dir=config["out"], resume=config.get("resume", False))
     record_data_path(config["out"], path)
     return model
