@@ -191,6 +191,32 @@ def test_against_baselines_ranks_translations_only_and_names_the_strongest_basel
     assert (genes["model"], genes["baseline"]) == ("pgp", "reduced_rank_ridge")
     assert genes["margin"] == pytest.approx(-0.01)
     assert against_baselines(table[table["kind"] == "baseline"]).empty
+    # without a usable 'mean' row there is no floor to measure the gain from
+    assert rows["share_of_gain"].isna().all()
+
+
+def test_against_baselines_measures_each_model_from_the_mean_baselines_floor():
+    from genepeak.evaluate.result import against_baselines
+
+    table = pd.DataFrame(
+        {
+            "kind": ["model", "model", "baseline", "baseline"],
+            "peak_task": ["translation"] * 4,
+            "gene_task": ["translation"] * 4,
+            "peak_auroc_per_peak": [0.56, 0.505, 0.58, 0.50],
+            "gene_pearson_per_gene": [0.09, 0.004, 0.10, 0.0],
+        },
+        index=["gpg", "dual", "reduced_rank_ridge", "mean"],
+    )
+    rows = against_baselines(table).set_index(["score", "model"])
+    auroc = rows.loc[("peak_auroc_per_peak", "gpg")]
+    assert auroc["mean_value"] == 0.5 and auroc["share_of_gain"] == pytest.approx(0.75)
+    assert rows.loc[("peak_auroc_per_peak", "dual"), "share_of_gain"] == pytest.approx(0.0625)
+    assert rows.loc[("gene_pearson_per_gene", "dual"), "share_of_gain"] == pytest.approx(0.04)
+    # a floor no baseline rises above gives no share
+    flat = table.assign(peak_auroc_per_peak=[0.56, 0.505, 0.50, 0.50])
+    flat_rows = against_baselines(flat).set_index(["score", "model"])
+    assert np.isnan(flat_rows.loc[("peak_auroc_per_peak", "gpg"), "share_of_gain"])
 
 
 def test_metrics_json_says_how_each_model_fares_against_the_strongest_baseline(result):

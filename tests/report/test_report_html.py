@@ -138,3 +138,26 @@ def test_the_report_says_plainly_whether_a_model_beats_the_baselines():
     body = _results_body(evaluation, table["kind"].to_dict())
     assert body.count("no model beats the baselines") == 1
     assert body.count("beats every baseline") == 1
+    assert "learned almost nothing" not in body  # no 'mean' row: no floor to judge from
+
+
+def test_the_report_warns_when_a_model_learned_almost_nothing():
+    from genepeak.evaluate.result import against_baselines
+    from genepeak.report.html import _against_baselines
+
+    table = pd.DataFrame(
+        {
+            "kind": ["model", "model", "baseline", "baseline"],
+            "peak_task": ["translation"] * 4,
+            "gene_task": ["translation"] * 4,
+            "peak_auroc_per_peak": [0.57, 0.519, 0.58, 0.50],
+            "gene_pearson_per_gene": [0.09, 0.005, 0.10, 0.0],
+        },
+        index=["gpg", "dual", "reduced_rank_ridge", "mean"],
+    )
+    rows = against_baselines(table).to_dict("records")
+    warnings = [text for text, warn in _against_baselines(rows) if "almost nothing" in text]
+    # dual reaches 5% of the ridge's Pearson gain (warned) and 24% of its AUROC gain (not)
+    assert len(warnings) == 1 and warnings[0].startswith("dual learned almost nothing")
+    assert "0.0050, against 0.0000 for the training mean" in warnings[0]
+    assert "5% of that baseline's gain" in warnings[0]

@@ -76,7 +76,14 @@ _AGAINST_COLUMNS = (
     "baseline",
     "baseline_value",
     "margin",
+    "mean_value",
+    "share_of_gain",
 )
+#: the baseline that knows nothing of the cell (training mean / open fraction): the floor
+NO_INFORMATION_BASELINE = "mean"
+#: below this share of the strongest baseline's gain over that floor, a model has learned
+#: almost nothing cell-specific (a translation stuck at the mean profile)
+LEARNED_LITTLE_SHARE = 0.1
 
 
 def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
@@ -85,6 +92,9 @@ def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
     ``table`` is ``EvaluationResult.table`` (a ``kind`` column, the task columns). Only rows
     that translate for that score count (a reconstruction saw its target). One row per score
     and model, best model first; ``margin`` > 0 means the model beats every baseline.
+    ``share_of_gain`` is how much of the strongest baseline's gain over the ``mean`` baseline
+    (``mean_value``, the floor of a predictor that knows nothing of the cell) the model
+    reaches: 1 ties that baseline, 0 is the floor; NaN without a usable ``mean`` row.
     """
     labels = {h.column: h.label for h in HEADLINE}
     rows = []
@@ -98,6 +108,8 @@ def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
         if models.empty or baselines.empty:
             continue
         baseline = baselines.idxmax()
+        floor = float(baselines.get(NO_INFORMATION_BASELINE, np.nan))
+        gain = float(baselines[baseline]) - floor
         for model, value in models.sort_values(ascending=False).items():
             rows.append(
                 dict(
@@ -108,6 +120,8 @@ def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
                     baseline=baseline,
                     baseline_value=float(baselines[baseline]),
                     margin=float(value - baselines[baseline]),
+                    mean_value=floor,
+                    share_of_gain=float(value - floor) / gain if gain > 0 else np.nan,
                 )
             )
     return pd.DataFrame(rows, columns=list(_AGAINST_COLUMNS))

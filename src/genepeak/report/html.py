@@ -341,7 +341,27 @@ def _against_baselines(rows: Sequence[Mapping]) -> list[tuple[str, bool]]:
             text = f"{row['label']}: no model beats the baselines. The strongest baseline, "
             text += f"{baseline}, is {-row['margin']:.4f} ahead of the best model, {model}."
         sentences.append((text, row["margin"] <= 0))
-    return sentences
+    return sentences + [(_learned_little(row), True) for row in rows if _stuck(row)]
+
+
+def _stuck(row: Mapping) -> bool:
+    """Whether a model reached less than ``LEARNED_LITTLE_SHARE`` of the baseline's gain."""
+    from genepeak.evaluate.result import LEARNED_LITTLE_SHARE
+
+    share = row.get("share_of_gain")
+    return share is not None and math.isfinite(share) and share < LEARNED_LITTLE_SHARE
+
+
+def _learned_little(row: Mapping) -> str:
+    """The warning for a model stuck near the floor of a predictor that knows nothing."""
+    return (
+        f"{row['model']} learned almost nothing cell-specific for {row['label']}: "
+        f"{row['model_value']:.4f}, against {row['mean_value']:.4f} for the training mean "
+        f"and {row['baseline_value']:.4f} for {row['baseline']}, "
+        f"{max(row['share_of_gain'], 0.0):.0%} of that baseline's gain over the mean. Its "
+        "translation may be stuck at the mean profile: look at its training curve, and train "
+        "it longer or with a higher learning rate."
+    )
 
 
 def _latent_section(evaluation, kinds: Mapping[str, str]) -> Section | None:
