@@ -192,7 +192,7 @@ def test_against_baselines_ranks_translations_only_and_names_the_strongest_basel
     assert genes["margin"] == pytest.approx(-0.01)
     assert against_baselines(table[table["kind"] == "baseline"]).empty
     # without a usable 'mean' row there is no floor to measure the gain from
-    assert rows["share_of_gain"].isna().all()
+    assert rows["share_of_gain"].isna().all() and not rows["learned_little"].any()
 
 
 def test_against_baselines_measures_each_model_from_the_mean_baselines_floor():
@@ -213,6 +213,12 @@ def test_against_baselines_measures_each_model_from_the_mean_baselines_floor():
     assert auroc["mean_value"] == 0.5 and auroc["share_of_gain"] == pytest.approx(0.75)
     assert rows.loc[("peak_auroc_per_peak", "dual"), "share_of_gain"] == pytest.approx(0.0625)
     assert rows.loc[("gene_pearson_per_gene", "dual"), "share_of_gain"] == pytest.approx(0.04)
+    assert rows["learned_little"].to_dict() == {
+        ("peak_auroc_per_peak", "gpg"): False,
+        ("peak_auroc_per_peak", "dual"): True,
+        ("gene_pearson_per_gene", "gpg"): False,
+        ("gene_pearson_per_gene", "dual"): True,
+    }
     # a floor no baseline rises above gives no share
     flat = table.assign(peak_auroc_per_peak=[0.56, 0.505, 0.50, 0.50])
     flat_rows = against_baselines(flat).set_index(["score", "model"])

@@ -78,6 +78,7 @@ _AGAINST_COLUMNS = (
     "margin",
     "mean_value",
     "share_of_gain",
+    "learned_little",
 )
 #: the baseline that knows nothing of the cell (training mean / open fraction): the floor
 NO_INFORMATION_BASELINE = "mean"
@@ -95,6 +96,7 @@ def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
     ``share_of_gain`` is how much of the strongest baseline's gain over the ``mean`` baseline
     (``mean_value``, the floor of a predictor that knows nothing of the cell) the model
     reaches: 1 ties that baseline, 0 is the floor; NaN without a usable ``mean`` row.
+    ``learned_little``: that share is below ``LEARNED_LITTLE_SHARE``.
     """
     labels = {h.column: h.label for h in HEADLINE}
     rows = []
@@ -111,6 +113,7 @@ def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
         floor = float(baselines.get(NO_INFORMATION_BASELINE, np.nan))
         gain = float(baselines[baseline]) - floor
         for model, value in models.sort_values(ascending=False).items():
+            share = float(value - floor) / gain if gain > 0 else np.nan
             rows.append(
                 dict(
                     score=column,
@@ -121,7 +124,8 @@ def against_baselines(table: pd.DataFrame) -> pd.DataFrame:
                     baseline_value=float(baselines[baseline]),
                     margin=float(value - baselines[baseline]),
                     mean_value=floor,
-                    share_of_gain=float(value - floor) / gain if gain > 0 else np.nan,
+                    share_of_gain=share,
+                    learned_little=bool(share < LEARNED_LITTLE_SHARE),
                 )
             )
     return pd.DataFrame(rows, columns=list(_AGAINST_COLUMNS))

@@ -341,15 +341,7 @@ def _against_baselines(rows: Sequence[Mapping]) -> list[tuple[str, bool]]:
             text = f"{row['label']}: no model beats the baselines. The strongest baseline, "
             text += f"{baseline}, is {-row['margin']:.4f} ahead of the best model, {model}."
         sentences.append((text, row["margin"] <= 0))
-    return sentences + [(_learned_little(row), True) for row in rows if _stuck(row)]
-
-
-def _stuck(row: Mapping) -> bool:
-    """Whether a model reached less than ``LEARNED_LITTLE_SHARE`` of the baseline's gain."""
-    from genepeak.evaluate.result import LEARNED_LITTLE_SHARE
-
-    share = row.get("share_of_gain")
-    return share is not None and math.isfinite(share) and share < LEARNED_LITTLE_SHARE
+    return sentences + [(_learned_little(row), True) for row in rows if row.get("learned_little")]
 
 
 def _learned_little(row: Mapping) -> str:
