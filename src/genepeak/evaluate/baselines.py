@@ -225,6 +225,30 @@ class _Baseline:
         open_train = Embeddings._open(mdata, train)
         return open_train, Embeddings._rna(mdata, train)
 
+    def _directions(self, mdata) -> dict[str, tuple]:
+        """Both translations' training and validation data, for baselines that choose a
+        setting on validation cells: ``{"peaks": ..., "genes": ...}``, each ``(x, y, x_val,
+        y_val, bounds)`` (RNA-PCA -> openness in [0, 1]; ATAC-LSI -> ``rna.X``, at least 0)."""
+        emb = self._embeddings(mdata)
+        train, val = self.split["train"], self.split["val"]
+        open_train, rna_train = self._train_targets(mdata)
+        return {
+            "peaks": (
+                emb.rna(mdata, train),
+                open_train,
+                emb.rna(mdata, val),
+                _data.peaks_open(mdata, val).astype(np.float32),
+                (0.0, 1.0),
+            ),
+            "genes": (
+                emb.atac(mdata, train),
+                rna_train,
+                emb.atac(mdata, val),
+                _data.gene_values(mdata, val),
+                (0.0, None),
+            ),
+        }
+
     def _cells(self, mdata, cells):
         mdata = self.mdata if mdata is None else mdata
         cells = self.split["test"] if cells is None else np.asarray(cells).astype(str)
@@ -363,23 +387,9 @@ class ReducedRankRidgeBaseline(RidgeBaseline):
     name = "reduced_rank_ridge"
 
     def fit(self, mdata) -> None:
-        emb = self._embeddings(mdata)
-        train, val = self.split["train"], self.split["val"]
-        open_train, rna_train = self._train_targets(mdata)
-        self.peak_model, self.peak_rank = self._fit_direction(
-            emb.rna(mdata, train),
-            open_train,
-            emb.rna(mdata, val),
-            _data.peaks_open(mdata, val).astype(np.float32),
-            (0.0, 1.0),
-        )
-        self.gene_model, self.gene_rank = self._fit_direction(
-            emb.atac(mdata, train),
-            rna_train,
-            emb.atac(mdata, val),
-            _data.gene_values(mdata, val),
-            (0.0, None),
-        )
+        directions = self._directions(mdata)
+        self.peak_model, self.peak_rank = self._fit_direction(*directions["peaks"])
+        self.gene_model, self.gene_rank = self._fit_direction(*directions["genes"])
 
     def _fit_direction(self, x, y, x_val, y_val, bounds):
         """``((x_mean, coef, y_mean), chosen rank)``."""
@@ -485,29 +495,16 @@ class PerTypeRidgeBaseline(_Baseline):
     name = "per_type_ridge"
 
     def fit(self, mdata) -> None:
-        emb, clusters = self._embeddings(mdata), self._clusters(mdata)
-        train, val = self.split["train"], self.split["val"]
-        open_train, rna_train = self._train_targets(mdata)
+        clusters, val = self._clusters(mdata), self.split["val"]
+        directions = self._directions(mdata)
         self.peak_models, self.peak_alpha = self._fit_direction(
-            emb.rna(mdata, train),
-            open_train,
-            clusters.train_labels,
-            emb.rna(mdata, val),
-            _data.peaks_open(mdata, val).astype(np.float32),
-            clusters.rna(mdata, val),
-            (0.0, 1.0),
+            *directions["peaks"], clusters.train_labels, clusters.rna(mdata, val)
         )
         self.gene_models, self.gene_alpha = self._fit_direction(
-            emb.atac(mdata, train),
-            rna_train,
-            clusters.train_labels,
-            emb.atac(mdata, val),
-            _data.gene_values(mdata, val),
-            clusters.atac(mdata, val),
-            (0.0, None),
+            *directions["genes"], clusters.train_labels, clusters.atac(mdata, val)
         )
 
-    def _fit_direction(self, x, y, labels, x_val, y_val, val_labels, bounds):
+    def _fit_direction(self, x, y, x_val, y_val, bounds, labels, val_labels):
         """``({cluster or None: (x_mean, coef, y_mean)}, chosen alpha)``; ``None``: global."""
         config = self.config
         models = {None: _ridge(x, y, config.ridge_alpha)}
