@@ -1,6 +1,7 @@
 """Save / load, checkpoints and resume, fit_from_config, and every bad-input error."""
 
 import json
+from pathlib import Path
 
 import mudata as md
 import numpy as np
@@ -102,16 +103,22 @@ def test_early_stopping(tiny_mdata):
     assert len(model.history) == 3  # no improvement after epoch 1 with a frozen model
 
 
-def test_fit_from_config(tiny_mdata, tmp_path):
+@pytest.fixture
+def fit_config(tiny_mdata, tmp_path):
+    """A ``genepeak train`` mapping on the tiny data written to disk (small-pgp preset)."""
     path = tmp_path / "data.h5mu"
     tiny_mdata.write(path)
-    config = {
+    return {
         "data": str(path),
         "out": str(tmp_path / "model"),
         "preset": "small-pgp",
         "model": {"latent_dim": 8, "hidden": [16]},
         "train": {"epochs": 2, "batch_size": 64},
     }
+
+
+def test_fit_from_config(tiny_mdata, tmp_path, fit_config):
+    config = fit_config
     model = fit_from_config(config)
     assert isinstance(model, PGP) and model.model_config.activation == "tanh"
     assert model.train_config.lr == 1e-3 and model.train_config.epochs == 2
@@ -130,18 +137,10 @@ def test_fit_from_config(tiny_mdata, tmp_path):
         fit_from_config({**config, "stream": "yes"})
 
 
-def test_fit_from_config_streams_from_the_file(tiny_mdata, tmp_path):
-    path = tmp_path / "data.h5mu"
-    tiny_mdata.write(path)
-    config = {
-        "data": str(path),
-        "out": str(tmp_path / "model"),
-        "preset": "small-gpg",
-        "model": {"latent_dim": 8, "hidden": [16]},
-        "train": {"epochs": 2, "batch_size": 64},
-    }
+def test_fit_from_config_streams_from_the_file(tmp_path, fit_config):
+    config = {**fit_config, "preset": "small-gpg"}
     streamed = fit_from_config({**config, "stream": True})
-    assert streamed.source == path and streamed.mdata.mod["rna"].X is None
+    assert streamed.source == Path(config["data"]) and streamed.mdata.mod["rna"].X is None
     memory = fit_from_config({**config, "out": str(tmp_path / "memory")})
     assert memory.source is None
     test = memory.split["test"]
