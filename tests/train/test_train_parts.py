@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from genepeak.train import loop
 from genepeak.train.data import CellData, CSRTensor, batch_rows
 from genepeak.train.schedule import beta_at
 from genepeak.train.split import stratified_split
@@ -159,3 +160,38 @@ def test_streamed_h5mu_names_what_is_missing(tiny_mdata, tmp_path):
         CellData.from_h5mu(path, names, ["GENE1", "NOPE"], tiny_mdata.mod["atac"].var_names)
     with pytest.raises(InputError, match=r"1 of 1 cells are not in .*data.h5mu:mod/rna/obs"):
         CellData.from_h5mu(path, ["ghost"], ["GENE1"], tiny_mdata.mod["atac"].var_names)
+
+
+def test_cpu_times_reads_total_idle_and_cpu_count(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text(
+        "cpu  100 5 20 300 10 1 2 3 7 0\n"
+        "cpu0 50 2 10 150 5 0 1 1 3 0\n"
+        "cpu1 50 3 10 150 5 1 1 2 4 0\n"
+        "intr 12345\n"
+    )
+    assert loop.cpu_times(str(stat)) == (441, 310, 2)
+    assert loop.cpu_times(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    ("busy", "load", "expected"),
+    [
+        (0.1, None, 4),  # an idle machine: every core, whatever this process did before
+        (2.6, None, 1),  # others keep most cores busy: what is left, rounded
+        (1.4, None, 3),
+        (9.0, None, 1),  # oversubscribed: never below one thread
+        (None, 2.0, 3),  # no /proc/stat: the load average, less this process
+    ],
+)
+def test_idle_cores_counts_what_others_use_now(monkeypatch, busy, load, expected):
+    monkeypatch.setattr(loop.os, "sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    monkeypatch.setattr(loop, "busy_cores", lambda seconds: busy)
+    monkeypatch.setattr(loop.os, "getloadavg", lambda: (load, load, load))
+    assert loop.idle_cores() == expected
+
+
+def test_busy_cores_measures_this_machine():
+    busy = loop.busy_cores(0.05)
+    cores = loop.cpu_times()[2]
+    assert busy is not None and 0.0 <= busy <= cores

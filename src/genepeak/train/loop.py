@@ -50,6 +50,8 @@ OBJECTIVE_RTOL = 1e-6
 CPU_BF16_MIN_WEIGHTS = 2**20
 #: below this many weights in the widest layer, CPU training uses one thread (measured)
 CPU_THREADS_MIN_WEIGHTS = 2**18
+#: seconds over which idle_cores watches the machine's CPU use
+IDLE_SAMPLE_S = 0.25
 
 
 def resolve_device(name: str) -> torch.device:
@@ -117,13 +119,46 @@ def set_threads(
 
 
 def idle_cores() -> int:
-    """Cores not busy with other processes (the 1-minute load average counts this one too)."""
-    cores = os.cpu_count() or 1
+    """Cores that no other process is busy on now (at least 1).
+
+    Sampled from ``/proc/stat`` over ``IDLE_SAMPLE_S`` while this process sleeps, so its own
+    earlier work (a model trained a moment ago) does not count, as it would in the 1-minute
+    load average; that average is the fallback where ``/proc/stat`` is missing.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    busy = busy_cores(IDLE_SAMPLE_S)
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0] - 1  # the average counts this process too
+        except (AttributeError, OSError):  # not available on this platform
+            return cores
+    return int(max(1, min(cores, round(cores - busy))))
+
+
+def busy_cores(seconds: float) -> float | None:
+    """Cores the whole machine kept busy over the next ``seconds`` (None without /proc/stat)."""
+    before = cpu_times()
+    if before is None:
+        return None
+    time.sleep(seconds)
+    after = cpu_times()
+    (total0, idle0, n_cpus), (total1, idle1, _) = before, after
+    if total1 <= total0:
+        return 0.0
+    return n_cpus * (1 - (idle1 - idle0) / (total1 - total0))
+
+
+def cpu_times(path: str = "/proc/stat") -> tuple[int, int, int] | None:
+    """``(total, idle, number of CPUs)`` jiffies of the machine, or None if unreadable."""
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on this platform
-        return cores
-    return int(max(1, min(cores, round(cores - load + 1))))
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    fields = [int(v) for v in lines[0].split()[1:9]]  # user .. steal; guest is inside user
+    n_cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    return sum(fields), fields[3] + fields[4], max(n_cpus, 1)
 
 
 def shuffle_generator(seed: int, epoch: int) -> torch.Generator:
