@@ -22,6 +22,8 @@ targets; ``--split default`` uses the usual 70/10/20 split, so each epoch also s
 validation cells (early stopping is switched off to run every epoch). The header names the
 hardware: CPU capability and whether it has native bf16 (on an AVX2-only CPU ``auto`` keeps
 float32, as bf16 matmuls there are emulated and ~500x slower), or the GPU's name.
+``floor_30_epochs_s`` is what 30 epochs cannot beat on this device: each linear weight's
+forward product and weight gradient for every cell, at the fastest matmul rate timed here.
 """
 
 from __future__ import annotations
@@ -229,6 +231,45 @@ def stream_benchmark(args, shape) -> None:
     print(pd.DataFrame(rows).to_string(index=False))
 
 
+def matmul_floor_s(module, n_cells: int, batch_size: int, device, dtype) -> float:
+    """Lower bound on one epoch's seconds: the dense matmul work at this device's best rate.
+
+    Every ``nn.Linear`` weight costs at least 4 flops per cell and epoch (forward product and
+    weight gradient; input gradients, the optimiser and everything elementwise come on top).
+    The rate is the fastest of the layers' own products at the batch size, either way round.
+    """
+    import torch
+
+    layers = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    weights = sum(m.weight.numel() for m in layers)
+    shapes = {(m.in_features, m.out_features) for m in layers}
+    rate = max(
+        matmul_rate(batch_size, k, n, device, dtype or torch.float32)
+        for shape in shapes
+        for k, n in (shape, shape[::-1])
+    )
+    return 4 * weights * n_cells / rate
+
+
+def matmul_rate(m: int, k: int, n: int, device, dtype, seconds: float = 0.2) -> float:
+    """Flops per second of an ``(m, k) @ (k, n)`` product, best of three timed runs."""
+    import torch
+
+    x = torch.randn(m, k, device=device, dtype=dtype)
+    w = torch.randn(k, n, device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    x @ w  # warm-up
+    best = 0.0
+    for _ in range(3):
+        repeats, start = 0, time.perf_counter()
+        while repeats == 0 or time.perf_counter() - start < seconds:
+            x @ w
+            sync()
+            repeats += 1
+        best = max(best, 2 * m * k * n * repeats / (time.perf_counter() - start))
+    return best
+
+
 def peak_memory_gib(device: str) -> float:
     if device.startswith("cuda"):
         import torch
@@ -312,6 +353,8 @@ def main() -> None:
         seconds = model.history["seconds"].to_numpy()
         steady = seconds[1:].mean() if len(seconds) > 1 else seconds[0]
         n_train = len(model.split["train"])
+        batch = model.train_config.batch_size or n_train
+        floor = matmul_floor_s(model.module, n_train, min(batch, n_train), device, dtype)
         rows.append(
             {
                 "model": name,
@@ -323,6 +366,7 @@ def main() -> None:
                 "cells_per_s": round(n_train / steady),
                 "total_s": round(total, 1),
                 "est_30_epochs_s": round(float(seconds[0]) + 29 * float(steady), 1),
+                "floor_30_epochs_s": round(30 * floor, 1),
                 # CPU seconds per epoch: with one thread, a figure other processes' load
                 # barely moves (wall time on a shared machine does)
                 "cpu_s_per_epoch": round(cpu_total / len(seconds), 2),
