@@ -7,6 +7,13 @@ TRANSLATION_BASELINES = (
     "knn",
     "ridge",
     "reduced_rank_ridge",
+    "reduced_rank_ridge_depth",
     "cluster_profile",
     "per_type_ridge",
 )
+
+#: Of those, the baselines that translate RNA -> ATAC only (no ATAC -> RNA genes).
+PEAK_ONLY_BASELINES = ("reduced_rank_ridge_depth",)
+
+#: The baselines that also translate ATAC -> RNA, in table order.
+GENE_BASELINES = tuple(n for n in TRANSLATION_BASELINES if n not in PEAK_ONLY_BASELINES)

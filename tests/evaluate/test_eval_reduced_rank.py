@@ -9,7 +9,11 @@ from eval_fakes import make_typed_mdata, paired_counts_mdata, typed_split
 from genepeak.config import EvaluateConfig
 from genepeak.errors import ConfigError
 from genepeak.evaluate import _data
-from genepeak.evaluate.baselines import ReducedRankRidgeBaseline, RidgeBaseline
+from genepeak.evaluate.baselines import (
+    DepthRidgeBaseline,
+    ReducedRankRidgeBaseline,
+    RidgeBaseline,
+)
 from genepeak.evaluate.metrics import auroc_columns
 
 CONFIG = EvaluateConfig(n_pcs=10, compute_umap=False, reduced_ranks=[1, 2, 4])
@@ -94,3 +98,54 @@ def test_reduced_rank_ridge_refuses_an_empty_or_zero_rank_grid(typed):
     for ranks in ([], [0, 2]):
         with pytest.raises(ConfigError, match="reduced_ranks"):
             ReducedRankRidgeBaseline(mdata, split, EvaluateConfig(n_pcs=10, reduced_ranks=ranks))
+
+
+def depth_mdata(n_cells: int = 600, n_genes: int = 200, n_peaks: int = 300, seed: int = 0):
+    """Two cell types; each cell's depth scales its RNA and ATAC counts alike. ``rna.X`` is
+    depth-normalised log1p, as prepared data is, so only the detected genes carry the depth."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    types = rng.integers(0, 2, n_cells)
+    depth = np.exp(rng.normal(0, 0.5, n_cells))
+    rates = np.exp(rng.normal(-1.0, 1.0, (2, n_genes)))
+    counts_rna = rng.poisson(depth[:, None] * rates[types]).astype(np.float32)
+    open_rate = np.exp(rng.normal(-2.0, 0.7, (2, n_peaks)))
+    p_open = 1 - np.exp(-depth[:, None] * open_rate[types])
+    counts_atac = (rng.random((n_cells, n_peaks)) < p_open).astype(np.float32)
+    mdata = paired_counts_mdata(counts_rna, counts_atac, np.where(types == 1, "a", "b"))
+    totals = counts_rna.sum(1, keepdims=True)
+    normalised = np.log1p(counts_rna / np.maximum(totals, 1) * np.median(totals))
+    mdata.mod["rna"].X = sp.csr_matrix(normalised.astype(np.float32))
+    return mdata
+
+
+def test_the_depth_ridge_beats_the_reduced_rank_ridge_when_depth_opens_peaks():
+    mdata = depth_mdata()
+    split = typed_split(mdata)
+    config = EvaluateConfig(n_pcs=10, compute_umap=False)
+    depth = DepthRidgeBaseline(mdata, split, config)
+    reduced = ReducedRankRidgeBaseline(mdata, split, config, embeddings=depth.embeddings)
+    test = split["test"]
+    observed = _data.peaks_open(mdata, test)
+
+    def auroc(baseline):
+        return float(np.nanmean(auroc_columns(observed, baseline.predict_peaks(mdata, cells=test))))
+
+    predicted = depth.predict_peaks(mdata, cells=test)
+    assert predicted.shape == observed.shape and 0 <= predicted.min() <= predicted.max() <= 1
+    assert auroc(depth) > auroc(reduced) + 0.02
+    assert depth.gene_task is None  # RNA -> ATAC only
+
+
+def test_detected_genes_ignore_stored_zeros():
+    import scipy.sparse as sp
+
+    from genepeak.evaluate.baselines import _detected
+
+    mdata = depth_mdata(n_cells=20, n_genes=5, n_peaks=4)
+    x = sp.csr_matrix(np.array([[1.0, 0, 2, 0, 0]] * 20, dtype=np.float32))
+    x.data[0] = 0.0  # an explicit zero stored in the first cell
+    mdata.mod["rna"].X = x
+    detected = _detected(mdata, mdata.obs_names[:3])
+    np.testing.assert_array_equal(detected, [1, 2, 2])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from expected_names import TRANSLATION_BASELINES
+from expected_names import GENE_BASELINES, TRANSLATION_BASELINES
 from genepeak.report import figures
 
 
@@ -46,7 +46,7 @@ def test_pearson_and_reliability_and_training_figures(baseline_evaluation, histo
     fig = figures.plot_pearson_distributions(ev.pearson)
     labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
     translators = list(TRANSLATION_BASELINES)
-    assert labels == translators
+    assert labels == list(GENE_BASELINES)
     fig_rel = figures.plot_reliability(ev.threshold_curves)
     names = [t.get_text() for t in fig_rel.axes[0].get_legend().get_texts()]
     assert names == ["perfect calibration", *translators]

@@ -35,7 +35,10 @@ CLUSTER_NOTE = (
     "is its label in mdata.obs[labels_key]; for ATAC -> RNA it is predicted from the cell's "
     "ATAC (a classifier on ATAC-LSI fitted to the training labels), so no RNA reaches it. "
     "reduced_rank_ridge keeps the ridge's predictions to their leading directions across "
-    "peaks / genes (rank chosen on validation cells): the low-rank sharing a model's latent has."
+    "peaks / genes (rank chosen on validation cells): the low-rank sharing a model's latent has. "
+    "reduced_rank_ridge_depth (RNA -> ATAC only) adds each cell's depth, the log number of "
+    "genes detected: a deeper cell shows more of its open peaks, which per-peak AUROC / AUPRC "
+    "reward and normalised expression has lost."
 )
 TASK_NOTE = (
     "peak_task / gene_task say what predict_peaks / predict_genes measure: 'translation' "
