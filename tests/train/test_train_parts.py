@@ -172,6 +172,8 @@ def test_cpu_times_reads_total_idle_and_cpu_count(tmp_path):
     )
     assert loop.cpu_times(str(stat)) == (441, 310, 2)
     assert loop.cpu_times(str(tmp_path / "missing")) is None
+    stat.write_text("cpu  not numbers\n")
+    assert loop.cpu_times(str(stat)) is None
 
 
 @pytest.mark.parametrize(

@@ -154,11 +154,12 @@ def cpu_times(path: str = "/proc/stat") -> tuple[int, int, int] | None:
     try:
         with open(path) as handle:
             lines = handle.read().splitlines()
-    except OSError:
+        fields = [int(v) for v in lines[0].split()[1:9]]  # user .. steal; guest is in user
+        idle = fields[3] + fields[4]
+    except (OSError, IndexError, ValueError):  # missing or not the Linux layout
         return None
-    fields = [int(v) for v in lines[0].split()[1:9]]  # user .. steal; guest is inside user
     n_cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
-    return sum(fields), fields[3] + fields[4], max(n_cpus, 1)
+    return sum(fields), idle, max(n_cpus, 1)
 
 
 def shuffle_generator(seed: int, epoch: int) -> torch.Generator:
