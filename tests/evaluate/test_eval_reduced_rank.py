@@ -141,11 +141,11 @@ def test_the_depth_ridge_beats_the_reduced_rank_ridge_when_depth_opens_peaks():
 def test_detected_genes_ignore_stored_zeros():
     import scipy.sparse as sp
 
-    from genepeak.evaluate.baselines import _detected
+    from genepeak.evaluate.baselines import _log_detected
 
     mdata = depth_mdata(n_cells=20, n_genes=5, n_peaks=4)
     x = sp.csr_matrix(np.array([[1.0, 0, 2, 0, 0]] * 20, dtype=np.float32))
     x.data[0] = 0.0  # an explicit zero stored in the first cell
     mdata.mod["rna"].X = x
-    detected = _detected(mdata, mdata.obs_names[:3])
-    np.testing.assert_array_equal(detected, [1, 2, 2])
+    detected = _log_detected(mdata, mdata.obs_names[:3])
+    np.testing.assert_array_equal(detected, np.log1p([1, 2, 2]))

@@ -227,29 +227,19 @@ class _Baseline:
         open_train = Embeddings._open(mdata, train)
         return open_train, Embeddings._rna(mdata, train)
 
-    def _directions(self, mdata) -> dict[str, tuple]:
-        """Both translations' training and validation data, for baselines that choose a
-        setting on validation cells: ``{"peaks": ..., "genes": ...}``, each ``(x, y, x_val,
-        y_val, bounds)`` (RNA-PCA -> openness in [0, 1]; ATAC-LSI -> ``rna.X``, at least 0)."""
+    def _direction(self, mdata, target: str) -> tuple:
+        """One translation's training and validation data, for baselines that choose a setting
+        on validation cells: ``(x, y, x_val, y_val, bounds)``. ``target="peaks"``: RNA-PCA ->
+        openness in [0, 1]; ``"genes"``: ATAC-LSI -> ``rna.X``, at least 0."""
         emb = self._embeddings(mdata)
         train, val = self.split["train"], self.split["val"]
-        open_train, rna_train = self._train_targets(mdata)
-        return {
-            "peaks": (
-                emb.rna(mdata, train),
-                open_train,
-                emb.rna(mdata, val),
-                _data.peaks_open(mdata, val).astype(np.float32),
-                (0.0, 1.0),
-            ),
-            "genes": (
-                emb.atac(mdata, train),
-                rna_train,
-                emb.atac(mdata, val),
-                _data.gene_values(mdata, val),
-                (0.0, None),
-            ),
-        }
+        if target == "peaks":
+            open_train = Embeddings._open(mdata, train)
+            y_val = _data.peaks_open(mdata, val).astype(np.float32)
+            return emb.rna(mdata, train), open_train, emb.rna(mdata, val), y_val, (0.0, 1.0)
+        rna_train = Embeddings._rna(mdata, train)
+        y_val = _data.gene_values(mdata, val)
+        return emb.atac(mdata, train), rna_train, emb.atac(mdata, val), y_val, (0.0, None)
 
     def _cells(self, mdata, cells):
         mdata = self.mdata if mdata is None else mdata
@@ -389,9 +379,8 @@ class ReducedRankRidgeBaseline(RidgeBaseline):
     name = "reduced_rank_ridge"
 
     def fit(self, mdata) -> None:
-        directions = self._directions(mdata)
-        self.peak_model, self.peak_rank = self._fit_direction(*directions["peaks"])
-        self.gene_model, self.gene_rank = self._fit_direction(*directions["genes"])
+        self.peak_model, self.peak_rank = self._fit_direction(*self._direction(mdata, "peaks"))
+        self.gene_model, self.gene_rank = self._fit_direction(*self._direction(mdata, "genes"))
 
     def _fit_direction(self, x, y, x_val, y_val, bounds):
         """``((x_mean, coef, y_mean), chosen rank)``."""
@@ -427,8 +416,8 @@ class DepthRidgeBaseline(ReducedRankRidgeBaseline):
     gene_task = None
 
     def fit(self, mdata) -> None:
-        x, y, x_val, y_val, bounds = self._directions(mdata)["peaks"]
-        depth = np.log1p(_detected(mdata, self.split["train"]))
+        x, y, x_val, y_val, bounds = self._direction(mdata, "peaks")
+        depth = _log_detected(mdata, self.split["train"])
         self.depth_loc, self.depth_scale = depth.mean(), depth.std() or 1.0
         self.depth_weight = float(x[:, 0].std()) if x.size else 1.0
         x = self._with_depth(mdata, self.split["train"], x)
@@ -436,7 +425,7 @@ class DepthRidgeBaseline(ReducedRankRidgeBaseline):
         self.peak_model, self.peak_rank = self._fit_direction(x, y, x_val, y_val, bounds)
 
     def _with_depth(self, mdata, cells, components: np.ndarray) -> np.ndarray:
-        depth = (np.log1p(_detected(mdata, cells)) - self.depth_loc) / self.depth_scale
+        depth = (_log_detected(mdata, cells) - self.depth_loc) / self.depth_scale
         return np.column_stack([components, self.depth_weight * depth])
 
     def predict_peaks(self, mdata=None, cells=None, n_samples=None) -> np.ndarray:
@@ -446,10 +435,10 @@ class DepthRidgeBaseline(ReducedRankRidgeBaseline):
         return np.clip(self._apply(self.peak_model, features), 0.0, 1.0)
 
 
-def _detected(mdata, cells) -> np.ndarray:
-    """Genes with a nonzero ``rna.X`` value in each of ``cells``."""
+def _log_detected(mdata, cells) -> np.ndarray:
+    """log1p of the genes with a nonzero ``rna.X`` value in each of ``cells``."""
     rows = Embeddings._rna(mdata, np.asarray(cells).astype(str))
-    return np.asarray((rows != 0).sum(1), dtype=np.float64).ravel()
+    return np.log1p(np.asarray((rows != 0).sum(1), dtype=np.float64).ravel())
 
 
 def _group_means(targets: sp.csr_matrix, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -538,12 +527,11 @@ class PerTypeRidgeBaseline(_Baseline):
 
     def fit(self, mdata) -> None:
         clusters, val = self._clusters(mdata), self.split["val"]
-        directions = self._directions(mdata)
         self.peak_models, self.peak_alpha = self._fit_direction(
-            *directions["peaks"], clusters.train_labels, clusters.rna(mdata, val)
+            *self._direction(mdata, "peaks"), clusters.train_labels, clusters.rna(mdata, val)
         )
         self.gene_models, self.gene_alpha = self._fit_direction(
-            *directions["genes"], clusters.train_labels, clusters.atac(mdata, val)
+            *self._direction(mdata, "genes"), clusters.train_labels, clusters.atac(mdata, val)
         )
 
     def _fit_direction(self, x, y, x_val, y_val, bounds, labels, val_labels):

@@ -143,6 +143,8 @@ def busy_cores(seconds: float) -> float | None:
         return None
     time.sleep(seconds)
     after = cpu_times()
+    if after is None:
+        return None
     (total0, idle0, n_cpus), (total1, idle1, _) = before, after
     if total1 <= total0:
         return 0.0
