@@ -9,7 +9,7 @@ gene table for the TSS. Model: the small-preset GPG, per seed, with a cis layer
 path alone, the control that shows what the cis layer's architecture contributes).
 
 Rankings: ``link_score`` (genepeak's default: the state-adjusted two-group score of
-``explain/state.py``), ``zscore`` (the model's perturbation evidence alone, by |z|), ``prior_only`` (distance alone: the ceiling of a proximity
+``links/state.py``), ``zscore`` (the model's perturbation evidence alone, by |z|), ``prior_only`` (distance alone: the ceiling of a proximity
 ranking), and two data-only baselines over every peak: Pearson |r| and the within-cell-type
 partial |r| (Leiden labels). Null genes: the ``--null-genes`` genes closest in mean and
 detection (``genepeak.explain.proximity.matched_genes``). Two comparisons per marker:
@@ -107,7 +107,7 @@ def translation_check(model, mdata) -> tuple[float, float]:
 
 def baseline_links(mdata, genes: list[str]) -> pd.DataFrame:
     """Pearson |r| and within-type partial |r| of every gene with every peak, one long table."""
-    from genepeak.evaluate import link_baselines as lb
+    from genepeak.links import baselines as lb
     from genepeak.explain.proximity import links_from_matrix
 
     pearson = np.abs(lb.pearson_matrix(lb._peak_matrix(mdata, None), lb.gene_matrix(mdata, genes)))

@@ -15,9 +15,9 @@ from genepeak import benchmark
 from genepeak.benchmark import MODEL_COLUMNS
 from genepeak.cli import main
 from genepeak.errors import ConfigError
-from genepeak.evaluate.link_baselines import BASELINE_METHODS
+from genepeak.links.baselines import BASELINE_METHODS
 
-sys.path.insert(0, str(Path(__file__).parent / "evaluate"))
+sys.path.insert(0, str(Path(__file__).parent / "links"))
 from link_fakes import COPY, FAR_COPY, TYPE_ONLY, make_link_mdata  # noqa: E402
 
 DATA_METHODS = list(BASELINE_METHODS)  # the data-only methods, in the table's order

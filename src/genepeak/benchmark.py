@@ -1,10 +1,10 @@
 """``genepeak benchmark-links``: every link method side by side against planted truth.
 
 For each setting (simulation shape x seed x link strength, or one prepared data set with a truth
-table): simulate -> prepare -> score the data-only baselines (``genepeak.evaluate.link_baselines``)
+table): simulate -> prepare -> score the data-only baselines (``genepeak.links.baselines``)
 -> train GPG and score the model's methods (``genepeak.explain.link_scores``, when this version of
 genepeak has it) -> pooled and per-driver AUPRC, precision@k, the fraction of drivers each method
-wins, and the links each method calls for sham genes (``genepeak.evaluate.link_metrics``).
+wins, and the links each method calls for sham genes (``genepeak.links.metrics``).
 Writes ``link_benchmark.tsv``, ``link_benchmark_per_driver.tsv`` and a ``link_benchmark`` section
 of ``metrics.json``.
 
@@ -28,8 +28,8 @@ import pandas as pd
 from genepeak._utils import atomic_path, log, seed_everything
 from genepeak.config import ExplainConfig
 from genepeak.errors import ConfigError, InputError
-from genepeak.evaluate import link_metrics
-from genepeak.evaluate.link_baselines import (
+from genepeak.links import metrics as link_metrics
+from genepeak.links.baselines import (
     BASELINE_METHODS,
     CALL_FDR,
     LINKPEAKS_WINDOW,
@@ -126,8 +126,8 @@ def model_scores(
 
 def without_model(mdata, genes: list[str], window: int, n_pcs: int) -> LinkScores:
     """``link_score`` with the model's evidence removed: the state is the RNA PCs and the ATAC
-    depth alone (``explain/state.py``), called as ``state_fdr`` is, inside ``window``."""
-    from genepeak.explain import state
+    depth alone (``links/state.py``), called as ``state_fdr`` is, inside ``window``."""
+    from genepeak.links import state
 
     in_window = cis_mask(mdata, genes, window)
     z, score = state.scores_without_model(mdata, genes, in_window, n_pcs)

@@ -243,7 +243,7 @@ class ExplainConfig:
     # .729 / .725 / .724 / .722 and .791 / .791 / .792 / .791
     state_pcs: int = field(default=15, metadata=_range(0))
     # leading principal directions of the model's latent kept in that state (None: all of it,
-    # 0: none). Tuning seeds 0-1 (pooled AUPRC, README): 5 beat all of it on every reference
+    # 0: none). Tuning seeds 0-1 (pooled AUPRC, docs/links.md): 5 beat all of it on every reference
     # setting (.907 / .763 / .798 / .873 against .886 / .732 / .760 / .865) and tied it on small
     state_latent_dims: int | None = field(default=5, metadata=_range(0))
     # GPGs (training seeds seed, seed + 100, ...) whose mean link_scores perturbs in genepeak
@@ -322,7 +322,7 @@ SMALL_PRESETS: dict[str, tuple[dict, dict]] = {
         # ReLU: lower validation loss than tanh on 4 of 4 simulated runs, and 4-13x the planted-
         # link recovery; [512] ties [256] on validation loss and recovers more links
         # cis_window 1 Mb: lower validation loss than no cis layer on tuning seed 0 (see the
-        # links benchmark in the README); the window of LinkPeaks-style cis analyses
+        # links benchmark in docs/links.md); the window of LinkPeaks-style cis analyses
         dict(
             architecture="gpg",
             latent_dim=32,

@@ -283,7 +283,7 @@ def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFra
     """Link scores of GPG: against planted truth and every baseline on simulated data, else the
     top links of the design genes. Writes ``explain/link_benchmark.tsv`` or ``gene_links.tsv``."""
     from genepeak import benchmark
-    from genepeak.evaluate import link_metrics
+    from genepeak.links import metrics as link_metrics
     from genepeak.explain import DESIGN_EXPERIMENTS, link_scores
     from genepeak.outputs import write_tsv
 

@@ -19,7 +19,7 @@ one family, so that the FDR holds among all calls, drivers' and shams' together.
 
 State-adjusted evidence. Silencing a gene moves a peak in the model mostly through its latent,
 which mostly says which cell type the cell is. What a driven peak shows beyond that is
-co-variation with its gene beyond the cell's state (``explain/state.py``): the partial
+co-variation with its gene beyond the cell's state (``links/state.py``): the partial
 correlation of gene and peak given the RNA PCs, the cell's ATAC depth and the model's latent
 (read with the gene held at its mean), over every cell of the population, on every peak. Its t
 (``state_t``) is put on the gene's own empirical null, its t on the peaks beyond its window
@@ -29,7 +29,7 @@ theoretical one). Inside the window ``state_p_value`` (normal) and ``state_fdr``
 
 The link score is the log posterior odds of a link from a two-group model of ``state_z`` fitted
 to the table's pairs inside the window, and its linked share refitted beyond it
-(:func:`genepeak.explain.state.two_group_log_odds`): the data say how much rarer a link beyond
+(:func:`genepeak.links.state.two_group_log_odds`): the data say how much rarer a link beyond
 the window is, and only strong evidence ranks a distal or trans peak high. ``explain_gene``'s
 one experiment has no population to correlate over: there it is ``z**2 / 2`` of the
 perturbation evidence plus the prior at ``distance_decay`` (other chromosomes count as
@@ -48,8 +48,9 @@ from scipy import stats
 from genepeak._utils import log, progress
 from genepeak.config import ExplainConfig
 from genepeak.errors import InputError
-from genepeak.evaluate import link_baselines
-from genepeak.explain import perturb, state, values
+from genepeak.links import baselines as link_baselines
+from genepeak.explain import perturb, values
+from genepeak.links import state
 from genepeak.explain.model import ExplainableModel
 from genepeak.io import prepared
 from genepeak.io.annotation import gene_positions
@@ -271,7 +272,7 @@ def gene_link_table(
     """Calibrated statistics of one gene's effects on every peak (one row per peak).
 
     ``state_t`` / ``state_z``: the gene's state-adjusted t on every peak and its z against the
-    gene's own peaks beyond the window (``explain/state.py``), with ``state_p_value`` inside the
+    gene's own peaks beyond the window (``links/state.py``), with ``state_p_value`` inside the
     window. The link score here is the perturbation evidence ``zscore**2 / 2`` plus the prior
     at ``decay``; :func:`link_scores` replaces it by the state-adjusted one.
     """
@@ -445,7 +446,7 @@ class _Shared:
     def state_evidence(self, model, mdata, columns, config):
         """State-adjusted t ``(len(columns), peaks)`` over every cell of the population on
         every peak, and its z against each gene's own peaks beyond its window
-        (``explain/state.py``)."""
+        (``links/state.py``)."""
         x, cells = self.population_x, self.population_cells
         peaks = population_peaks(mdata, model.peaks, cells)
         covariates = state.shared_covariates(mdata, cells, config.state_pcs)

@@ -252,7 +252,7 @@ def summarise(table: pd.DataFrame, n_boot: int = 2000, confidence: float = 0.95,
 
 def links_from_matrix(mdata, genes: Sequence[str], score: np.ndarray, name: str) -> pd.DataFrame:
     """A (genes, peaks) score matrix of any method as a long link table with TSS distances."""
-    from genepeak.evaluate.link_baselines import signed_distances
+    from genepeak.links.baselines import signed_distances
 
     peaks = np.asarray(mdata.mod["atac"].var_names).astype(str)
     score = np.asarray(score, np.float64)

@@ -12,6 +12,7 @@ ARC's ``per_barcode_metrics.csv`` gives ``atac_fragments``, ``atac_frip`` and
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,24 @@ NUCLEOSOME_BP = 147
 #: below this median of fragments per cell, per-cell ratios are counting noise (snapatac2's
 #: default minimum of fragments for a cell)
 MIN_FRAGMENTS_FOR_RATIOS = 200
+
+
+def has_snapatac2() -> bool:
+    """Whether the ``atac`` extra (snapatac2, MACS3) is installed."""
+    return importlib.util.find_spec("snapatac2") is not None
+
+
+def import_snapatac2():
+    """snapatac2, or an error that names the extra which installs it."""
+    try:
+        import snapatac2
+    except ImportError as err:
+        raise InputError(
+            "peak calling and fragment-based ATAC QC need snapatac2 (MACS3), which is not "
+            'installed: pip install "genepeak[atac]" (or give a peak matrix, or '
+            "fragment_qc: false to use per_barcode_metrics.csv)"
+        ) from err
+    return snapatac2
 
 
 def to_ensembl(chroms: Sequence[str]) -> list[str]:
@@ -93,7 +112,7 @@ def import_fragments(path: str | Path, barcodes: Sequence[str], genome: Genome, 
     ``(data, ensembl)``: the snapatac2 AnnData (cells with at least one fragment, fragments
     in ``obsm['fragment_paired']``) and whether the file uses Ensembl chromosome names.
     """
-    import snapatac2 as snap
+    snap = import_snapatac2()
 
     sizes, ensembl = fragment_chrom_sizes(path, genome)
     if ensembl:
@@ -228,7 +247,7 @@ def call_peaks_on(data, genome: Genome, ensembl: bool, qvalue: float = 0.05) -> 
     ``data`` was imported with). Peaks are 501 bp around the summits, overlaps resolved by
     significance (``snapatac2.tl.merge_peaks``), named in UCSC style.
     """
-    import snapatac2 as snap
+    snap = import_snapatac2()
 
     called = snap.tl.macs3(data, groupby=None, qvalue=qvalue, inplace=False, n_jobs=1)
     sizes = dict(
@@ -310,7 +329,7 @@ def analyse_fragments(
 
 def _tss_enrichment(data, gtf: Path | None, source: str) -> np.ndarray | float:
     """snapatac2's TSS enrichment of every cell in ``data`` (NaN without a TSS annotation)."""
-    import snapatac2 as snap
+    snap = import_snapatac2()
 
     if gtf is None:
         log(f"ATAC QC: no TSS enrichment ({source}); give PrepareConfig.tss_annotation")
@@ -322,7 +341,7 @@ def _tss_enrichment(data, gtf: Path | None, source: str) -> np.ndarray | float:
 
 def _frip(data, peaks: Sequence[str], ensembl: bool) -> np.ndarray:
     """Fraction of each cell's fragments in ``peaks`` (UCSC names; Ensembl-named fragments)."""
-    import snapatac2 as snap
+    snap = import_snapatac2()
 
     regions = [r.removeprefix("chr") for r in peaks] if ensembl else list(map(str, peaks))
     frip = snap.metrics.frip(data, {"frip": regions}, inplace=False)

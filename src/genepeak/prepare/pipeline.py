@@ -37,6 +37,7 @@ from genepeak.io.peaks import (
 from genepeak.prepare import timed_step
 from genepeak.prepare.atac import atac_from_fragments, open_fraction, prepare_atac
 from genepeak.prepare.atac_qc import (
+    has_snapatac2,
     analyse_fragments,
     atac_rules,
     barcode_metrics,
@@ -163,6 +164,12 @@ def _atac_metrics(
 
     FRiP is taken over ``peaks`` when given, else over the matrix's peaks (or the called ones).
     """
+    if fragments and config.fragment_qc and not (call or peaks is not None) and not has_snapatac2():
+        log(
+            'ATAC QC: snapatac2 is not installed (pip install "genepeak[atac]"), so the '
+            "fragments are not read; metrics from per_barcode_metrics.csv instead"
+        )
+        fragments = None
     if fragments and (call or peaks is not None or config.fragment_qc):
         names = list(atac_raw.var_names) if peaks is None else list(peak_names(peaks))
         return analyse_fragments(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from genepeak.explain import state
+from genepeak.links import state
 
 
 class _Encoder:

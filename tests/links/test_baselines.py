@@ -1,4 +1,4 @@
-"""Data-only link scorers on a MuData whose answers are known (tests/evaluate/link_fakes.py)."""
+"""Data-only link scorers on a MuData whose answers are known (tests/links/link_fakes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from link_fakes import COPY, FAR_COPY, TYPE_ONLY, make_link_mdata
 from scipy import stats
 
 from genepeak.errors import InputError
-from genepeak.evaluate import link_baselines as lb
+from genepeak.links import baselines as lb
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ much less likely a link beyond the window is (:func:`two_group_log_odds`).
 
 Without the model's latent this is the benchmark's ``link_score_without_model`` row; with the
 PCs alone, inside a 1 Mb window, it is the ``partial_correlation_state`` baseline
-(``evaluate/link_baselines.py``, which also holds the sparse algebra). Settings were chosen on
-tuning seeds 0-2 (small shape, strengths 0.5 / 1.0; README).
+(``links/baselines.py``, which also holds the sparse algebra). Settings were chosen on
+tuning seeds 0-2 (small shape, strengths 0.5 / 1.0; docs/links.md).
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ import numpy as np
 from scipy import stats
 
 from genepeak._utils import progress
-from genepeak.evaluate import link_baselines
+from genepeak.links import baselines as link_baselines
 from genepeak.io import prepared
 
 
 def state_t(peaks: link_baselines.ResidualPeaks, gene: np.ndarray, extra=None) -> np.ndarray:
     """t of ``gene`` (one value per cell) with every peak given the shared state of ``peaks``
-    (:class:`~genepeak.evaluate.link_baselines.ResidualPeaks`) and the gene's own covariates
+    (:class:`~genepeak.links.baselines.ResidualPeaks`) and the gene's own covariates
     ``extra`` ``(cells, d)``, when given."""
     if extra is not None and extra.shape[1]:
         peaks = peaks.extended(extra)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from genepeak.errors import InputError
-from genepeak.evaluate import link_metrics as lm
+from genepeak.links import metrics as lm
 
 
 def test_auprc_by_hand():
