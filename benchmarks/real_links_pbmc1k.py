@@ -107,8 +107,8 @@ def translation_check(model, mdata) -> tuple[float, float]:
 
 def baseline_links(mdata, genes: list[str]) -> pd.DataFrame:
     """Pearson |r| and within-type partial |r| of every gene with every peak, one long table."""
-    from genepeak.links import baselines as lb
     from genepeak.explain.proximity import links_from_matrix
+    from genepeak.links import baselines as lb
 
     pearson = np.abs(lb.pearson_matrix(lb._peak_matrix(mdata, None), lb.gene_matrix(mdata, genes)))
     partial = lb.partial_correlation(mdata, genes, labels_key="leiden").score

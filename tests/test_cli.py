@@ -194,3 +194,36 @@ def test_prepare_from_rna_and_fragments(shared_data, tmp_path, capsys):
     prepared = mudata.read_h5mu(out)
     assert prepared.uns["genepeak"]["peaks_called"]
     assert prepared.uns["genepeak"]["prepare"]["genome"] == "hg38"
+
+
+def test_links_command_writes_tables_tracks_and_page(prepared, capsys):
+    """genepeak links on every HVG with groups: TSV, BEDPE, Signac links, comparison, page."""
+    root, data = prepared
+    out = root / "links"
+    code = main(
+        ["links", "--data", str(data), "--genes", "hvg", "--groupby", "leiden"]
+        + ["--skip-small-groups", "--min-cells", "30", "--out", str(out)]
+    )
+    assert code == 0
+    for name in ("links.tsv", "links_called.bedpe", "links_signac.tsv", "params.json"):
+        assert (out / name).is_file()
+    table = pd.read_csv(out / "links.tsv", sep="\t")
+    assert {"group", "gene", "peak", "link_score", "called", "fdr"} <= set(table.columns)
+    assert "all" in set(table["group"])
+    page = (out / "links.html").read_text()
+    assert "<img" in page and "Calls" in page
+    assert "links called" in capsys.readouterr().out
+
+
+def test_links_command_names_bad_input_in_one_line(prepared, capsys, tmp_path):
+    root, data = prepared
+    genes = tmp_path / "genes.txt"
+    genes.write_text("NOT_A_GENE\n")
+    out = tmp_path / "never"
+    code = main(["links", "--data", str(data), "--genes-file", str(genes), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "NOT_A_GENE" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()  # nothing half-written
+    code = main(["links", "--data", str(data), "--groupby", "no_such_column", "--out", str(out)])
+    assert code == 2 and "no_such_column" in capsys.readouterr().err

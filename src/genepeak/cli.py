@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_download,
         _add_train,
         _add_explain,
+        _add_links,
         _add_benchmark_links,
     ):
         add(sub)
@@ -273,6 +274,106 @@ def _add_explain(sub) -> None:
     p.add_argument("--config", help="explain.yaml (ExplainConfig options)")
     p.add_argument("--out", default="genepeak_explain", help="output folder")
     p.set_defaults(func=_explain)
+
+
+def _links(args: argparse.Namespace) -> None:
+    import mudata
+
+    from genepeak.errors import InputError
+    from genepeak.links.genome import LinkOptions, link_genes
+    from genepeak.report.links import write_links
+
+    if not Path(args.data).is_file():
+        raise InputError(f"--data: {args.data} does not exist (a prepared .h5mu)")
+    genes = _gene_list(args)
+    mdata = mudata.read_h5mu(args.data)
+    model = None
+    if args.model:
+        from genepeak.models import load
+
+        model = load(args.model, mdata)
+    options = LinkOptions(
+        window=args.window,
+        state_pcs=args.state_pcs,
+        fdr=args.fdr,
+        min_cells=args.min_cells,
+        skip_small_groups=args.skip_small_groups,
+        seed=args.seed,
+    )
+    result = link_genes(
+        mdata, genes, groupby=args.groupby, model=model, options=options, key_added=None
+    )
+    write_links(result, mdata, args.out, groupby=args.groupby)
+    called = result.called()
+    print(
+        f"{len(called):,} links called (BH FDR < {args.fdr}) over all cells, "
+        f"{result.links['gene'].nunique():,} genes, {result.seconds['total']:.1f} s"
+    )
+    columns = ["gene", "peak", "distance_to_tss", "partial_r", "fdr", "link_score"]
+    print(called[columns].head(10).to_string(index=False))
+    print(f"tables and links.html in {args.out}")
+
+
+def _gene_list(args: argparse.Namespace):
+    """``--genes`` (names, ``hvg`` or ``all``) or ``--genes-file``, not both."""
+    from genepeak.errors import InputError
+
+    if args.genes and args.genes_file:
+        raise InputError("give genes either with --genes or with --genes-file, not both")
+    if args.genes_file:
+        path = Path(args.genes_file)
+        if not path.is_file():
+            raise InputError(f"--genes-file: {path} does not exist")
+        genes = [line.strip() for line in path.read_text().splitlines()]
+        genes = [g for g in genes if g and not g.startswith("#")]
+        if not genes:
+            raise InputError(f"--genes-file: {path} names no gene (one gene per line)")
+        return genes
+    if not args.genes:
+        return "hvg"
+    if len(args.genes) == 1 and args.genes[0] in ("hvg", "all"):
+        return args.genes[0]
+    return args.genes
+
+
+def _add_links(sub) -> None:
+    """The ``genepeak links`` subcommand."""
+    from genepeak.links.genome import LinkOptions
+
+    defaults = LinkOptions()
+    p = sub.add_parser(
+        "links",
+        help="gene -> peak links from a prepared .h5mu: every gene's peaks within a window, "
+        "per cell type, with track plots and a heatmap",
+        description="Score every peak within --window of each gene's TSS by the partial "
+        "correlation of gene and peak given the cell state (RNA PCs, ATAC depth), on each "
+        "gene's empirical null, BH FDR per population. No model is needed and none is "
+        "trained: the default runs on the data alone in minutes. --model adds a trained "
+        "model's latent to the cell state (one forward pass per gene: for chosen genes).",
+    )
+    p.add_argument("--data", required=True, help="prepared .h5mu (genepeak prepare)")
+    p.add_argument(
+        "--genes", nargs="+", help="gene names, or 'hvg' (default) or 'all'", default=None
+    )
+    p.add_argument("--genes-file", help="file with one gene per line")
+    p.add_argument("--groupby", help="obs column: links within each group, and a comparison")
+    p.add_argument("--model", help="saved genepeak model (its latent joins the cell state)")
+    p.add_argument("--out", default="genepeak_links", help="output folder")
+    p.add_argument("--window", type=int, default=defaults.window, help="bp from the TSS (1 Mb)")
+    p.add_argument(
+        "--state-pcs", type=int, default=defaults.state_pcs, help="RNA PCs in the state (15)"
+    )
+    p.add_argument("--fdr", type=float, default=defaults.fdr, help="BH FDR of a call (0.05)")
+    p.add_argument(
+        "--min-cells", type=int, default=defaults.min_cells, help="cells a group needs (50)"
+    )
+    p.add_argument(
+        "--skip-small-groups",
+        action="store_true",
+        help="skip groups with fewer than --min-cells cells (logged) instead of stopping",
+    )
+    p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the null peaks")
+    p.set_defaults(func=_links)
 
 
 def _add_benchmark_links(sub) -> None:

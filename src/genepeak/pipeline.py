@@ -283,8 +283,8 @@ def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFra
     """Link scores of GPG: against planted truth and every baseline on simulated data, else the
     top links of the design genes. Writes ``explain/link_benchmark.tsv`` or ``gene_links.tsv``."""
     from genepeak import benchmark
-    from genepeak.links import metrics as link_metrics
     from genepeak.explain import DESIGN_EXPERIMENTS, link_scores
+    from genepeak.links import metrics as link_metrics
     from genepeak.outputs import write_tsv
 
     labels_key = "leiden" if "leiden" in mdata.obs else (config.labels_key or "leiden")

@@ -8,6 +8,7 @@ import pysam
 import pytest
 import scipy.sparse as sp
 
+from extras import requires_snapatac2
 from genepeak.config import PrepareConfig
 from genepeak.errors import InputError
 from genepeak.io.genome import get_genome
@@ -52,6 +53,7 @@ def fragments(tmp_path):
     return rows
 
 
+@requires_snapatac2
 def test_metrics_from_fragments(tmp_path, fragments):
     path = write_fragments(tmp_path, fragments)
     genes = pd.DataFrame(
@@ -78,6 +80,7 @@ def test_metrics_from_fragments(tmp_path, fragments):
     assert metrics.loc["NONE-1"].drop("atac_fragments").isna().all()
 
 
+@requires_snapatac2
 def test_ensembl_named_fragments_give_the_same_metrics(tmp_path, fragments):
     ucsc = write_fragments(tmp_path, fragments)
     ensembl = write_fragments(tmp_path, fragments, name="ensembl.tsv.gz", ensembl=True)
@@ -89,6 +92,7 @@ def test_ensembl_named_fragments_give_the_same_metrics(tmp_path, fragments):
     pd.testing.assert_frame_equal(a, b)
 
 
+@requires_snapatac2
 def test_wrong_genome_and_foreign_barcodes_are_named(tmp_path, fragments):
     path = write_fragments(tmp_path, [("chrUn_x", 10, 100, "GOOD-1")], name="odd.tsv.gz")
     with pytest.raises(
@@ -138,3 +142,15 @@ def test_arc_barcode_metrics():
     assert frame.loc["a"].tolist() == [1000, 0.6, 0.3]
     assert frame.loc["b", ["atac_frip", "atac_tss_fraction"]].isna().all()  # no fragments
     assert barcode_metrics(pd.DataFrame(index=["a"])) is None
+
+
+def test_missing_atac_extra_is_named(monkeypatch):
+    """Without snapatac2 the error names the extra that installs it."""
+    import sys
+
+    from genepeak.errors import InputError
+    from genepeak.prepare.atac_qc import import_snapatac2
+
+    monkeypatch.setitem(sys.modules, "snapatac2", None)
+    with pytest.raises(InputError, match=r'pip install "genepeak\[atac\]"'):
+        import_snapatac2()

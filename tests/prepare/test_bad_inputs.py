@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from synthetic_arc import make_arc_counts
 
+from extras import requires_snapatac2
 from genepeak.cli import main
 from genepeak.config import PrepareConfig
 from genepeak.errors import ConfigError, InputError
@@ -161,6 +162,7 @@ def test_rna_only_input_without_fragments(tmp_path):
     assert nothing_written(tmp_path)
 
 
+@requires_snapatac2
 def test_fragments_of_other_cells(arc_outs, tmp_path, shared_data):
     folder, _ = arc_outs
     other = shared_data("fragments_tiny", "fragments.tsv.gz")

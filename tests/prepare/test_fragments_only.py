@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from extras import requires_snapatac2
 from genepeak.config import PrepareConfig
 from genepeak.io.fragments import count_cut_sites
 from genepeak.io.peaks import overlaps_any, parse_peak_names
@@ -65,6 +66,7 @@ def covered_arc_peaks(arc_subset):
     return peaks, np.asarray(ours.sum(axis=0)).ravel() > 0
 
 
+@requires_snapatac2
 def test_fragments_only_calls_peaks_that_match_arc(arc_subset, rna_only_outs, tmp_path):
     folder, arc = arc_subset
     out = tmp_path / "called.h5mu"
@@ -103,6 +105,7 @@ def test_fragments_only_calls_peaks_that_match_arc(arc_subset, rna_only_outs, tm
     assert np.median(pearson) > 0.7  # 0.71: 501 bp summit windows vs ARC peaks of any width
 
 
+@requires_snapatac2
 def test_outs_without_matrix_counts_arc_peaks_exactly(arc_subset, rna_only_outs, tmp_path):
     """With ARC's atac_peaks.bed next to the fragments, its peaks are counted, not called."""
     _, arc = arc_subset

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from extras import requires_snapatac2
 from genepeak.config import PrepareConfig
 from genepeak.io.genome import get_genome
 from genepeak.outputs import write_prepare_figures
@@ -26,6 +27,7 @@ def mouse_outs(tmp_path_factory):
     )
 
 
+@requires_snapatac2
 def test_mm10_prepares_with_its_genome(mouse_outs, tmp_path):
     out = tmp_path / "mouse.h5mu"
     mdata = prepare(mouse_outs.out_dir, PrepareConfig(**FAST), out=out)

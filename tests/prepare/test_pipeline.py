@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from synthetic_arc import FEW_GENES_CELLS, HIGH_MT_CELLS, N_CELLS, make_arc_counts
 
+from extras import requires_snapatac2
 from genepeak.config import PrepareConfig
 from genepeak.errors import ConfigError, InputError
 from genepeak.outputs import write_prepare_figures
@@ -210,6 +211,7 @@ def rules_of(mdata):
     return table.set_index("metric")
 
 
+@requires_snapatac2
 @pytest.mark.realdata
 def test_real_pbmc_1k_markers(shared_data, tmp_path):
     path = shared_data("pbmc_multiome_1k_markers", "pbmc_1k_markers.h5mu")

@@ -48,13 +48,13 @@ from scipy import stats
 from genepeak._utils import log, progress
 from genepeak.config import ExplainConfig
 from genepeak.errors import InputError
-from genepeak.links import baselines as link_baselines
 from genepeak.explain import perturb, values
-from genepeak.links import state
 from genepeak.explain.model import ExplainableModel
 from genepeak.io import prepared
 from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
+from genepeak.links import baselines as link_baselines
+from genepeak.links import state
 
 #: distance (bp) below which the prior stops rising: a promoter-sized neighbourhood
 PRIOR_FLOOR = 5_000

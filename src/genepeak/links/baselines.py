@@ -363,7 +363,8 @@ def partial_correlation(
         basis = type_basis(_type_codes(mdata, labels_key))
         method = "partial_correlation" if window is None else "partial_correlation_cis"
     else:
-        basis, method = state_basis(_pcs(mdata, state_pcs)), "partial_correlation_state"
+        basis = state_basis(rna_pcs(mdata.mod["rna"], None, state_pcs))
+        method = "partial_correlation_state"
     r = adjusted_correlation(_peak_matrix(mdata, peak_layer), gene_matrix(mdata, genes), basis)
     scored = (
         np.ones(r.shape, bool) if window is None else cis_mask(mdata, genes, window, annotation)
@@ -385,19 +386,40 @@ def partial_correlation(
     )
 
 
-def rna_pcs(rna, cells, n_pcs: int) -> np.ndarray | None:
-    """The first ``n_pcs`` columns of ``rna.obsm['X_pca']`` for ``cells``; None without them."""
-    if not n_pcs or "X_pca" not in rna.obsm:
-        return None
-    rows = rna.obs_names.get_indexer([str(c) for c in cells])
-    return np.asarray(rna.obsm["X_pca"], dtype=np.float64)[rows, :n_pcs]
+def rna_pcs(rna, cells=None, n_pcs: int = ExplainConfig.state_pcs) -> np.ndarray:
+    """The first ``n_pcs`` RNA principal components of ``cells`` (all cells when None).
+
+    One policy for every reader: ``rna.obsm['X_pca']`` when present, else computed here from
+    ``rna.X`` (the highly variable genes when marked), logged and not stored.
+    """
+    rows = slice(None) if cells is None else rna.obs_names.get_indexer([str(c) for c in cells])
+    if not n_pcs:
+        return np.zeros((rna.n_obs, 0))[rows]
+    if "X_pca" in rna.obsm:
+        pcs = np.asarray(rna.obsm["X_pca"], dtype=np.float64)
+    else:
+        pcs = _computed_pcs(rna, n_pcs)
+    if pcs.shape[1] < n_pcs:
+        log(f"rna.obsm['X_pca'] has {pcs.shape[1]} components; {n_pcs} asked for, all used")
+    return pcs[rows, :n_pcs]
 
 
-def _pcs(mdata, n_pcs: int) -> np.ndarray:
-    rna = mdata.mod["rna"]
-    if "X_pca" not in rna.obsm:
-        raise InputError("rna.obsm has no 'X_pca': run genepeak prepare (or scanpy's pca) first")
-    return np.asarray(rna.obsm["X_pca"], dtype=np.float64)[:, :n_pcs]
+def _computed_pcs(rna, n_pcs: int) -> np.ndarray:
+    import scanpy as sc
+
+    genes = (
+        rna.var["highly_variable"].to_numpy(bool)
+        if "highly_variable" in rna.var
+        else np.ones(rna.n_vars, bool)
+    )
+    n_comps = max(1, min(n_pcs, int(genes.sum()) - 1, rna.n_obs - 1))
+    log(
+        f"rna.obsm has no 'X_pca': {n_comps} PCs computed from rna.X over {int(genes.sum())} "
+        "genes (not stored; genepeak prepare stores them)"
+    )
+    x = rna.X[:, genes]
+    x = x.toarray() if sp.issparse(x) else np.asarray(x)
+    return np.asarray(sc.pp.pca(x.astype(np.float32), n_comps=n_comps), dtype=np.float64)
 
 
 #: The data-only methods of the link benchmark, in display order.

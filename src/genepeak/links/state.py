@@ -35,8 +35,8 @@ import numpy as np
 from scipy import stats
 
 from genepeak._utils import progress
-from genepeak.links import baselines as link_baselines
 from genepeak.io import prepared
+from genepeak.links import baselines as link_baselines
 
 
 def state_t(peaks: link_baselines.ResidualPeaks, gene: np.ndarray, extra=None) -> np.ndarray:
@@ -98,8 +98,7 @@ def held_out_latent(model, x: np.ndarray, column: int, dims: int | None = None):
 def shared_covariates(mdata, cells, n_pcs: int) -> np.ndarray:
     """``[first n_pcs RNA PCs, log ATAC depth]`` of ``cells``, ``(cells, k)``."""
     parts = [atac_log_depth(mdata.mod["atac"], cells)[:, None]]
-    pcs = link_baselines.rna_pcs(mdata.mod["rna"], cells, n_pcs)
-    return np.hstack(([] if pcs is None else [pcs]) + parts)
+    return np.hstack([link_baselines.rna_pcs(mdata.mod["rna"], cells, n_pcs), *parts])
 
 
 def atac_log_depth(atac, cells) -> np.ndarray:

@@ -37,10 +37,10 @@ from genepeak.io.peaks import (
 from genepeak.prepare import timed_step
 from genepeak.prepare.atac import atac_from_fragments, open_fraction, prepare_atac
 from genepeak.prepare.atac_qc import (
-    has_snapatac2,
     analyse_fragments,
     atac_rules,
     barcode_metrics,
+    has_snapatac2,
     sample_barcodes,
 )
 from genepeak.prepare.inputs import (  # noqa: F401 - read_input is part of this module's API
