@@ -70,6 +70,11 @@ def test_run_on_builtin_data_writes_report_metrics_and_explanations(tmp_path):
     summary = (out / "explain" / "explain_summary.tsv").read_text()
     assert "NKG7" in summary and "CD79A" in summary
     assert set(result.timings) >= {"data", "prepare", "report"}
+    # links of every HVG from the data alone: no model trained a second time
+    assert (out / "links" / "links.tsv").is_file() and (out / "links" / "links.html").is_file()
+    assert "Gene -&gt; peak links" in html and "Calls per population" in html
+    assert any(row["method"] == "genepeak_links" for row in metrics["links"])
+    assert not any("trained again" in step and "GPG" in step for step in result.timings)
 
 
 @pytest.mark.realdata

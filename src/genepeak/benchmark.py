@@ -49,6 +49,8 @@ MODEL_COLUMNS = {
 }
 #: the ablation of ``link_score``: the same score without the model's latent in the state
 WITHOUT_MODEL = "link_score_without_model"
+#: the method of ``genepeak links`` (data only, inside its window)
+GENOME_LINKS = "genepeak_links"
 PRESETS = ("small", "reference")
 SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "preset")
 NO_SHAM_NOTE = "no sham genes (the data has no sham_genes.tsv): sham_calls is empty"
@@ -124,6 +126,24 @@ def model_scores(
     return out
 
 
+def genome_links(mdata, genes: list[str], *, seed: int = 0) -> LinkScores:
+    """``genepeak links`` (``links/genome.py``, default options, all cells) as
+    :class:`LinkScores`: peaks beyond its window score ``-inf``; calls are its own."""
+    from genepeak.links.genome import LinkOptions, link_genes
+
+    result = link_genes(mdata, list(genes), options=LinkOptions(seed=seed), key_added=None)
+    table = result.links
+    peaks = mdata.mod["atac"].var_names
+    rows = pd.Index(genes).get_indexer(table["gene"].astype(str))
+    cols = peaks.get_indexer(table["peak"].astype(str))
+    score = np.full((len(genes), len(peaks)), -np.inf)
+    score[rows, cols] = np.nan_to_num(table["link_score"].to_numpy(np.float64), nan=-np.inf)
+    called = np.zeros(score.shape, bool)
+    called[rows, cols] = table["called"].to_numpy(bool)
+    rule = f"BH FDR < {result.params['fdr']} over the window's pairs"
+    return LinkScores(GENOME_LINKS, list(genes), peaks, score, called, rule)
+
+
 def without_model(mdata, genes: list[str], window: int, n_pcs: int) -> LinkScores:
     """``link_score`` with the model's evidence removed: the state is the RNA PCs and the ATAC
     depth alone (``links/state.py``), called as ``state_fdr`` is, inside ``window``."""
@@ -187,6 +207,9 @@ def score_links(
         start = time.perf_counter()
         results.update(score_baselines(mdata, genes, methods=(method,), **options))
         timings[method] = time.perf_counter() - start
+    start = time.perf_counter()
+    results[GENOME_LINKS] = genome_links(mdata, genes, seed=seed)
+    timings[GENOME_LINKS] = time.perf_counter() - start
     if model is not None:
         start = time.perf_counter()
         found = model_scores(model, mdata, genes, labels_key=labels_key, config=explain_config)

@@ -127,10 +127,12 @@ def run(config: RunConfig | None = None) -> RunResult:
     evaluation.to_json(metrics_path)
     clock.stop()
 
-    explained, link_table = None, None
+    explained, links = None, None
     if config.run_explain:
-        explained, link_table = _explain(trained["gpg"], mdata, config, out, truth_path, clock)
-        _add_to_metrics(metrics_path, "links", link_table)
+        explained, links = _explain(
+            trained["gpg"], mdata, config, out, labels_key, truth_path, clock
+        )
+        _add_to_metrics(metrics_path, "links", _links_metrics(*links))
 
     clock.start("report")
     report_path = _report(
@@ -143,7 +145,7 @@ def run(config: RunConfig | None = None) -> RunResult:
         evaluation=evaluation,
         qc_figures=qc_figures,
         explained=explained,
-        link_table=link_table,
+        links=links,
     )
     with atomic_path(out / "results.h5mu") as tmp:
         mdata.write(tmp)
@@ -217,8 +219,8 @@ def _train(mdata, model_configs: dict, labels_key: str, out: Path, clock: _Stopw
     return trained
 
 
-def _explain(model, mdata, config: RunConfig, out: Path, truth_path, clock: _Stopwatch):
-    """Steps 6 and 7: the design experiments, then the gene -> peak links."""
+def _explain(model, mdata, config: RunConfig, out: Path, labels_key, truth_path, clock):
+    """Steps 6 and 7: the design experiments, then the gene -> peak links of every HVG."""
     from genepeak import outputs
     from genepeak.explain import explain
 
@@ -226,12 +228,10 @@ def _explain(model, mdata, config: RunConfig, out: Path, truth_path, clock: _Sto
     explained = explain(model, mdata, config.explain, truth=truth_path)
     outputs.write_explain(explained, out / "explain", config.explain.top_k)
     clock.stop()
-    clock.start("gene -> peak links (GPG on all but the validation cells, silencing)")
-    n_models = config.explain.link_models
-    log(f"links: {n_models} GPG(s) trained again on every cell but the validation cells")
-    link_table = _links(model.links_model(n_models), mdata, config, out, truth_path)
+    clock.start("gene -> peak links (every HVG, per cell type; no model trained again)")
+    links = _links(mdata, labels_key, config, out, truth_path)
     clock.stop()
-    return explained, link_table
+    return explained, links
 
 
 def _report(
@@ -245,12 +245,12 @@ def _report(
     evaluation,
     qc_figures,
     explained,
-    link_table,
+    links,
 ) -> Path:
     """The last step: ``report.html`` with every section and the run's parameters."""
-    from genepeak.benchmark import link_benchmark_html
     from genepeak.models.io import versions
     from genepeak.report.html import write_run_report
+    from genepeak.report.links import links_html
 
     simulated = config.input is None
     params = to_dict(config)
@@ -275,51 +275,44 @@ def _report(
         versions=versions(RUN_PACKAGES),
         timings=clock.timings,
         qc_rules=prepared.record(mdata).get("qc_rules"),
-        links=None if link_table is None else link_benchmark_html(link_table),
+        links=None if links is None else links_html(*links, mdata, labels_key),
     )
 
 
-def _links(model, mdata, config: RunConfig, out: Path, truth_path) -> pd.DataFrame:
-    """Link scores of GPG: against planted truth and every baseline on simulated data, else the
-    top links of the design genes. Writes ``explain/link_benchmark.tsv`` or ``gene_links.tsv``."""
+def _links(mdata, labels_key: str, config: RunConfig, out: Path, truth_path):
+    """``genepeak links`` on every HVG, over all cells and within each group of ``labels_key``
+    (groups too small to test are skipped), written to ``links/``; on simulated data also
+    scored against the planted truth beside every baseline (``links/link_benchmark.tsv``).
+    Returns ``(LinkResult, benchmark table or None)``."""
     from genepeak import benchmark
-    from genepeak.explain import DESIGN_EXPERIMENTS, link_scores
     from genepeak.links import metrics as link_metrics
+    from genepeak.links.genome import LinkOptions, link_genes
     from genepeak.outputs import write_tsv
+    from genepeak.report.links import write_links
 
-    labels_key = "leiden" if "leiden" in mdata.obs else (config.labels_key or "leiden")
-    folder = out / "explain"
-    folder.mkdir(parents=True, exist_ok=True)
-    if truth_path is not None:
-        sham_path = Path(truth_path).parent / "sham_genes.tsv"
-        sham = link_metrics.read_sham_genes(sham_path) if sham_path.is_file() else None
-        setting = {
-            "data": "built-in",
-            "shape": config.shape,
-            "seed": config.seed,
-            "link_strength": 1.0,
-            "preset": "small",
-        }
-        table, per_driver = benchmark.score_trained(
-            mdata,
-            truth_path,
-            sham,
-            model,
-            setting,
-            labels_key=labels_key,
-            explain_config=config.explain,
-        )
-        write_tsv(per_driver, folder / "link_benchmark_per_driver.tsv")
-        write_tsv(table, folder / "link_benchmark.tsv")
-        return table
-    genes = [g for g, _, _ in DESIGN_EXPERIMENTS if g in set(map(str, model.genes))]
-    if not genes:
-        log("links: none of the design genes is among the model's genes; no link table")
-        return None
-    table = link_scores(model, mdata, genes, config=config.explain)
-    top = table.sort_values("link_score", ascending=False).groupby("gene").head(50)
-    write_tsv(top, folder / "gene_links.tsv")
-    return None
+    options = LinkOptions(seed=config.seed, skip_small_groups=True)
+    result = link_genes(mdata, "hvg", groupby=labels_key, options=options)
+    folder = write_links(result, mdata, out / "links", groupby=labels_key)
+    if truth_path is None:
+        return result, None
+    sham_path = Path(truth_path).parent / "sham_genes.tsv"
+    sham = link_metrics.read_sham_genes(sham_path) if sham_path.is_file() else None
+    table, per_driver = benchmark.score_links(
+        mdata, truth_path, labels_key=labels_key, sham_genes=sham, seed=config.seed
+    )
+    setting = {"data": "built-in", "shape": config.shape, "seed": config.seed}
+    setting |= {"link_strength": 1.0, "preset": "none", "labels_key": labels_key}
+    table = table.reset_index().assign(**setting)
+    write_tsv(per_driver.assign(**setting), folder / "link_benchmark_per_driver.tsv")
+    write_tsv(table, folder / "link_benchmark.tsv")
+    return result, table
+
+
+def _links_metrics(result, benchmark_table) -> pd.DataFrame:
+    """What ``metrics.json`` keeps of the links: the benchmark table, else calls per group."""
+    from genepeak.report.links import calls_table
+
+    return benchmark_table if benchmark_table is not None else calls_table(result)
 
 
 def _add_to_metrics(path: Path, key: str, table: pd.DataFrame | None) -> None:

@@ -141,3 +141,16 @@ def _settings(result: LinkResult) -> dict:
     params["window"] = f"{params['window']:,} bp"
     params["seconds (total)"] = result.seconds.get("total")
     return params
+
+
+def links_html(result: LinkResult, benchmark_table, mdata, groupby: str | None) -> str:
+    """The run report's links section body: calls per group, the pictures, and (on
+    simulated data) the benchmark against planted truth."""
+    from genepeak.benchmark import link_benchmark_html
+    from genepeak.report.html import figure_block
+
+    body = "<h3>Calls per population</h3>" + calls_table(result).to_html(index=False, border=0)
+    body += "".join(figure_block(fig, caption) for fig, caption in figures(result, mdata, groupby))
+    if benchmark_table is not None:
+        body += "<h3>Against planted truth</h3>" + link_benchmark_html(benchmark_table)
+    return body
