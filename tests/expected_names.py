@@ -8,6 +8,7 @@ TRANSLATION_BASELINES = (
     "ridge",
     "reduced_rank_ridge",
     "reduced_rank_ridge_depth",
+    "kernel_ridge",
     "cluster_profile",
     "per_type_ridge",
 )

@@ -6,6 +6,7 @@ import mudata
 import pandas as pd
 import pytest
 
+from extras import requires_snapatac2
 from genepeak.cli import main
 
 
@@ -161,6 +162,7 @@ def test_unexpected_errors_reach_the_user_as_one_line(monkeypatch, tmp_path, cap
 
 
 @pytest.mark.realdata
+@requires_snapatac2
 def test_prepare_from_rna_and_fragments(shared_data, tmp_path, capsys):
     """`genepeak prepare --rna ... --fragments ... --genome hg38`: MACS3 peaks from fragments."""
     import warnings

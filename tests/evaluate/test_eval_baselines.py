@@ -125,6 +125,14 @@ def test_no_test_cell_is_used_to_fit_anything(tiny_mdata):
             fitted["ridge"].gene_model[part], refitted["ridge"].gene_model[part]
         )
     np.testing.assert_allclose(fitted["knn"].rna_index._fit_X, refitted["knn"].rna_index._fit_X)
+    kernel, kernel2 = fitted["kernel_ridge"], refitted["kernel_ridge"]
+    for kernel_fit, kernel_fit2 in (
+        (kernel.peak_model, kernel2.peak_model),
+        (kernel.gene_model, kernel2.gene_model),
+    ):
+        np.testing.assert_allclose(kernel_fit[0].landmarks, kernel_fit2[0].landmarks)
+        np.testing.assert_allclose(kernel_fit[1], kernel_fit2[1], rtol=1e-6, atol=1e-8)
+    assert (kernel.peak_alpha, kernel.gene_alpha) == (kernel2.peak_alpha, kernel2.gene_alpha)
     profile, profile2 = fitted["cluster_profile"], refitted["cluster_profile"]
     np.testing.assert_array_equal(profile.peak_profiles, profile2.peak_profiles)
     np.testing.assert_array_equal(profile.gene_profiles, profile2.gene_profiles)

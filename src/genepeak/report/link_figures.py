@@ -133,8 +133,9 @@ def _draw_genes(ax, coords: pd.DataFrame, chrom: str, lo: int, hi: int, focus: s
         (coords["chrom"].astype(str) == chrom) & (coords["end"] >= lo) & (coords["start"] <= hi)
     ]
     here = here[here["start"] >= 0].sort_values("start")
+    crowded = len(here) > 12  # then only the linked gene is named
     for i, (name, row) in enumerate(here.iterrows()):
-        y = 0.3 + 0.4 * (i % 2)
+        y = 0.15 + 0.3 * (i % 3)
         colour = "#1f4e9c" if name == focus else "#555555"
         ax.plot([max(row["start"], lo), min(row["end"], hi)], [y, y], color=colour, lw=3)
         arrow = 1 if row["strand"] != "-" else -1
@@ -144,6 +145,8 @@ def _draw_genes(ax, coords: pd.DataFrame, chrom: str, lo: int, hi: int, focus: s
             xytext=(row["tss"], y),
             arrowprops={"arrowstyle": "->", "color": colour, "lw": 1},
         )
+        if crowded and name != focus:
+            continue
         ax.text(
             min(max(row["tss"], lo), hi),
             y + 0.12,

@@ -125,7 +125,7 @@ def calls_table(result: LinkResult) -> pd.DataFrame:
     """Cells, tested pairs and called links of each population."""
     table = result.links.groupby("group", observed=True).agg(
         cells=("n_cells", "first"),
-        pairs=("called", "size"),
+        tested_pairs=("z", "count"),
         called=("called", "sum"),
         genes_with_a_link=("gene", lambda g: 0),
     )
