@@ -77,7 +77,7 @@ def test_run_sections_merge_over_the_preset_and_are_validated(tmp_path):
         RunConfig,
         {"seed": 4, "models": {"gpg": {"latent_dim": 8}}, "train": {"pgp": {"epochs": 3}}},
     )
-    configs = _model_configs(config, small=True)
+    configs = _model_configs(config)
     small_gpg, small_pgp_train = preset("gpg", small=True)[0], preset("pgp", small=True)[1]
     gpg_model, gpg_train = configs["gpg"]
     assert gpg_model.latent_dim == 8 and gpg_model.hidden == small_gpg.hidden  # merged
@@ -86,9 +86,9 @@ def test_run_sections_merge_over_the_preset_and_are_validated(tmp_path):
     assert configs["dual"][0] == preset("dual", small=True)[0]  # untouched preset
     bad = from_dict(RunConfig, {"models": {"gpg": {"latnet_dim": 8}}})
     with pytest.raises(ConfigError, match=r"models.gpg: unknown option 'latnet_dim'"):
-        _model_configs(bad, small=True)
+        _model_configs(bad)
     with pytest.raises(ConfigError, match=r"models: unknown architecture 'vae'"):
-        _model_configs(from_dict(RunConfig, {"models": {"vae": {}}}), small=True)
+        _model_configs(from_dict(RunConfig, {"models": {"vae": {}}}))
 
 
 def test_missing_or_malformed_file(tmp_path):

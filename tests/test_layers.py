@@ -20,6 +20,7 @@ LAYERS = {
     "train": 4,
     "models": 4,
     "evaluate": 5,
+    "links": 5,
     "explain": 6,
     "report": 7,
     "benchmark": 8,

@@ -148,6 +148,7 @@ def _run(args: argparse.Namespace) -> None:
         labels_key=args.labels_key,
         shape=args.shape,
         seed=args.seed,
+        preset=args.preset,
     )
 
 
@@ -205,6 +206,12 @@ def _add_run(sub) -> None:
         "--shape", help="size of the simulated data: tiny, small, medium, pbmc3k, pbmc10k"
     )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument(
+        "--preset",
+        choices=["fast", "thesis"],
+        help="model presets: fast (default; 2 CPU cores, a cell-pass budget) or thesis (the "
+        "reference design's widths, learning rates and epochs)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -281,7 +288,7 @@ def _links(args: argparse.Namespace) -> None:
 
     from genepeak.errors import InputError
     from genepeak.links.genome import LinkOptions, link_genes
-    from genepeak.report.links import write_links
+    from genepeak.outputs import write_links
 
     if not Path(args.data).is_file():
         raise InputError(f"--data: {args.data} does not exist (a prepared .h5mu)")

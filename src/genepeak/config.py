@@ -142,6 +142,10 @@ class TrainConfig:
     """Optimisation, schedule, split and hardware options."""
 
     epochs: int = field(default=30, metadata=_range(1))
+    # a budget of cell passes (training cells x epochs): epochs are capped at
+    # ceil(max_cell_passes / training cells), at least MIN_BUDGET_EPOCHS, and the KL warm-up
+    # shrinks with them; None: ``epochs`` alone (docs/speed.md)
+    max_cell_passes: int | None = field(default=None, metadata=_range(1))
     lr: float = field(default=1e-4, metadata=_range(0))
     weight_decay: float = field(default=0.0, metadata=_range(0))
     batch_size: int | None = field(default=512, metadata=_range(1))  # None = full batch
@@ -254,6 +258,13 @@ class ExplainConfig:
     link_flip_passes: int = field(default=20, metadata=_range(1))
 
 
+#: model presets of ``genepeak run``: ``fast`` (SMALL_PRESETS with a cell-pass budget) and
+#: ``thesis`` (PRESETS, the reference design)
+RUN_PRESETS = ("fast", "thesis")
+#: the fewest epochs a cell-pass budget leaves
+MIN_BUDGET_EPOCHS = 5
+
+
 @dataclass
 class RunConfig:
     """The whole path: data -> prepare -> train -> evaluate -> explain -> report."""
@@ -261,11 +272,14 @@ class RunConfig:
     input: str | None = None  # None: simulate the built-in default dataset
     out: str = "genepeak_output"
     shape: str = field(default="small", metadata=_choices(*SHAPES))
+    # "fast": presets for 2 CPU cores with a cell-pass budget (docs/speed.md); "thesis": the
+    # reference design's widths, learning rates and epochs (Table 3.2)
+    preset: str = field(default="fast", metadata=_choices(*RUN_PRESETS))
     seed: int = 0  # seeds every step (overrides the seeds of the sections below)
     labels_key: str | None = None  # e.g. "cell_type"; None: Leiden labels from preparation
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     # per architecture (gpg, pgp, dual): ModelConfig / TrainConfig options merged over the
-    # preset (the small presets on the built-in data, the reference design's on user data)
+    # preset named by ``preset``
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     train: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
@@ -317,6 +331,12 @@ PRESETS: dict[str, tuple[dict, dict]] = {
         dict(epochs=100, lr=1e-4, beta_min=0.0, beta_max=0.1, beta_warmup_epochs=20),
     ),
 }
+#: the fast presets' cell-pass budget, chosen on validation loss on a tuning data set
+#: (benchmarks/preset_budget.py, simulated medium seed 1, 1,814 training cells): at 40,000 cell
+#: passes the best validation objective so far was within 1.3 % (GPG), 0.8 % (PGP) and 0.7 %
+#: (Dual VAE) of the best of the full 30 / 40 / 60 epochs, at about a third to a half of the
+#: time (docs/speed.md)
+BUDGET = {"max_cell_passes": 40_000}
 SMALL_PRESETS: dict[str, tuple[dict, dict]] = {
     "gpg": (
         # ReLU: lower validation loss than tanh on 4 of 4 simulated runs, and 4-13x the planted-
@@ -331,11 +351,11 @@ SMALL_PRESETS: dict[str, tuple[dict, dict]] = {
             cis_window=1_000_000,
         ),
         # measured on 1,800 x 4,000 x 6,000: lr 1e-3 left GPG's translation at the mean profile
-        dict(epochs=30, lr=3e-3, batch_size=128, beta_max=0.1, beta_warmup_epochs=10),
+        dict(epochs=30, lr=3e-3, batch_size=128, beta_max=0.1, beta_warmup_epochs=10, **BUDGET),
     ),
     "pgp": (
         dict(architecture="pgp", latent_dim=32, hidden=[256], activation="tanh"),
-        dict(epochs=40, lr=1e-3, batch_size=128, beta_max=0.1, beta_warmup_epochs=10),
+        dict(epochs=40, lr=1e-3, batch_size=128, beta_max=0.1, beta_warmup_epochs=10, **BUDGET),
     ),
     "dual": (
         dict(
@@ -346,7 +366,7 @@ SMALL_PRESETS: dict[str, tuple[dict, dict]] = {
             atac_loss="weighted_mse",
             alignment="l2",
         ),
-        dict(epochs=60, lr=1e-3, batch_size=128, beta_max=0.1, beta_warmup_epochs=10),
+        dict(epochs=60, lr=1e-3, batch_size=128, beta_max=0.1, beta_warmup_epochs=10, **BUDGET),
     ),
 }
 

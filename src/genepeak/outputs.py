@@ -8,13 +8,14 @@ leaves no half-written file.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from genepeak._utils import atomic_path
+from genepeak._utils import atomic_path, log
 
 # --------------------------------------------------------------------------- explain
 
@@ -201,3 +202,30 @@ def write_prepare_figures(mdata, figures_dir: str | Path) -> dict[str, Path]:
     from genepeak.report.qc import plot_prepare_qc
 
     return plot_prepare_qc(mdata, check_figures_dir(figures_dir))
+
+
+def write_links(result, mdata, out: str | Path, *, groupby: str | None = None):
+    """Write ``links.tsv`` (every tested pair), ``links_called.bedpe`` and
+    ``links_signac.tsv`` (the called links of all cells), ``comparison.tsv`` (with
+    ``groupby``), ``params.json`` and ``links.html``. Returns the folder."""
+    from genepeak.errors import InputError
+    from genepeak.report.links import browser_rows, write_page
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder")
+    with atomic_path(out, is_dir=True) as tmp:
+        tmp.chmod(0o755)  # a temporary folder is private; the result is not
+        write_tsv(result.links, tmp / "links.tsv")
+        genes = result.genes.rename_axis(None)
+        rows = browser_rows(result)
+        write_bedpe(rows, genes, tmp / "links_called.bedpe")
+        write_signac_links(rows, genes, tmp / "links_signac.tsv")
+        if result.comparison is not None:
+            write_tsv(result.comparison, tmp / "comparison.tsv")
+        (tmp / "params.json").write_text(
+            json.dumps({**result.params, "seconds": result.seconds}, indent=2, default=str)
+        )
+        write_page(result, mdata, tmp / "links.html", groupby=groupby)
+    log(f"links: tables, tracks and links.html in {out}")
+    return out

@@ -56,7 +56,7 @@ class _Stopwatch:
         log(f"[{self.step}/{self.n_steps}] {self.name} done in {seconds:.1f} s {detail}".rstrip())
 
 
-def _model_configs(config: RunConfig, small: bool) -> dict[str, tuple[ModelConfig, TrainConfig]]:
+def _model_configs(config: RunConfig) -> dict[str, tuple[ModelConfig, TrainConfig]]:
     """The three architectures' configs: each preset with the run config's options merged over."""
     for section in ("models", "train"):
         unknown = set(getattr(config, section)) - set(ARCHITECTURES)
@@ -67,7 +67,7 @@ def _model_configs(config: RunConfig, small: bool) -> dict[str, tuple[ModelConfi
             )
     configs = {}
     for name in ARCHITECTURES:
-        model_preset, train_preset = preset(name, small=small)
+        model_preset, train_preset = preset(name, small=config.preset == "fast")
         model_config = merged(ModelConfig, model_preset, config.models.get(name), f"models.{name}")
         if model_config.architecture != name:
             raise ConfigError(
@@ -78,6 +78,13 @@ def _model_configs(config: RunConfig, small: bool) -> dict[str, tuple[ModelConfi
         train_config.seed = config.seed
         configs[name] = (model_config, train_config)
     return configs
+
+
+def _preset_note(name: str) -> str:
+    """Which presets trained the models, for the report."""
+    if name == "thesis":
+        return "thesis: the reference design's widths, learning rates and epochs"
+    return "fast: small widths, epochs capped by a cell-pass budget (docs/speed.md)"
 
 
 def _labels_note(labels_key: str, simulated: bool) -> str:
@@ -108,8 +115,7 @@ def run(config: RunConfig | None = None) -> RunResult:
     """
     config = copy.deepcopy(config or RunConfig())
     seed_everything(config.seed)
-    simulated = config.input is None
-    model_configs = _model_configs(config, small=simulated)  # validated before any heavy work
+    model_configs = _model_configs(config)  # validated before any heavy work
     for section in (config.prepare, config.evaluate, config.explain):
         section.seed = config.seed
     out = Path(config.out)
@@ -250,7 +256,6 @@ def _report(
     """The last step: ``report.html`` with every section and the run's parameters."""
     from genepeak.models.io import versions
     from genepeak.report.html import write_run_report
-    from genepeak.report.links import links_html
 
     simulated = config.input is None
     params = to_dict(config)
@@ -261,6 +266,7 @@ def _report(
         "cells": mdata.n_obs,
         "genes": mdata.mod["rna"].n_vars,
         "peaks": mdata.mod["atac"].n_vars,
+        "model preset": _preset_note(config.preset),
         "reference labels": _labels_note(labels_key, simulated),
         "label categories": int(mdata.obs[labels_key].nunique()),
     }
@@ -275,7 +281,7 @@ def _report(
         versions=versions(RUN_PACKAGES),
         timings=clock.timings,
         qc_rules=prepared.record(mdata).get("qc_rules"),
-        links=None if links is None else links_html(*links, mdata, labels_key),
+        links=None if links is None else _links_body(*links, mdata, labels_key),
     )
 
 
@@ -287,8 +293,7 @@ def _links(mdata, labels_key: str, config: RunConfig, out: Path, truth_path):
     from genepeak import benchmark
     from genepeak.links import metrics as link_metrics
     from genepeak.links.genome import LinkOptions, link_genes
-    from genepeak.outputs import write_tsv
-    from genepeak.report.links import write_links
+    from genepeak.outputs import write_links, write_tsv
 
     options = LinkOptions(seed=config.seed, skip_small_groups=True)
     result = link_genes(mdata, "hvg", groupby=labels_key, options=options)
@@ -306,6 +311,17 @@ def _links(mdata, labels_key: str, config: RunConfig, out: Path, truth_path):
     write_tsv(per_driver.assign(**setting), folder / "link_benchmark_per_driver.tsv")
     write_tsv(table, folder / "link_benchmark.tsv")
     return result, table
+
+
+def _links_body(result, benchmark_table, mdata, labels_key: str) -> str:
+    """The report's links section: calls, pictures and (simulated data) the benchmark."""
+    from genepeak.benchmark import link_benchmark_html
+    from genepeak.report.links import links_html
+
+    body = links_html(result, mdata, labels_key)
+    if benchmark_table is not None:
+        body += "<h3>Against planted truth</h3>" + link_benchmark_html(benchmark_table)
+    return body
 
 
 def _links_metrics(result, benchmark_table) -> pd.DataFrame:
@@ -334,6 +350,7 @@ def run_from_cli(
     labels_key: str | None = None,
     shape: str | None = None,
     seed: int | None = None,
+    preset: str | None = None,
 ) -> RunResult:
     """Build a RunConfig from a YAML file and command-line options, then ``run`` it."""
     data = load_yaml(config_path) if config_path else {}
@@ -343,6 +360,7 @@ def run_from_cli(
         ("labels_key", labels_key),
         ("shape", shape),
         ("seed", seed),
+        ("preset", preset),
     ):
         if value is not None:
             data[key] = value

@@ -82,16 +82,16 @@ def test_state_basis_is_orthonormal_and_drops_repeated_columns():
     assert lb.state_basis(np.zeros((50, 0))).shape == (50, 1)  # the intercept alone
 
 
-def test_state_variant_regresses_on_the_rna_pcs_and_needs_them(mdata):
+def test_state_variant_regresses_on_the_rna_pcs_computed_when_absent(mdata):
     result = lb.partial_correlation(mdata, ["GA"], labels_key="leiden", window=500_000, state_pcs=3)
     assert result.method == "partial_correlation_state"
     copy, type_only = _col(mdata, COPY), _col(mdata, TYPE_ONLY)
     assert np.argmax(result.score[0]) == copy and result.called[0, copy]
     assert abs(result.extra["partial_r"][0, type_only]) < 0.15
     without = mdata.copy()
-    del without.mod["rna"].obsm["X_pca"]
-    with pytest.raises(InputError, match="X_pca"):
-        lb.partial_correlation(without, ["GA"], labels_key="leiden", state_pcs=3)
+    del without.mod["rna"].obsm["X_pca"]  # one policy: computed from rna.X, not stored
+    again = lb.partial_correlation(without, ["GA"], labels_key="leiden", state_pcs=3)
+    assert again.score.shape == result.score.shape and "X_pca" not in without.mod["rna"].obsm
 
 
 def test_cis_window_variant_drops_the_far_peak(mdata):
@@ -179,10 +179,11 @@ def test_score_baselines_runs_every_method_and_refuses_bad_input(mdata):
         lb.score_baselines(mdata, ["GA"], labels_key="leiden", methods=("abc",))
 
 
-def test_rna_pcs_follow_the_cells_and_may_be_missing(tiny_mdata):
+def test_rna_pcs_follow_the_cells_and_are_computed_when_missing(tiny_mdata):
     rna = tiny_mdata.mod["rna"].copy()
-    assert lb.rna_pcs(rna, rna.obs_names, 5) is None
+    computed = lb.rna_pcs(rna, rna.obs_names, 5)
+    assert computed.shape == (rna.n_obs, 5) and "X_pca" not in rna.obsm
     rna.obsm["X_pca"] = np.arange(rna.n_obs * 8, dtype=float).reshape(rna.n_obs, 8)
     cells = list(rna.obs_names[[3, 1]])
     np.testing.assert_array_equal(lb.rna_pcs(rna, cells, 5), rna.obsm["X_pca"][[3, 1], :5])
-    assert lb.rna_pcs(rna, cells, 0) is None
+    assert lb.rna_pcs(rna, cells, 0).shape == (2, 0)

@@ -440,9 +440,9 @@ def _detected(x, min_detected: int) -> np.ndarray:
 
 def _with_model(residual, pairs, null_cols, null_ok, model, mdata, names, cells, options):
     """Per gene, the model's latent (gene held at its mean) joins the state."""
-    from genepeak.explain import values
-
-    x = values.model_rows(mdata.mod["rna"], [str(g) for g in model.genes], list(cells))
+    rna = mdata.mod["rna"]
+    cols = prepared.feature_columns(rna, [str(g) for g in model.genes], "rna")
+    x = prepared.dense_block(rna.X, prepared.cell_rows(rna.obs_names, list(cells)), cols)
     model_cols = pd.Index([str(g) for g in model.genes]).get_indexer(names)
     r = np.zeros(pairs.gene.size)
     t = np.zeros_like(r)

@@ -211,6 +211,7 @@ class Model:
         resume
             Continue from ``out_dir/checkpoint.pt`` (refused when it is of another architecture).
         """
+        self.train_config = within_budget(self.train_config, len(self.split["train"]))
         config = self.train_config
         checkpoint = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
         if resume and checkpoint is not None and checkpoint.exists():
@@ -446,6 +447,26 @@ class _DenseRows:
 
 
 # ---------------------------------------------------------------------- load
+
+
+def within_budget(config, n_train: int):
+    """``config`` with its epochs capped by ``max_cell_passes`` over ``n_train`` cells (and the
+    KL warm-up shortened in proportion); unchanged without a budget."""
+    from dataclasses import replace
+
+    from genepeak.config import MIN_BUDGET_EPOCHS
+
+    if config.max_cell_passes is None or n_train <= 0:
+        return config
+    epochs = max(MIN_BUDGET_EPOCHS, -(-config.max_cell_passes // n_train))
+    if epochs >= config.epochs:
+        return config
+    warmup = round(config.beta_warmup_epochs * epochs / config.epochs)
+    log(
+        f"cell-pass budget {config.max_cell_passes:,}: {epochs} epochs of {n_train:,} cells "
+        f"(of {config.epochs}), KL warm-up {warmup}"
+    )
+    return replace(config, epochs=epochs, beta_warmup_epochs=warmup)
 
 
 def load(path: str | Path, mdata) -> Model:

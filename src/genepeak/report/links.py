@@ -1,22 +1,17 @@
-"""Writing a :class:`~genepeak.links.genome.LinkResult`: tables, browser tracks, one HTML page.
+"""The page of a :class:`~genepeak.links.genome.LinkResult` and its run-report section.
 
-Computing stays in ``links/genome.py`` and drawing in ``report/link_figures.py``; this module
-only writes. The whole folder is written next to its destination and renamed into place, so
-an interrupted run leaves nothing half-written.
+Computing stays in ``links/genome.py``, drawing in ``report/link_figures.py``; the tables and
+browser tracks are written by :func:`genepeak.outputs.write_links`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from genepeak._utils import atomic_path, log
-from genepeak.errors import InputError
 from genepeak.links.genome import LinkResult
-from genepeak.outputs import write_bedpe, write_signac_links, write_tsv
 
 #: genes drawn as track plots on the page (the best-scored called links' genes)
 TRACK_GENES = 4
@@ -46,30 +41,6 @@ def top_genes(result: LinkResult, k: int = TRACK_GENES, group: str = "all") -> l
     """The genes of the ``k`` best-scored called links (each gene once)."""
     called = result.called(group)
     return list(pd.unique(called["gene"].astype(str)))[:k]
-
-
-def write_links(result: LinkResult, mdata, out: str | Path, *, groupby: str | None = None):
-    """Write ``links.tsv`` (every tested pair), ``links_called.bedpe`` and
-    ``links_signac.tsv`` (the called links of all cells), ``comparison.tsv`` (with
-    ``groupby``), ``params.json`` and ``links.html``. Returns the folder."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; give a folder")
-    with atomic_path(out, is_dir=True) as tmp:
-        tmp.chmod(0o755)  # a temporary folder is private; the result is not
-        write_tsv(result.links, tmp / "links.tsv")
-        genes = result.genes.rename_axis(None)
-        rows = browser_rows(result)
-        write_bedpe(rows, genes, tmp / "links_called.bedpe")
-        write_signac_links(rows, genes, tmp / "links_signac.tsv")
-        if result.comparison is not None:
-            write_tsv(result.comparison, tmp / "comparison.tsv")
-        (tmp / "params.json").write_text(
-            json.dumps({**result.params, "seconds": result.seconds}, indent=2, default=str)
-        )
-        write_page(result, mdata, tmp / "links.html", groupby=groupby)
-    log(f"links: tables, tracks and links.html in {out}")
-    return out
 
 
 def figures(result: LinkResult, mdata, groupby: str | None) -> list[tuple[object, str]]:
@@ -143,14 +114,10 @@ def _settings(result: LinkResult) -> dict:
     return params
 
 
-def links_html(result: LinkResult, benchmark_table, mdata, groupby: str | None) -> str:
-    """The run report's links section body: calls per group, the pictures, and (on
-    simulated data) the benchmark against planted truth."""
-    from genepeak.benchmark import link_benchmark_html
+def links_html(result: LinkResult, mdata, groupby: str | None) -> str:
+    """The run report's links section body: calls per population and the pictures."""
     from genepeak.report.html import figure_block
 
     body = "<h3>Calls per population</h3>" + calls_table(result).to_html(index=False, border=0)
     body += "".join(figure_block(fig, caption) for fig, caption in figures(result, mdata, groupby))
-    if benchmark_table is not None:
-        body += "<h3>Against planted truth</h3>" + link_benchmark_html(benchmark_table)
     return body
