@@ -334,15 +334,7 @@ def link_genes(
     if model is not None:
         _check_model(model, mdata, names)
     peaks = _peak_positions(mdata)
-    coords = _gene_positions(mdata, names)
-    no_tss = coords.index[coords["tss"].to_numpy() < 0]
-    if len(no_tss):
-        log(f"links: {len(no_tss)} genes have no known TSS and are not tested (e.g. {no_tss[0]})")
-    if len(no_tss) == len(names):
-        raise InputError(
-            "none of the genes has a known TSS: mdata.mod['rna'].var needs 'interval' or "
-            "chrom/start/end (10x ARC files carry them), or prepare with a gene annotation"
-        )
+    coords = _tested_positions(mdata, names)
     pairs = window_pairs(coords, peaks, options.window)
     if pairs.gene.size == 0:
         raise InputError(
@@ -384,12 +376,32 @@ def link_genes(
         f"{result.seconds['total']:.1f} s"
     )
     if key_added is not None:
-        mdata.uns[key_added] = {
-            "links": table,
-            "comparison": comparison if comparison is not None else pd.DataFrame(),
-            "params": {k: (v if v is not None else "") for k, v in params.items()},
-        }
+        _store(mdata, key_added, result)
     return result
+
+
+def _tested_positions(mdata, names: list[str]) -> pd.DataFrame:
+    """Chromosome, interval, strand and TSS of ``names``; logs the genes without a TSS and
+    refuses when none has one."""
+    coords = _gene_positions(mdata, names)
+    no_tss = coords.index[coords["tss"].to_numpy() < 0]
+    if len(no_tss):
+        log(f"links: {len(no_tss)} genes have no known TSS and are not tested (e.g. {no_tss[0]})")
+    if len(no_tss) == len(names):
+        raise InputError(
+            "none of the genes has a known TSS: mdata.mod['rna'].var needs 'interval' or "
+            "chrom/start/end (10x ARC files carry them), or prepare with a gene annotation"
+        )
+    return coords
+
+
+def _store(mdata, key: str, result: LinkResult) -> None:
+    """``mdata.uns[key]``: the table, the comparison and the settings that made them."""
+    mdata.uns[key] = {
+        "links": result.links,
+        "comparison": result.comparison if result.comparison is not None else pd.DataFrame(),
+        "params": {k: (v if v is not None else "") for k, v in result.params.items()},
+    }
 
 
 def _score_population(mdata, names, rows, pcs, pairs, null_cols, null_ok, model, options):

@@ -58,43 +58,17 @@ def track_plot(
         raise InputError(f"{gene} has no tested peaks in the link table")
     coords = gene_coordinates(mdata.mod["rna"].var, recorded_annotation(mdata))
     chrom, tss = str(coords.loc[gene, "chrom"]), int(coords.loc[gene, "tss"])
-    shown = table[table["called"]]
-    if shown.empty:
-        shown = table.nlargest(5, "link_score")
-    centres = ((shown["start"] + shown["end"]) // 2).to_numpy()
-    if flank is None:
-        reach = max(int(np.abs(centres - tss).max()) if centres.size else 0, MIN_FLANK)
-        flank = int(reach * 1.1)
-    lo, hi = tss - flank, tss + flank
+    lo, hi = _region(table, tss, flank)
     atac_var = mdata.mod["atac"].var
     in_region = table[(table["end"] >= lo) & (table["start"] <= hi)]
     labels = _labels(mdata, groupby)
     groups = sorted(pd.unique(labels.dropna()), key=str)[:max_groups]
     peak_cols = atac_var.index.get_indexer(in_region["peak"].astype(str))
     means = group_means(mdata.mod["atac"], peak_cols, labels, groups)
-    n_tracks = len(groups)
-    heights = [0.55] * n_tracks + [0.35, 0.6, 1.6]
-    fig, axes = plt.subplots(
-        n_tracks + 3,
-        1,
-        figsize=(9, 0.55 * n_tracks + 3.2),
-        sharex=True,
-        gridspec_kw={"height_ratios": heights, "hspace": 0.08},
-    )
-    colours = label_colours(np.asarray(groups, dtype=object))
+    fig, axes = _track_axes(len(groups))
     starts, ends = in_region["start"].to_numpy(), in_region["end"].to_numpy()
-    top = float(means.max()) if means.size else 1.0
-    for ax, name, row in zip(axes[:n_tracks], groups, means):
-        ax.bar(
-            (starts + ends) / 2,
-            row,
-            width=np.maximum(ends - starts, (hi - lo) / 400),
-            color=colours[str(name)],
-        )
-        ax.set_ylim(0, top * 1.05 if top > 0 else 1)
-        ax.set_yticks([])
-        ax.set_ylabel(str(name), rotation=0, ha="right", va="center", fontsize=8)
-        ax.spines[["top", "right"]].set_visible(False)
+    _draw_accessibility(axes[: len(groups)], groups, means, starts, ends, (hi - lo) / 400)
+    n_tracks = len(groups)
     peaks_ax, genes_ax, arcs_ax = axes[n_tracks:]
     _draw_peaks(peaks_ax, starts, ends, in_region["called"].to_numpy())
     _draw_genes(genes_ax, coords, chrom, lo, hi, gene)
@@ -105,6 +79,47 @@ def track_plot(
     title = f"{gene}: {int(in_region['called'].sum())} called links ({group})"
     axes[0].set_title(title + "; tracks: mean accessibility per group", fontsize=10, loc="left")
     return fig
+
+
+def _region(table: pd.DataFrame, tss: int, flank: int | None) -> tuple[int, int]:
+    """The drawn span: the TSS and the called links (or the 5 best peaks), padded 10 %."""
+    if flank is None:
+        shown = table[table["called"]]
+        if shown.empty:
+            shown = table.nlargest(5, "link_score")
+        centres = ((shown["start"] + shown["end"]) // 2).to_numpy()
+        reach = max(int(np.abs(centres - tss).max()) if centres.size else 0, MIN_FLANK)
+        flank = int(reach * 1.1)
+    return tss - flank, tss + flank
+
+
+def _track_axes(n_tracks: int):
+    """A figure of ``n_tracks`` accessibility rows over a peaks, a genes and a links row."""
+    heights = [0.55] * n_tracks + [0.35, 0.6, 1.6]
+    return plt.subplots(
+        n_tracks + 3,
+        1,
+        figsize=(9, 0.55 * n_tracks + 3.2),
+        sharex=True,
+        gridspec_kw={"height_ratios": heights, "hspace": 0.08},
+    )
+
+
+def _draw_accessibility(axes, groups, means, starts, ends, min_width: float) -> None:
+    """One bar per peak and group: its mean accessibility, on a shared scale."""
+    colours = label_colours(np.asarray(groups, dtype=object))
+    top = float(means.max()) if means.size else 1.0
+    for ax, name, row in zip(axes, groups, means):
+        ax.bar(
+            (starts + ends) / 2,
+            row,
+            width=np.maximum(ends - starts, min_width),
+            color=colours[str(name)],
+        )
+        ax.set_ylim(0, top * 1.05 if top > 0 else 1)
+        ax.set_yticks([])
+        ax.set_ylabel(str(name), rotation=0, ha="right", va="center", fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
 
 
 def _labels(mdata, groupby: str | None) -> pd.Series:
