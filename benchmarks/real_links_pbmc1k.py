@@ -58,9 +58,9 @@ def raw_random_fractions(data: Path, mdata, window: int) -> pd.Series:
     """Per gene: the share of all 174 peaks of the subset (before filtering) within ``window``."""
     import mudata
 
-    from genepeak.explain.linking import peak_distances
     from genepeak.io.annotation import gene_positions
     from genepeak.io.peaks import peak_coordinates
+    from genepeak.links.baselines import tss_distance as peak_distances
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

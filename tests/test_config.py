@@ -97,3 +97,16 @@ def test_missing_or_malformed_file(tmp_path):
     (tmp_path / "x.yaml").write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(RunConfig, tmp_path / "x.yaml")
+
+
+def test_run_presets_fast_by_default_and_thesis_by_name():
+    from genepeak.pipeline import _model_configs
+
+    fast = _model_configs(RunConfig())
+    thesis = _model_configs(from_dict(RunConfig, {"preset": "thesis"}))
+    assert fast["dual"][0].hidden == preset("dual", small=True)[0].hidden
+    assert fast["gpg"][1].max_cell_passes == 40_000
+    assert thesis["dual"][0].hidden == preset("dual")[0].hidden == [2048]
+    assert thesis["dual"][1].max_cell_passes is None  # the reference design's epochs
+    with pytest.raises(ConfigError, match="preset"):
+        from_dict(RunConfig, {"preset": "quick"})

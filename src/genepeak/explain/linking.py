@@ -55,6 +55,7 @@ from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
 from genepeak.links import baselines as link_baselines
 from genepeak.links import state
+from genepeak.links.state import empirical_null
 
 #: distance (bp) below which the prior stops rising: a promoter-sized neighbourhood
 PRIOR_FLOOR = 5_000
@@ -208,19 +209,6 @@ def leave_one_out_z(null: np.ndarray) -> np.ndarray:
     return out
 
 
-def empirical_null(z: np.ndarray) -> tuple[float, float]:
-    """Centre and scale of null z-scores: median and MAD (normal consistency).
-
-    The scale is never below 1, the theoretical null: narrower nulls are left conservative.
-    """
-    z = z[np.isfinite(z)]
-    if z.size < 10:
-        return 0.0, 1.0
-    centre = float(np.median(z))
-    scale = float(stats.median_abs_deviation(z, scale="normal"))
-    return centre, max(scale, 1.0)
-
-
 def influence(effect: np.ndarray, bulk: np.ndarray) -> float:
     """Robust spread (MAD, normal consistency) of a gene's effects over its ``bulk`` peaks."""
     return robust_spread(effect[bulk] if bulk.sum() >= MIN_BULK else effect)
@@ -297,7 +285,7 @@ def gene_link_table(
             "perturbation_effect": np.abs(raw_effect),
             "zscore": z,
             "p_value": p_value,
-            "fdr": stats.false_discovery_control(p_value, method="bh"),
+            "fdr": link_baselines.benjamini_hochberg(p_value),
             "distance_to_tss": distance,
             "prior_only": prior,
         }
@@ -307,12 +295,6 @@ def gene_link_table(
         table["state_t"], table["state_z"] = state_t, state_z
         table["state_p_value"] = state.p_values(state_z, in_window)
     return table
-
-
-def peak_distances(peak_chrom, peak_centre, gene_chrom: str, gene_tss: int) -> np.ndarray:
-    """Signed distance (bp) of each peak centre to a TSS; NaN on another chromosome or unknown."""
-    same = (np.asarray(peak_chrom) == gene_chrom) & (gene_tss >= 0)
-    return np.where(same, np.asarray(peak_centre, dtype=np.float64) - gene_tss, np.nan)
 
 
 def link_scores(
@@ -385,7 +367,7 @@ def link_scores(
     ]
     table = pd.concat(tables, ignore_index=True)
     # one family: among every call of the table, not of each gene, at most 5% are false
-    table["fdr"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
+    table["fdr"] = link_baselines.benjamini_hochberg(table["p_value"].to_numpy())
     table["state_fdr"] = link_baselines.benjamini_hochberg(table["state_p_value"].to_numpy())
     in_window = shared.in_window(table["distance_to_tss"].to_numpy())
     table["link_score"], fits = state.two_group_log_odds(table["state_z"].to_numpy(), in_window)
@@ -428,10 +410,10 @@ class _Shared:
     def distance(self, column: int) -> np.ndarray:
         """Signed distance of every peak to the TSS of gene ``column``."""
         chrom, tss = self.gene_chrom[column], self.gene_tss[column]
-        return peak_distances(self.peak_chrom, self.peak_centre, chrom, tss)
+        return link_baselines.tss_distance(self.peak_chrom, self.peak_centre, chrom, tss)
 
     def in_window(self, distance: np.ndarray) -> np.ndarray:
-        return np.abs(np.nan_to_num(distance, nan=np.inf)) <= self.window
+        return link_baselines.in_window(distance, self.window)
 
     def perturb_with_null_pool(self, model, columns, config, rng) -> np.ndarray:
         """Silence the targets and a shared null pool at once: the targets' effects."""

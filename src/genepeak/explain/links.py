@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from genepeak.explain import linking
 from genepeak.io.peaks import peak_centres, peak_coordinates
+from genepeak.links.baselines import tss_distance
 
 
 def nearest_genes(peaks: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
@@ -42,11 +42,8 @@ def nearest_genes(peaks: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
 
 def distance_to_tss(peaks: pd.DataFrame, chrom: str, tss: int) -> np.ndarray:
     """Peak midpoint minus gene TSS in bp (genomic, not strand, orientation); NaN off-chromosome."""
-    mid = (peaks["start"].to_numpy() + peaks["end"].to_numpy()) / 2.0
-    out = np.where(peaks["chrom"].to_numpy() == chrom, np.floor(mid) - tss, np.nan)
-    if tss < 0:
-        out[:] = np.nan
-    return out
+    mid = (peaks["start"].to_numpy() + peaks["end"].to_numpy()) // 2
+    return tss_distance(peaks["chrom"].to_numpy(), mid, chrom, tss)
 
 
 def distance_context(atac_var, peaks, genes_coords, genes, null_sets, model_genes, window) -> dict:
@@ -62,7 +59,7 @@ def distance_context(atac_var, peaks, genes_coords, genes, null_sets, model_gene
         for g in names:
             tss = int(genes_coords.at[g, "tss"]) if g in genes_coords.index else -1
             chrom = str(genes_coords.at[g, "chrom"]) if g in genes_coords.index else ""
-            rows.append(linking.peak_distances(peak_chrom, peak_centre, chrom, tss))
+            rows.append(tss_distance(peak_chrom, peak_centre, chrom, tss))
         stacked = np.vstack(rows)
         size = np.where(np.isnan(stacked), np.inf, np.abs(stacked))
         return stacked[np.argmin(size, axis=0), np.arange(stacked.shape[1])]

@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from genepeak.errors import InputError
+from genepeak.links.baselines import in_window
 
 #: score columns ranked by their absolute value (signed evidence)
 ABSOLUTE_SCORES = ("zscore", "effect")
@@ -74,11 +75,6 @@ def top_links(links: pd.DataFrame, score: str, k: int, seed: int = 0) -> pd.Data
     return ranked.groupby("gene", sort=False).head(k).drop(columns=["_value", "_tie"])
 
 
-def _near(distance: np.ndarray, window: int) -> np.ndarray:
-    """``|distance| <= window``; NaN (another chromosome, unknown TSS) is not near."""
-    return np.abs(np.nan_to_num(np.asarray(distance, np.float64), nan=np.inf)) <= window
-
-
 def tss_proximity(
     links: pd.DataFrame,
     null_genes: Mapping[str, Sequence[str]],
@@ -115,9 +111,9 @@ def tss_proximity(
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}")
     top = top_links(links, score, k, seed=seed)
-    near_all = links.assign(_near=_near(links["distance_to_tss"], window))
+    near_all = links.assign(_near=in_window(links["distance_to_tss"], window))
     by_gene = near_all.groupby("gene", sort=False)["_near"]
-    top_near = top.assign(_near=_near(top["distance_to_tss"], window))
+    top_near = top.assign(_near=in_window(top["distance_to_tss"], window))
     ranked = _Ranked(
         links,
         top,
@@ -220,7 +216,7 @@ def _at_gene(links, gene, nulls, top_peaks, window: int, k: int) -> np.ndarray:
     """Per null gene: the share of its top links that lie within ``window`` of ``gene``'s TSS."""
     own = links.loc[links["gene"] == gene].set_index("peak")["distance_to_tss"]
     return np.array(
-        [_near(own.reindex(top_peaks[g]).to_numpy(np.float64), window).sum() / k for g in nulls]
+        [in_window(own.reindex(top_peaks[g]).to_numpy(np.float64), window).sum() / k for g in nulls]
     )
 
 

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import fisher_exact
-from sklearn.metrics import average_precision_score
 
 from genepeak.errors import InputError
 from genepeak.explain import linking, statistics
 from genepeak.io import prepared
+from genepeak.links.metrics import auprc
 
 
 def read_truth(truth: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -77,11 +77,7 @@ def recovery_metrics(
     out: dict[str, float] = {"n_peaks": float(len(scores)), "n_planted": float(n_pos)}
     out["prevalence"] = n_pos / len(scores) if len(scores) else float("nan")
     values = np.nan_to_num(scores.to_numpy(dtype=np.float64), nan=-np.inf)
-    if n_pos == 0 or n_pos == len(scores):
-        out["auprc"] = float("nan")
-    else:
-        values = np.where(np.isfinite(values), values, np.nanmin(values[np.isfinite(values)]) - 1)
-        out["auprc"] = float(average_precision_score(labels, values))
+    out["auprc"] = auprc(values, labels)
     order = np.argsort(-values, kind="stable")
     for k in top_k:
         k_eff = min(k, len(scores))

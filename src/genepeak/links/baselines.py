@@ -106,9 +106,19 @@ def signed_distances(mdata, genes: list[str], annotation=None) -> np.ndarray:
 
 def cis_mask(mdata, genes: list[str], window: int, annotation=None) -> np.ndarray:
     """Peaks whose midpoint lies within ``window`` bp of the gene's TSS, ``(genes, peaks)``."""
-    distance = signed_distances(mdata, genes, annotation)
-    with np.errstate(invalid="ignore"):
-        return np.abs(distance) <= window
+    return in_window(signed_distances(mdata, genes, annotation), window)
+
+
+def tss_distance(peak_chrom, peak_centre, gene_chrom: str, gene_tss: int) -> np.ndarray:
+    """Signed distance (bp) of each peak centre to one TSS: the one home of "distance to the
+    TSS". NaN on another chromosome or where the TSS is unknown (negative)."""
+    same = (np.asarray(peak_chrom).astype(str) == str(gene_chrom)) & (gene_tss >= 0)
+    return np.where(same, np.asarray(peak_centre, dtype=np.float64) - gene_tss, np.nan)
+
+
+def in_window(distance, window: int) -> np.ndarray:
+    """``|distance| <= window``; NaN (another chromosome, unknown TSS) is never inside."""
+    return np.abs(np.nan_to_num(np.asarray(distance, np.float64), nan=np.inf)) <= window
 
 
 # --------------------------------------------------------------------------- matrices

@@ -108,13 +108,22 @@ def atac_log_depth(atac, cells) -> np.ndarray:
     return np.log1p(np.asarray(matrix[rows].sum(axis=1), dtype=np.float64).ravel())
 
 
+def empirical_null(z: np.ndarray) -> tuple[float, float]:
+    """Centre and scale of null statistics: median and MAD (normal consistency), the one home
+    of the empirical null (Efron 2004). The scale is never below 1, the theoretical null:
+    narrower nulls are left conservative. Fewer than 10 finite values: ``(0, 1)``."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z[np.isfinite(z)]
+    if z.size < 10:
+        return 0.0, 1.0
+    scale = float(stats.median_abs_deviation(z, scale="normal"))
+    return float(np.median(z)), max(scale, 1.0)
+
+
 def empirical_z(t: np.ndarray, distant: np.ndarray) -> np.ndarray:
-    """z of ``t`` on the empirical null of the gene's ``distant`` t: their median and MAD
-    (normal consistency), no narrower than the theoretical null (scale at least 1)."""
-    if distant.size < 10:
-        return np.asarray(t, dtype=np.float64)
-    scale = max(float(stats.median_abs_deviation(distant, scale="normal")), 1.0)
-    return (t - float(np.median(distant))) / scale
+    """z of ``t`` on the empirical null of the gene's ``distant`` t (:func:`empirical_null`)."""
+    centre, scale = empirical_null(distant)
+    return (np.asarray(t, dtype=np.float64) - centre) / scale
 
 
 #: bounds of the two-group model: the share of linked pairs, and the variance of their z
