@@ -110,3 +110,24 @@ def test_run_presets_fast_by_default_and_thesis_by_name():
     assert thesis["dual"][1].max_cell_passes is None  # the reference design's epochs
     with pytest.raises(ConfigError, match="preset"):
         from_dict(RunConfig, {"preset": "quick"})
+
+
+def test_a_diverged_model_is_trained_again_at_a_third_of_the_rate(tmp_path):
+    from genepeak.config import TrainConfig
+    from genepeak.errors import DivergedError
+    from genepeak.pipeline import _fit_once
+
+    rates = []
+
+    class Flaky:
+        def __init__(self, mdata, model_config, train_config):
+            self.lr = train_config.lr
+
+        def train(self, out_dir):
+            rates.append(self.lr)
+            if len(rates) == 1:
+                raise DivergedError("the training loss became NaN")
+            return self
+
+    model = _fit_once(Flaky, None, None, TrainConfig(lr=3e-3), tmp_path)
+    assert rates == [3e-3, pytest.approx(1e-3)] and model.lr == pytest.approx(1e-3)

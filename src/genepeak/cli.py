@@ -311,7 +311,7 @@ def _links(args: argparse.Namespace) -> None:
         mdata, genes, groupby=args.groupby, model=model, options=options, key_added=None
     )
     write_links(result, mdata, args.out, groupby=args.groupby)
-    called = result.called()
+    called = result.called("all")
     print(
         f"{len(called):,} links called (BH FDR < {args.fdr}) over all cells, "
         f"{result.links['gene'].nunique():,} genes, {result.seconds['total']:.1f} s"

@@ -22,5 +22,9 @@ class TrainingError(GenepeakError, RuntimeError):
     """Training cannot go on (for example the loss became NaN)."""
 
 
+class DivergedError(TrainingError):
+    """The training loss became NaN or infinite: the learning rate was too high for the data."""
+
+
 class AbsentGeneError(InputError):
     """A gene asked for is not among the model's genes (absent, filtered out or misspelt)."""

@@ -73,8 +73,9 @@ class LinkResult:
     genes: pd.DataFrame  # chrom, start, end, strand, tss of the tested genes
     seconds: dict = field(default_factory=dict)
 
-    def called(self, group: str | None = None) -> pd.DataFrame:
-        """The called links (of one group; ``"all"`` is every cell)."""
+    def called(self, group: str | None = "all") -> pd.DataFrame:
+        """The called links of one population (``"all"``: every cell; None: every population),
+        best first."""
         table = self.links[self.links["called"]]
         if group is not None:
             table = table[table["group"] == group]
@@ -372,7 +373,8 @@ def link_genes(
     result = LinkResult(table, comparison, params, coords, seconds)
     result.seconds["total"] = round(time.perf_counter() - started, 2)
     log(
-        f"links: {int(table['called'].sum()):,} links called (BH FDR < {options.fdr}) in "
+        f"links: {len(result.called('all')):,} links called over all cells (BH FDR < "
+        f"{options.fdr}), {int(table['called'].sum()):,} over every population, in "
         f"{result.seconds['total']:.1f} s"
     )
     if key_added is not None:

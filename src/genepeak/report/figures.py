@@ -55,7 +55,7 @@ def figure_png(fig) -> bytes:
 
 def label_colours(labels: np.ndarray) -> dict[str, tuple]:
     """A stable colour per label (sorted; tab10 up to 10 labels, then tab20/b/c, then hsv)."""
-    names = sorted(np.unique(np.asarray(labels).astype(str)), key=_natural_key)
+    names = sorted(np.unique(np.asarray(labels).astype(str)), key=natural_key)
     if len(names) <= 10:
         palette = list(plt.get_cmap("tab10").colors)
     else:
@@ -66,7 +66,8 @@ def label_colours(labels: np.ndarray) -> dict[str, tuple]:
     return {name: palette[i] for i, name in enumerate(names)}
 
 
-def _natural_key(text: str):
+def natural_key(text: str):
+    """Sort key: numeric labels by value ("2" before "10"), then the others by name."""
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 

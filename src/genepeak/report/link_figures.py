@@ -24,7 +24,7 @@ from matplotlib.patches import Arc  # noqa: E402
 from genepeak.errors import InputError  # noqa: E402
 from genepeak.io.annotation import gene_coordinates, recorded_annotation  # noqa: E402
 from genepeak.links.genome import group_means  # noqa: E402
-from genepeak.report.figures import label_colours  # noqa: E402
+from genepeak.report.figures import label_colours, natural_key  # noqa: E402
 
 #: the smallest region drawn around a gene (bp on each side of its TSS)
 MIN_FLANK = 20_000
@@ -62,7 +62,7 @@ def track_plot(
     atac_var = mdata.mod["atac"].var
     in_region = table[(table["end"] >= lo) & (table["start"] <= hi)]
     labels = _labels(mdata, groupby)
-    groups = sorted(pd.unique(labels.dropna()), key=str)[:max_groups]
+    groups = sorted(pd.unique(labels.dropna()), key=natural_key)[:max_groups]
     peak_cols = atac_var.index.get_indexer(in_region["peak"].astype(str))
     means = group_means(mdata.mod["atac"], peak_cols, labels, groups)
     fig, axes = _track_axes(len(groups))
@@ -217,7 +217,7 @@ def link_heatmap(mdata, links: pd.DataFrame, groupby: str, *, top: int = 50, gro
     if chosen.empty:
         raise InputError("no link is called, so there is no heatmap of links to draw")
     labels = _labels(mdata, groupby)
-    groups = sorted(pd.unique(labels.dropna()), key=str)
+    groups = sorted(pd.unique(labels.dropna()), key=natural_key)
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     genes = group_means(rna, rna.var_names.get_indexer(chosen["gene"].astype(str)), labels, groups)
     peaks = group_means(

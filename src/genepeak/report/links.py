@@ -51,7 +51,7 @@ def figures(result: LinkResult, mdata, groupby: str | None) -> list[tuple[object
     for gene in top_genes(result):
         fig = track_plot(mdata, result.links, gene, groupby=groupby)
         drawn.append((fig, f"{gene}: accessibility per group, peaks, genes and link arcs"))
-    if groupby is not None and result.called().shape[0]:
+    if groupby is not None and result.called("all").shape[0]:
         fig = link_heatmap(mdata, result.links, groupby, top=TOP_LINKS)
         drawn.append((fig, "top links: gene expression beside peak accessibility per group"))
     return drawn
@@ -69,7 +69,7 @@ def write_page(result: LinkResult, mdata, path: Path, *, groupby: str | None) ->
         sections.append(Section("Pictures", body))
     else:
         sections.append(Section("Pictures", note("No link was called, so nothing is drawn.")))
-    top = result.called().head(TOP_LINKS)
+    top = result.called("all").head(TOP_LINKS)
     columns = ["gene", "peak", "distance_to_tss", "partial_r", "z", "fdr", "link_score"]
     sections.append(
         Section(

@@ -35,7 +35,7 @@ from torch import nn
 
 from genepeak._utils import atomic_path, log, progress
 from genepeak.config import TrainConfig
-from genepeak.errors import TrainingError
+from genepeak.errors import DivergedError, TrainingError
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint, write_checkpoint
 from genepeak.train.data import CellData, batch_rows
 from genepeak.train.schedule import beta_at, lr_factor_at, validation_objective
@@ -414,7 +414,7 @@ class Bookkeeper:
             kept = f"the last good checkpoint ({path}, epoch {state['epoch']}) is kept and restored"
         else:
             kept = "no checkpoint was written (train with an output folder to keep one)"
-        raise TrainingError(
+        raise DivergedError(
             f"the training loss became NaN or infinite at epoch {epoch + 1} (lr={lr:g}); "
             f"try a lower learning rate, e.g. lr={lr / 10:g}; {kept}"
         )
