@@ -254,3 +254,18 @@ def test_binary_scores_and_sweep_equal_scikit_learn():
         got = (sweep["precision"][i], sweep["recall"][i], sweep["f1"][i])
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
     assert sweep["f1"][-1] == 0.0  # nothing predicted above 1: F1 0 (scikit-learn's zero_division)
+
+
+def test_per_peak_scores_are_estimated_on_a_peak_sample_above_the_cap(monkeypatch):
+    from genepeak.evaluate import metrics as metrics_module
+
+    rng = np.random.default_rng(2)
+    observed = rng.random((300, 400)) < 0.2
+    scores = (observed * rng.random(400) + rng.random(observed.shape)).astype(np.float32)
+    exact = metrics_module.ranking_scores(observed, scores)
+    monkeypatch.setattr(metrics_module, "RANKED_MAX_PEAKS", 200)
+    estimate = metrics_module.ranking_scores(observed, scores)
+    assert estimate["n_peaks_scored"] == 200 < exact["n_peaks_scored"]  # really sampled
+    assert estimate["auroc_per_peak"] == pytest.approx(exact["auroc_per_peak"], abs=0.01)
+    assert estimate["auroc_per_cell"] == pytest.approx(exact["auroc_per_cell"], abs=0.02)
+    assert estimate["auroc"] == exact["auroc"]  # the pooled score still reads every peak

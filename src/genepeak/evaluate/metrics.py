@@ -235,6 +235,10 @@ def average_precision_columns(observed: np.ndarray, scores: np.ndarray) -> np.nd
 
 #: Above this many cells x peaks, pooled AUROC / AUPRC are estimated on a seeded sample.
 POOLED_MAX_ENTRIES = 2**24
+#: Above this many peaks, the per-peak and per-cell scores are means over a seeded sample of
+#: this many peaks, the same for every predictor (at PBMC-10k shape, 44,949 peaks x 1,800 test
+#: cells, ranking every peak took about 90 s per predictor on 2 cores)
+RANKED_MAX_PEAKS = 16_384
 
 
 def ranking_scores(observed: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -257,6 +261,13 @@ def ranking_scores(observed: np.ndarray, scores: np.ndarray) -> dict[str, float]
     pooled_auroc, pooled_ap = column_ranking(
         pooled_observed.reshape(-1, 1), pooled_scores.reshape(-1, 1)
     )
+    if observed.shape[1] > RANKED_MAX_PEAKS:
+        # a seeded sample of peaks, the same for every predictor: the mean over it estimates
+        # the mean over every peak (standard error about 5e-4 for per-peak AUROC)
+        keep = np.sort(
+            np.random.default_rng(0).choice(observed.shape[1], RANKED_MAX_PEAKS, replace=False)
+        )
+        observed, scores = observed[:, keep], scores[:, keep]
     per_peak_auroc, per_peak_ap = column_ranking(observed, scores)
     per_cell_auroc, per_cell_ap = column_ranking(observed.T, scores.T)
     both_peak = ~np.isnan(per_peak_auroc)
