@@ -154,16 +154,22 @@ def pearson_matrix(x: sp.csr_matrix, g: np.ndarray) -> np.ndarray:
     return np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-12)
 
 
-def _type_codes(mdata, labels_key: str) -> np.ndarray:
-    if labels_key not in mdata.obs:
+def obs_labels(mdata, key: str, option: str = "labels_key") -> np.ndarray:
+    """Each cell's label in ``mdata.obs[key]`` as text; InputError (naming ``option``) for a
+    column that does not exist or has missing labels."""
+    if key not in mdata.obs:
         raise InputError(
-            f"labels_key {labels_key!r} is not a column of mdata.obs; available: "
+            f"{option} {key!r} is not a column of mdata.obs; available: "
             f"{', '.join(map(str, mdata.obs.columns))}"
         )
-    labels = mdata.obs[labels_key]
+    labels = mdata.obs[key]
     if labels.isna().any():
-        raise InputError(f"mdata.obs[{labels_key!r}] has {int(labels.isna().sum())} missing labels")
-    return pd.factorize(labels.astype(str))[0]
+        raise InputError(f"mdata.obs[{key!r}] has {int(labels.isna().sum())} missing labels")
+    return labels.astype(str).to_numpy()
+
+
+def _type_codes(mdata, labels_key: str) -> np.ndarray:
+    return pd.factorize(obs_labels(mdata, labels_key))[0]
 
 
 def within_type_pearson(x: sp.csr_matrix, g: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from genepeak.io.peaks import peak_coordinates
 from genepeak.links import state
 from genepeak.links.baselines import (
     benjamini_hochberg,
+    obs_labels,
     residual_df,
     rna_pcs,
     state_basis,
@@ -121,15 +122,7 @@ def populations(
         if n < min_cells:
             raise InputError(f"the data has {n} cells; at least {min_cells} are needed")
         return {"all": np.arange(n)}
-    if groupby not in mdata.obs:
-        raise InputError(
-            f"--groupby {groupby!r} is not a column of mdata.obs; columns: "
-            f"{', '.join(map(str, mdata.obs.columns))}"
-        )
-    labels = mdata.obs[groupby]
-    if labels.isna().any():
-        raise InputError(f"mdata.obs[{groupby!r}] has {int(labels.isna().sum())} missing labels")
-    labels = labels.astype(str).to_numpy()
+    labels = obs_labels(mdata, groupby, "--groupby")
     groups = {g: np.flatnonzero(labels == g) for g in sorted(pd.unique(labels), key=str)}
     small = {g: len(rows) for g, rows in groups.items() if len(rows) < min_cells}
     listed = ", ".join(f"{g} ({k} cells)" for g, k in small.items())
