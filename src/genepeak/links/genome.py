@@ -36,6 +36,7 @@ from genepeak.io.peaks import peak_coordinates
 from genepeak.links import state
 from genepeak.links.baselines import (
     benjamini_hochberg,
+    in_window,
     obs_labels,
     residual_df,
     rna_pcs,
@@ -135,11 +136,6 @@ def populations(
             "merge or drop them, lower --min-cells, or --skip-small-groups"
         )
     return groups
-
-
-def _gene_positions(mdata, genes: list[str]) -> pd.DataFrame:
-    coords = gene_coordinates(mdata.mod["rna"].var.loc[genes], recorded_annotation(mdata))
-    return coords
 
 
 def _peak_positions(mdata) -> pd.DataFrame:
@@ -277,10 +273,10 @@ def _population_links(
 def _null_usable(null_cols, peaks: pd.DataFrame, genes: pd.DataFrame, window: int) -> np.ndarray:
     """``(null peaks, genes)``: the sampled peak lies beyond the gene's window (or elsewhere)."""
     chrom = peaks["chrom"].astype(str).to_numpy()[null_cols]
-    centre = peaks["centre"].to_numpy(np.int64)[null_cols]
-    same = chrom[:, None] == genes["chrom"].astype(str).to_numpy()[None, :]
-    near = np.abs(centre[:, None] - genes["tss"].to_numpy(np.int64)[None, :]) <= window
-    return ~(same & near)
+    centre = peaks["centre"].to_numpy(np.float64)[null_cols]
+    tss = genes["tss"].to_numpy(np.int64)
+    same = (chrom[:, None] == genes["chrom"].astype(str).to_numpy()[None, :]) & (tss >= 0)
+    return ~in_window(np.where(same, centre[:, None] - tss[None, :], np.nan), window)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -378,7 +374,7 @@ def link_genes(
 def _tested_positions(mdata, names: list[str]) -> pd.DataFrame:
     """Chromosome, interval, strand and TSS of ``names``; logs the genes without a TSS and
     refuses when none has one."""
-    coords = _gene_positions(mdata, names)
+    coords = gene_coordinates(mdata.mod["rna"].var.loc[names], recorded_annotation(mdata))
     no_tss = coords.index[coords["tss"].to_numpy() < 0]
     if len(no_tss):
         log(f"links: {len(no_tss)} genes have no known TSS and are not tested (e.g. {no_tss[0]})")

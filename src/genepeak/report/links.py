@@ -98,7 +98,6 @@ def calls_table(result: LinkResult) -> pd.DataFrame:
         cells=("n_cells", "first"),
         tested_pairs=("z", "count"),
         called=("called", "sum"),
-        genes_with_a_link=("gene", lambda g: 0),
     )
     called = result.links[result.links["called"]]
     per_group = called.groupby("group", observed=True)["gene"].nunique()
