@@ -44,8 +44,9 @@ def main() -> None:
     else:
         print(f"simulation: {simulate_in_child(sim_dir, args.shape, args.seed):.1f} s")
 
+    from genepeak._utils import peak_rss_gib
     from genepeak.outputs import write_prepare_figures
-    from genepeak.prepare import peak_rss_gib, timed_step
+    from genepeak.prepare import timed_step
     from genepeak.prepare.pipeline import prepare
 
     base_rss = peak_rss_gib()

@@ -88,3 +88,12 @@ def make_module_callable(module_name: str, target: str) -> None:
             return getattr(importlib.import_module(module_path), func_name)(*args, **kwargs)
 
     sys.modules[module_name].__class__ = _CallableModule
+
+
+def peak_rss_gib() -> float | None:
+    """Peak resident memory of this process so far, in GiB (None where not measurable)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux reports KiB

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from genepeak._utils import atomic_path, log, seed_everything
+from genepeak._utils import atomic_path, log, peak_rss_gib, seed_everything
 from genepeak.config import (
     ARCHITECTURES,
     ModelConfig,
@@ -53,7 +53,10 @@ class _Stopwatch:
     def stop(self, detail: str = "") -> None:
         seconds = time.perf_counter() - self.t0
         self.timings[self.name] = round(seconds, 2)
-        log(f"[{self.step}/{self.n_steps}] {self.name} done in {seconds:.1f} s {detail}".rstrip())
+        rss = peak_rss_gib()
+        memory = f", peak RSS so far {rss:.2f} GiB" if rss is not None else ""
+        message = f"[{self.step}/{self.n_steps}] {self.name} done in {seconds:.1f} s{memory}"
+        log(f"{message} {detail}".rstrip())
 
 
 def _model_configs(config: RunConfig) -> dict[str, tuple[ModelConfig, TrainConfig]]:

@@ -256,16 +256,42 @@ def test_binary_scores_and_sweep_equal_scikit_learn():
     assert sweep["f1"][-1] == 0.0  # nothing predicted above 1: F1 0 (scikit-learn's zero_division)
 
 
-def test_per_peak_scores_are_estimated_on_a_peak_sample_above_the_cap(monkeypatch):
+def test_peak_scores_are_estimated_on_one_peak_sample_above_the_cap(monkeypatch):
     from genepeak.evaluate import metrics as metrics_module
+    from genepeak.evaluate.translation import score_peaks
 
     rng = np.random.default_rng(2)
     observed = rng.random((300, 400)) < 0.2
     scores = (observed * rng.random(400) + rng.random(observed.shape)).astype(np.float32)
-    exact = metrics_module.ranking_scores(observed, scores)
-    monkeypatch.setattr(metrics_module, "RANKED_MAX_PEAKS", 200)
-    estimate = metrics_module.ranking_scores(observed, scores)
+    val_observed = rng.random((100, 400)) < 0.2
+    val_scores = (val_observed * rng.random(400) + rng.random(val_observed.shape)).astype(
+        np.float32
+    )
+    args = (val_observed, val_scores, observed, scores, "probability")
+    exact, _ = score_peaks(*args)
+    monkeypatch.setattr(metrics_module, "SCORED_MAX_PEAKS", 200)
+    estimate, curves = score_peaks(*args)
     assert estimate["n_peaks_scored"] == 200 < exact["n_peaks_scored"]  # really sampled
-    assert estimate["auroc_per_peak"] == pytest.approx(exact["auroc_per_peak"], abs=0.01)
-    assert estimate["auroc_per_cell"] == pytest.approx(exact["auroc_per_cell"], abs=0.02)
-    assert estimate["auroc"] == exact["auroc"]  # the pooled score still reads every peak
+    assert estimate["auroc"] != exact["auroc"]  # pooled reads the same sample
+    for key in ("auroc", "auroc_per_peak", "auroc_per_cell", "f1", "precision"):
+        assert estimate[key] == pytest.approx(exact[key], abs=0.02), key
+    again, _ = score_peaks(*args)
+    assert again == estimate  # one seeded sample: the same peaks every time
+    assert metrics_module.column_sample(200, 200) is None  # at the cap every peak is scored
+
+
+def test_gene_scores_are_estimated_on_one_gene_sample_above_the_cap(monkeypatch):
+    from genepeak.evaluate import metrics as metrics_module
+    from genepeak.evaluate.translation import score_genes
+
+    rng = np.random.default_rng(4)
+    observed = rng.gamma(1.0, 1.0, (200, 600)) * (rng.random((200, 600)) < 0.4)
+    predicted = observed + rng.normal(0, 1.0, observed.shape)
+    exact, _ = score_genes(observed, predicted)
+    monkeypatch.setattr(metrics_module, "SCORED_MAX_GENES", 300)
+    estimate, arrays = score_genes(observed, predicted)
+    assert estimate["n_genes_scored"] == 300 < exact["n_genes_scored"]  # really sampled
+    assert len(arrays["per_gene"]) == 300
+    for key in ("pearson_per_gene", "spearman_per_gene", "pearson_per_cell", "rmse"):
+        assert estimate[key] != exact[key]
+        assert estimate[key] == pytest.approx(exact[key], rel=0.05), key

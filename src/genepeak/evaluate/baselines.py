@@ -361,15 +361,19 @@ class RidgeBaseline(_Baseline):
         return np.maximum(pred, 0.0)
 
 
-def _reduced_rank(fit, features: np.ndarray, rank: int):
-    """``fit`` (a ridge's ``(x_mean, coef, y_mean)``) with its coefficients projected onto the
-    ``rank`` leading right singular vectors of its fitted values on ``features``."""
-    x_mean, coef, y_mean = fit
-    xc = features - x_mean
+def _fitted_directions(fit, features: np.ndarray) -> np.ndarray:
+    """Right singular vectors (rows, leading first) of a ridge's fitted values on ``features``;
+    ``fit`` is its ``(x_mean, coef, y_mean)``."""
+    x_mean, coef, _ = fit
     # fitted = X_c B; its right singular vectors are those of R B, with X_c = Q R (k x k)
-    r = np.linalg.qr(xc, mode="r")
-    _, _, vt = np.linalg.svd(r @ coef, full_matrices=False)
-    top = vt[:rank]
+    r = np.linalg.qr(features - x_mean, mode="r")
+    return np.linalg.svd(r @ coef, full_matrices=False)[2]
+
+
+def _reduced_rank(fit, directions: np.ndarray, rank: int):
+    """``fit`` with its coefficients projected onto its ``rank`` leading ``directions``."""
+    x_mean, coef, y_mean = fit
+    top = directions[:rank]
     return x_mean, (coef @ top.T) @ top, y_mean
 
 
@@ -397,9 +401,10 @@ class ReducedRankRidgeBaseline(RidgeBaseline):
                 f"got {self.config.reduced_ranks!r}"
             )
         full = _ridge(x, y, self.config.ridge_alpha)
+        directions = _fitted_directions(full, x)
         best = None
         for rank in sorted(set(ranks)):
-            fit = _reduced_rank(full, x, rank)
+            fit = _reduced_rank(full, directions, rank)
             pred = np.clip(RidgeBaseline._apply(fit, x_val), *bounds)
             error = float(((pred - y_val) ** 2).sum())
             if best is None or error < best[0]:

@@ -14,6 +14,7 @@ __all__ = [
     "auroc_columns",
     "average_precision_columns",
     "column_ranking",
+    "column_sample",
     "binary_scores",
     "choose_threshold",
     "classify_latent",
@@ -235,10 +236,22 @@ def average_precision_columns(observed: np.ndarray, scores: np.ndarray) -> np.nd
 
 #: Above this many cells x peaks, pooled AUROC / AUPRC are estimated on a seeded sample.
 POOLED_MAX_ENTRIES = 2**24
-#: Above this many peaks, the per-peak and per-cell scores are means over a seeded sample of
-#: this many peaks, the same for every predictor (at PBMC-10k shape, 44,949 peaks x 1,800 test
-#: cells, ranking every peak took about 90 s per predictor on 2 cores)
-RANKED_MAX_PEAKS = 16_384
+#: Above this many peaks, every peak score (thresholds, pooled, per cell, per peak) is computed
+#: on a seeded sample of this many peaks, the same for every predictor: at PBMC-10k shape
+#: (44,949 peaks x 1,800 test cells) ranking every peak took about 90 s per predictor on 2
+#: cores; the mean per-peak AUROC over 8,192 peaks has a standard error near 1e-3, and less
+#: between two predictors scored on the same peaks
+SCORED_MAX_PEAKS = 8_192
+#: the same for genes (per-gene Spearman ranks every gene: ~20 s per predictor at 25,000 genes)
+SCORED_MAX_GENES = 8_192
+
+
+def column_sample(n_columns: int, cap: int, seed: int = 0) -> np.ndarray | None:
+    """Sorted columns of a seeded sample of ``cap`` columns, or ``None`` when ``n_columns`` is
+    at most ``cap`` (every column is scored)."""
+    if n_columns <= cap:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n_columns, cap, replace=False))
 
 
 def ranking_scores(observed: np.ndarray, scores: np.ndarray) -> dict[str, float]:
@@ -261,13 +274,6 @@ def ranking_scores(observed: np.ndarray, scores: np.ndarray) -> dict[str, float]
     pooled_auroc, pooled_ap = column_ranking(
         pooled_observed.reshape(-1, 1), pooled_scores.reshape(-1, 1)
     )
-    if observed.shape[1] > RANKED_MAX_PEAKS:
-        # a seeded sample of peaks, the same for every predictor: the mean over it estimates
-        # the mean over every peak (standard error about 5e-4 for per-peak AUROC)
-        keep = np.sort(
-            np.random.default_rng(0).choice(observed.shape[1], RANKED_MAX_PEAKS, replace=False)
-        )
-        observed, scores = observed[:, keep], scores[:, keep]
     per_peak_auroc, per_peak_ap = column_ranking(observed, scores)
     per_cell_auroc, per_cell_ap = column_ranking(observed.T, scores.T)
     both_peak = ~np.isnan(per_peak_auroc)

@@ -43,6 +43,9 @@ def score_peaks(
 ) -> tuple[dict[str, float], dict]:
     """Score peak predictions; the threshold is chosen on validation cells only.
 
+    Above ``metrics.SCORED_MAX_PEAKS`` peaks every score reads one seeded sample of peaks
+    (``metrics.column_sample``), the same for every predictor with the same peaks.
+
     Parameters
     ----------
     val_observed, test_observed
@@ -59,6 +62,10 @@ def score_peaks(
     (``sweep_val``, ``sweep_test``, ``threshold``, ``reliability`` when probabilities).
     """
     thresholds = peak_thresholds(scale, config)
+    keep = metrics.column_sample(np.shape(test_observed)[1], metrics.SCORED_MAX_PEAKS)
+    if keep is not None:  # one seeded peak sample for every score (metrics.SCORED_MAX_PEAKS)
+        val_observed, val_scores = val_observed[:, keep], val_scores[:, keep]
+        test_observed, test_scores = test_observed[:, keep], test_scores[:, keep]
     val_open = np.asarray(val_observed) > 0
     test_open = np.asarray(test_observed) > 0
     sweep_val = metrics.threshold_sweep(val_open, val_scores, thresholds)
@@ -91,12 +98,17 @@ def score_peaks(
 def score_genes(observed: np.ndarray, predicted: np.ndarray) -> tuple[dict[str, float], dict]:
     """Per-cell / per-gene Pearson, per-gene Spearman and RMSE of gene predictions.
 
+    Above ``metrics.SCORED_MAX_GENES`` genes every score reads one seeded sample of genes.
+
     Per-gene values are averaged over genes that vary in the scored cells.
 
     Returns
     -------
     (metrics, arrays): means and medians, and the per-cell / per-gene arrays for figures.
     """
+    keep = metrics.column_sample(np.shape(observed)[1], metrics.SCORED_MAX_GENES)
+    if keep is not None:  # one seeded gene sample for every score (metrics.SCORED_MAX_GENES)
+        observed, predicted = observed[:, keep], predicted[:, keep]
     observed = np.asarray(observed, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     cell_r = metrics.per_cell_pearson(observed, predicted)

@@ -6,16 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-from genepeak._utils import log, make_module_callable
-
-
-def peak_rss_gib() -> float | None:
-    """Peak resident memory of this process so far, in GiB (None where not measurable)."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux reports KiB
+from genepeak._utils import log, make_module_callable, peak_rss_gib
 
 
 @contextlib.contextmanager
