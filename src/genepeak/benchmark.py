@@ -1,7 +1,7 @@
 """``genepeak benchmark-links``: every link method side by side against planted truth.
 
-For each setting (simulation shape x seed x link strength, or one prepared data set with a truth
-table): simulate -> prepare -> score the data-only baselines (``genepeak.links.baselines``)
+For each setting (simulation shape x seed x link strength, with one link profile, or one prepared
+data set with a truth table): simulate -> prepare -> score the data-only baselines (``genepeak.links.baselines``)
 -> train GPG and score the model's methods (``genepeak.explain.link_scores``, when this version of
 genepeak has it) -> pooled and per-driver AUPRC, precision@k, the fraction of drivers each method
 wins, and the links each method calls for sham genes (``genepeak.links.metrics``).
@@ -52,7 +52,9 @@ WITHOUT_MODEL = "link_score_without_model"
 #: the method of ``genepeak links`` (data only, inside its window)
 GENOME_LINKS = "genepeak_links"
 PRESETS = ("small", "reference")
-SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "preset")
+SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "link_profile", "preset")
+#: a setting's columns that the mean over seeds keeps apart (each that the table has)
+SUMMARY_KEYS = ("data", "shape", "link_strength", "link_profile", "preset")
 NO_SHAM_NOTE = "no sham genes (the data has no sham_genes.tsv): sham_calls is empty"
 SUMMARY_COLUMNS = (
     "pooled_auprc",
@@ -236,13 +238,21 @@ def score_links(
 # --------------------------------------------------------------------------- settings
 
 
-def _simulated_data(folder: Path, shape: str, seed: int, link_strength: float):
+def _simulated_data(
+    folder: Path, shape: str, seed: int, link_strength: float, link_profile: str = "reference"
+):
     """Simulate and prepare one setting: (mdata, truth path, sham genes or None)."""
     from genepeak.config import PrepareConfig
     from genepeak.prepare.pipeline import prepare
     from genepeak.simulate import simulate
 
-    sim = simulate(folder / "simulated", shape=shape, seed=seed, link_strength=link_strength)
+    sim = simulate(
+        folder / "simulated",
+        shape=shape,
+        seed=seed,
+        link_strength=link_strength,
+        link_profile=link_profile,
+    )
     config = PrepareConfig(gene_annotation=str(sim.annotation_path), seed=seed)
     mdata = prepare(sim.out_dir, config)
     sham_path = sim.out_dir / "sham_genes.tsv"
@@ -302,6 +312,7 @@ def _run_setting(
 
 
 def _columns_first(frame: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    first = [c for c in first if c in frame]  # a setting made elsewhere may lack link_profile
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
@@ -311,6 +322,7 @@ def benchmark_links(
     shape: str = "small",
     seeds: tuple[int, ...] | list[int] = (3, 4, 5),
     link_strengths: tuple[float, ...] | list[float] = (1.0,),
+    link_profile: str = "reference",
     preset: str | None = None,
     input: str | Path | None = None,
     truth: str | Path | pd.DataFrame | None = None,
@@ -330,6 +342,9 @@ def benchmark_links(
         Output folder: ``link_benchmark.tsv``, ``link_benchmark_per_driver.tsv``, ``metrics.json``.
     shape, seeds, link_strengths
         Simulated settings (every seed x strength); ignored with ``input``.
+    link_profile
+        Where the simulator plants its links: ``reference`` or ``real`` (distances of real
+        links; see ``genepeak.simulate.simulate``), recorded in the table's ``link_profile``.
     preset
         GPG preset for the model's methods: ``small`` (default on simulated data) or
         ``reference`` (default with ``input``, as ``genepeak run --input``).
@@ -344,8 +359,14 @@ def benchmark_links(
         Keep each simulated data set under ``out/link_benchmark_data`` (else a temporary
         folder inside ``out``, removed at the end).
     """
+    from genepeak.simulate import LINK_PROFILES
+
     out = Path(out)
     preset = _check_request(preset, input, truth)
+    if link_profile not in LINK_PROFILES:
+        raise ConfigError(
+            f"link_profile {link_profile!r}: choose one of {', '.join(LINK_PROFILES)}"
+        )
     options = ScoringOptions(labels_key, model_methods, explain_config, window, n_background)
     out.mkdir(parents=True, exist_ok=True)
     data_dir = (
@@ -354,9 +375,8 @@ def benchmark_links(
         else Path(tempfile.mkdtemp(prefix=".link_benchmark_", dir=out))
     )
     try:
-        settings = _settings(
-            data_dir, shape, seeds, link_strengths, preset, input, truth, sham_genes
-        )
+        simulated = (shape, seeds, link_strengths, link_profile)
+        settings = _settings(data_dir, simulated, preset, input, truth, sham_genes)
         result = _score_settings(settings, options, out / "link_benchmark_partial.tsv")
     finally:
         if not keep_data:
@@ -399,8 +419,11 @@ def _score_settings(settings, options: ScoringOptions, partial_path: Path) -> Li
     )
 
 
-def _settings(data_dir, shape, seeds, link_strengths, preset, input, truth, sham_genes):
-    """(setting, loader) pairs: one per simulated seed x strength, or the one input data set."""
+def _settings(data_dir, simulated, preset, input, truth, sham_genes):
+    """(setting, loader) pairs: one per simulated seed x strength, or the one input data set.
+
+    ``simulated`` is ``(shape, seeds, link_strengths, link_profile)``.
+    """
     if input is not None:
         import mudata
 
@@ -413,10 +436,12 @@ def _settings(data_dir, shape, seeds, link_strengths, preset, input, truth, sham
             "shape": "",
             "seed": 0,
             "link_strength": np.nan,
+            "link_profile": "",
             "preset": preset,
         }
         yield setting, lambda: (mudata.read_h5mu(path), truth, sham)
         return
+    shape, seeds, link_strengths, link_profile = simulated
     if not seeds:
         raise ConfigError("give at least one simulation seed (--seeds)")
     for strength in link_strengths:
@@ -426,12 +451,17 @@ def _settings(data_dir, shape, seeds, link_strengths, preset, input, truth, sham
                 "shape": shape,
                 "seed": int(seed),
                 "link_strength": float(strength),
+                "link_profile": link_profile,
                 "preset": preset,
             }
-            folder = data_dir / f"{shape}_seed{seed}_strength{strength:g}"
+            folder = data_dir / f"{shape}_{link_profile}_seed{seed}_strength{strength:g}"
             yield (
                 setting,
-                (lambda f=folder, s=int(seed), k=float(strength): _simulated_data(f, shape, s, k)),
+                (
+                    lambda f=folder, s=int(seed), k=float(strength): _simulated_data(
+                        f, shape, s, k, link_profile
+                    )
+                ),
             )
 
 
@@ -468,8 +498,8 @@ def write_benchmark(result: LinkBenchmarkResult, out: Path) -> dict[str, Path]:
 
 
 def summary_over_seeds(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds of the headline columns, per (data, shape, link strength, preset, method)."""
-    keys = ["data", "shape", "link_strength", "preset", "method"]
+    """Mean over seeds of the headline columns, per setting (``SUMMARY_KEYS``) and method."""
+    keys = [k for k in SUMMARY_KEYS if k in table] + ["method"]
     columns = [c for c in (*SUMMARY_COLUMNS, "sham_calls") if c in table]
     grouped = table.groupby(keys, sort=False, dropna=False)
     mean = grouped[columns].mean()
@@ -477,21 +507,32 @@ def summary_over_seeds(table: pd.DataFrame) -> pd.DataFrame:
     return mean
 
 
+def _over_settings(over: pd.DataFrame):
+    """(setting as a dict, its methods' rows) per setting of :func:`summary_over_seeds`."""
+    names = list(over.index.names[:-1])
+    for key, group in over.groupby(level=names, sort=False, dropna=False):
+        yield dict(zip(names, key)), group.droplevel(names)
+
+
+def _setting_text(setting: dict) -> str:
+    return "  ".join(f"{k}={v}" for k, v in setting.items() if v == v and v != "")
+
+
 def format_table(table: pd.DataFrame, notes: list[str] | None = None) -> str:
     """Per setting, one line per method with the headline numbers (and the mean over seeds)."""
     columns = [c for c in (*SUMMARY_COLUMNS, "sham_calls") if c in table]
     lines = []
-    settings = list(SETTING_COLUMNS)
+    settings = [c for c in SETTING_COLUMNS if c in table]
     for key, group in table.groupby(settings, sort=False, dropna=False):
-        lines.append("  ".join(f"{k}={v}" for k, v in zip(settings, key) if v == v and v != ""))
+        lines.append(_setting_text(dict(zip(settings, key))))
         lines.append(_text_block(group.set_index("method")[columns]))
     over = summary_over_seeds(table)
     if over["n_seeds"].max() > 1:
-        for key, group in over.groupby(level=[0, 1, 2, 3], sort=False, dropna=False):
-            lines.append(
-                f"mean over {int(group['n_seeds'].iloc[0])} seeds: shape={key[1]} link_strength={key[2]} preset={key[3]}"
-            )
-            lines.append(_text_block(group.droplevel([0, 1, 2, 3])[columns]))
+        for setting, group in _over_settings(over):
+            seeds = int(group["n_seeds"].iloc[0])
+            setting.pop("data")
+            lines.append(f"mean over {seeds} seeds: {_setting_text(setting)}")
+            lines.append(_text_block(group[columns]))
     lines.extend(f"note: {n}" for n in notes or [])
     return "\n".join(lines)
 
@@ -519,15 +560,17 @@ def link_benchmark_html(table: pd.DataFrame) -> str:
     directions = {c: "higher" for c in SUMMARY_COLUMNS} | {"sham_calls": "lower"}
     blocks = []
     over = summary_over_seeds(table)
-    for key, group in over.groupby(level=[0, 1, 2, 3], sort=False, dropna=False):
-        frame = group.droplevel([0, 1, 2, 3])
+    for setting, frame in _over_settings(over):
         frame.index.name = "method"
         kinds = {m: "model" if m in MODEL_COLUMNS else "baseline" for m in frame.index}
-        title = f"{key[0]} {key[1]}".strip() + (
-            f", link strength {key[2]:g}" if key[2] == key[2] else ""
-        )
+        strength, profile = setting["link_strength"], setting.get("link_profile", "")
+        title = f"{setting['data']} {setting['shape']}".strip()
+        title += f", link strength {strength:g}" if strength == strength else ""
+        real = profile == profile and profile not in ("", "reference")  # the default unsaid
+        title += f", {profile} link profile" if real else ""
         blocks.append(
-            f"<h3>{html.escape(title)} ({html.escape(key[3])} preset), mean over seeds</h3>"
+            f"<h3>{html.escape(title)} ({html.escape(setting['preset'])} preset), "
+            "mean over seeds</h3>"
         )
         blocks.append(metrics_table(frame, directions=directions, labels=labels, kinds=kinds))
     return "".join(blocks)

@@ -20,6 +20,8 @@ def _simulate(args: argparse.Namespace) -> None:
         fragments=args.fragments,
         link_strength=args.link_strength,
         genome=args.genome,
+        link_profile=args.link_profile,
+        trans_share=args.trans_share,
     )
     print(
         f"wrote {result.n_cells} cells x {result.n_genes} genes x {result.n_peaks} peaks "
@@ -161,6 +163,7 @@ def _benchmark_links(args: argparse.Namespace) -> None:
         shape=args.shape,
         seeds=args.seeds,
         link_strengths=args.link_strength,
+        link_profile=args.link_profile,
         preset=args.preset,
         input=args.input,
         truth=args.truth,
@@ -226,7 +229,24 @@ def _add_simulate(sub) -> None:
         "--link-strength", type=float, default=1.0, help="scale of every planted effect (1.0)"
     )
     p.add_argument("--genome", default="hg38", help="hg38 (default) or mm10")
+    _add_link_profile(p)
+    p.add_argument(
+        "--trans-share",
+        type=float,
+        default=0.0,
+        help="with --link-profile real: share of links on another chromosome (default 0)",
+    )
     p.set_defaults(func=_simulate)
+
+
+def _add_link_profile(p) -> None:
+    p.add_argument(
+        "--link-profile",
+        choices=["reference", "real"],
+        default="reference",
+        help="where planted links sit: reference (fixed kind shares, the default) or real "
+        "(distances to the TSS of real links: K562 CRISPRi and immune eQTLs)",
+    )
 
 
 def _add_prepare(sub) -> None:
@@ -396,6 +416,7 @@ def _add_benchmark_links(sub) -> None:
     p.add_argument(
         "--link-strength", type=float, nargs="+", default=[1.0], help="planted link strengths"
     )
+    _add_link_profile(p)
     p.add_argument(
         "--preset",
         choices=["small", "reference"],

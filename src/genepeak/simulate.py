@@ -1,10 +1,10 @@
 """The built-in dataset: PBMC-like paired RNA + ATAC with planted gene -> peak links.
 
-``simulate(out_dir, shape, seed, link_strength=1.0, genome="hg38")`` writes what Cell Ranger
-ARC writes (``filtered_feature_bc_matrix.h5`` with both modalities, ``atac_peaks.bed``,
-``per_barcode_metrics.csv``, optionally ``atac_fragments.tsv.gz`` + ``.tbi``) plus the truth:
-``ground_truth_links.tsv``, ``sham_genes.tsv``, ``cell_types.tsv`` and ``gene_annotation.tsv``.
-The real reading path runs on it unchanged.
+``simulate(out_dir, shape, seed, link_strength=1.0, genome="hg38", link_profile="reference")``
+writes what Cell Ranger ARC writes (``filtered_feature_bc_matrix.h5`` with both modalities,
+``atac_peaks.bed``, ``per_barcode_metrics.csv``, optionally ``atac_fragments.tsv.gz`` +
+``.tbi``) plus the truth: ``ground_truth_links.tsv``, ``sham_genes.tsv``, ``cell_types.tsv``
+and ``gene_annotation.tsv``. The real reading path runs on it unchanged.
 
 The simulator is built so that no cheap baseline gets the links for free: distance to the TSS
 is a strong but not a dominant signal (as in the published enhancer-gene benchmarks), the
@@ -68,6 +68,26 @@ link with probability 0.8 (always for the eight markers above) and 3-6 non-promo
 whose kinds are drawn with those shares; distances are log-uniform (3-95 kb and
 110-950 kb), the side chosen so the peak stays on the chromosome.
 
+Link profiles. That geometry is ``link_profile="reference"`` (the default; the same bytes
+for the same seed as before the option existed). Real links sit closer to their gene:
+``link_profile="real"`` draws distances from the shares of real positive links per
+distance-to-TSS bin (<= 2 kb, 2-10, 10-30, 30-100, 100-300 kb, 300 kb-1 Mb, 1-2 Mb), stored in
+``genepeak/data/real_link_distances.json`` (:func:`real_link_distances`; derived by
+``benchmarks/truth_distances.py`` from K562 CRISPRi positives and fine-mapped immune eQTLs).
+The profile is the mean of the two sets: CRISPRi screens seldom target the gene's own
+promoter (4% of positives within 2 kb) and test one cell line, while fine-mapped eQTLs
+over-count promoter and gene-body variants (23% within 2 kb) that are not enhancers; the two
+agree on the tail (14-17% beyond 100 kb), and the mean (13.5% within 2 kb) keeps the
+promoter-link rate near the reference one. The <= 2 kb bin is the driver's promoter link
+(its promoter peak: a second peak within 2 kb of the TSS would not fit beside it with 1 kb
+gaps), planted with the probability that gives the bin its share over all planted links
+(``N_OTHER_LINKS`` links besides it on average; 0.70 here; not forced for the eight markers);
+each other link picks one of the other bins by share and sits log-uniformly within it; kinds
+follow (``cis`` within 100 kb, else ``distal``), and so do the decoys around distal links.
+Both tables are cis-only (the screens test cis elements, the eQTLs are cis-eQTLs), so no link
+is trans unless ``trans_share`` asks for a share of them. Placement (peaks at least 1 kb
+apart) moves about 1% of the links drawn at 2-3 kb into the <= 2 kb bin.
+
 Decoys (dense neighbourhoods). Around each driver, 5-8 non-driven peaks at the same
 distances as its proximal links, and 1-2 within 2-30 kb of each distal or trans link, all as
 accessible as planted peaks:
@@ -114,8 +134,10 @@ streamed into the h5 file, so the same seed gives byte-identical output.
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -598,6 +620,9 @@ N_TSS_DECOYS = (5, 8)  # non-driven peaks near each driver's TSS
 N_PROGRAM_DECOYS = (2, 3)  # of those, following the driver's program (program drivers only)
 N_LINK_DECOYS = (1, 2)  # type-matched decoys around each distal or trans link
 LINK_DECOY_DISTANCE = (2_000, 30_000)  # bp from the link, log-uniform
+#: ``link_profile`` of :func:`simulate`: the geometry above, or distances of real links
+LINK_PROFILES = ("reference", "real")
+REAL_LINK_DISTANCES = "data/real_link_distances.json"  # in the package; see real_link_distances
 
 
 @dataclass
@@ -618,6 +643,8 @@ class SimulationResult:
     sham_path: Path | None = None
     genome: str = "hg38"
     link_strength: float = 1.0
+    link_profile: str = "reference"
+    trans_share: float = 0.0
 
 
 @dataclass
@@ -954,6 +981,84 @@ def _type_pattern(levels: np.ndarray, genes: np.ndarray) -> np.ndarray:
     return expected - TYPE_PROPORTIONS @ expected
 
 
+# --------------------------------------------------------------------------- link profiles
+
+
+@dataclass(frozen=True)
+class _LinkProfile:
+    """Where a driver's planted links go.
+
+    Its promoter peak is planted with probability ``promoter_prob`` (always for
+    ``REQUIRED_DRIVERS`` when ``required_promoter``); each other link falls in ``bins[i]`` (bp
+    from the TSS, log-uniform within the bin) with probability ``shares[i]``, or on another
+    chromosome with the last share.
+    """
+
+    promoter_prob: float
+    required_promoter: bool
+    bins: tuple[tuple[float, float], ...]
+    shares: np.ndarray  # one per bin, then trans; sums to 1
+
+    @property
+    def kinds(self) -> np.ndarray:
+        """The layout's kind of a link in each bin, then ``trans``."""
+        return np.array(
+            [*("cis" if hi <= CIS_WINDOW else "distal" for _, hi in self.bins), "trans"]
+        )
+
+
+def real_link_distances() -> dict:
+    """The distance-to-TSS shares of real links that ``link_profile="real"`` draws from.
+
+    ``bin_edges_bp`` (8 edges, 7 bins: <= 2 kb, 2-10 kb, 10-30 kb, 30-100 kb, 100-300 kb,
+    300 kb-1 Mb, > 1 Mb; the last edge only bounds the draws), per-set ``shares`` (K562 CRISPRi
+    positives, fine-mapped immune eQTLs) and the ``profile`` shares, derived from the truth
+    tables by ``benchmarks/truth_distances.py``.
+    """
+    return json.loads(resources.files("genepeak").joinpath(REAL_LINK_DISTANCES).read_text())
+
+
+def _reference_profile() -> _LinkProfile:
+    shares = np.array([LINK_KIND_SHARES[k] for k in ("cis", "distal", "trans")])
+    bins = (PROXIMAL_DISTANCE, DISTAL_DISTANCE)
+    return _LinkProfile(PROMOTER_LINK_PROB, True, bins, shares / shares.sum())
+
+
+def _real_profile(trans_share: float) -> _LinkProfile:
+    """The profile's bins; the <= 2 kb bin is the promoter link (see the module docstring)."""
+    table = real_link_distances()
+    edges, shares = table["bin_edges_bp"], np.asarray(table["profile"]["shares"], float)
+    shares = np.append(shares / shares.sum() * (1 - trans_share), trans_share)
+    promoter, other = shares[0], shares[1:]
+    mean_other = (N_OTHER_LINKS[0] + N_OTHER_LINKS[1]) / 2
+    promoter_prob = min(1.0, mean_other * promoter / (1 - promoter))
+    bins = tuple(zip(edges[1:-1], edges[2:]))
+    return _LinkProfile(promoter_prob, False, bins, other / other.sum())
+
+
+def _check_link_profile(link_profile: str, trans_share: float) -> _LinkProfile:
+    if link_profile not in LINK_PROFILES:
+        raise ConfigError(
+            f"simulate: unknown link_profile {link_profile!r}; choose one of: "
+            f"{', '.join(LINK_PROFILES)} (reference: the fixed kind shares; real: distances "
+            "of real links)"
+        )
+    if (
+        isinstance(trans_share, bool)
+        or not isinstance(trans_share, int | float | np.floating | np.integer)
+        or not 0 <= trans_share < 1
+    ):
+        raise ConfigError(f"simulate: trans_share must be a number in [0, 1), got {trans_share!r}")
+    if link_profile == "reference":
+        if trans_share:
+            raise ConfigError(
+                "simulate: trans_share is for link_profile='real' (the reference profile "
+                f"plants {LINK_KIND_SHARES['trans']:.0%} trans links)"
+            )
+        return _reference_profile()
+    return _real_profile(float(trans_share))
+
+
 # --------------------------------------------------------------------------- peaks
 
 _PEAK_COLUMNS = ["chrom", "start", "end", "role", "gene", "kind"]
@@ -1007,11 +1112,15 @@ def _peaks_at(
 
 
 def _promoter_peaks(
-    rng: np.random.Generator, genes: pd.DataFrame, levels: np.ndarray, drivers: np.ndarray
+    rng: np.random.Generator,
+    genes: pd.DataFrame,
+    levels: np.ndarray,
+    drivers: np.ndarray,
+    profile: _LinkProfile,
 ) -> dict[str, np.ndarray]:
     """Promoter peaks of most expressed genes, some silent ones, and every driver.
 
-    A driver's promoter peak carries its promoter link (always for ``REQUIRED_DRIVERS``).
+    A driver's promoter peak carries its promoter link with the profile's probability.
     """
     n = len(genes)
     expressed = levels.max(0) > 0.05
@@ -1023,7 +1132,8 @@ def _promoter_peaks(
     start = genes["tss"].to_numpy()[rows] - width // 2 + rng.integers(-150, 151, len(rows))
     required = genes["gene"].isin(REQUIRED_DRIVERS).to_numpy()
     linked = np.isin(rows, drivers) & (
-        required[rows] | (rng.random(len(rows)) < PROMOTER_LINK_PROB)
+        (profile.required_promoter & required[rows])
+        | (rng.random(len(rows)) < profile.promoter_prob)
     )
     role = np.where(linked, "planted", "promoter")
     kind = np.where(linked, "promoter", "")
@@ -1031,16 +1141,19 @@ def _promoter_peaks(
 
 
 def _link_positions(
-    rng: np.random.Generator, genome: _Genome, chrom: str, tss: int, kinds: np.ndarray
+    rng: np.random.Generator, genome: _Genome, chrom: str, tss: int, bins: tuple, which: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Chromosome and centre of each non-promoter link of a driver at ``tss``."""
+    """Chromosome and centre of each non-promoter link of a driver at ``tss``.
+
+    ``which`` is each link's index into ``bins`` (bp from the TSS), or ``len(bins)``: trans.
+    """
     size = genome.chrom_sizes[chrom]
-    chroms = np.full(len(kinds), chrom, dtype=object)
-    centre = np.zeros(len(kinds), dtype=np.int64)
-    for kind, bounds in (("cis", PROXIMAL_DISTANCE), ("distal", DISTAL_DISTANCE)):
-        on = kinds == kind
+    chroms = np.full(len(which), chrom, dtype=object)
+    centre = np.zeros(len(which), dtype=np.int64)
+    for i, bounds in enumerate(bins):
+        on = which == i
         centre[on] = _place_near(rng, tss, size, _log_uniform(rng, bounds, int(on.sum())))
-    trans = np.flatnonzero(kinds == "trans")
+    trans = np.flatnonzero(which == len(bins))
     weights = genome.gene_density * (np.array(genome.standard) != chrom)
     for i in trans:  # another chromosome, anywhere on it: a TF's binding site
         other = genome.standard[int(rng.choice(len(weights), p=weights / weights.sum()))]
@@ -1050,16 +1163,20 @@ def _link_positions(
 
 
 def _neighbourhood(
-    rng: np.random.Generator, genome: _Genome, genes: pd.DataFrame, g: int, follows_program: bool
+    rng: np.random.Generator,
+    genome: _Genome,
+    genes: pd.DataFrame,
+    g: int,
+    follows_program: bool,
+    profile: _LinkProfile,
 ) -> dict[str, np.ndarray]:
     """Planted non-promoter links of driver ``g`` and its decoys (see the module docstring)."""
     chrom, tss = genes.at[g, "chrom"], int(genes.at[g, "tss"])
     size = genome.chrom_sizes[chrom]
-    kinds_all = np.array(["cis", "distal", "trans"])
-    shares = np.array([LINK_KIND_SHARES[k] for k in kinds_all])
     n_links = int(rng.integers(N_OTHER_LINKS[0], N_OTHER_LINKS[1] + 1))
-    kinds = kinds_all[rng.choice(3, n_links, p=shares / shares.sum())]
-    link_chrom, link_centre = _link_positions(rng, genome, chrom, tss, kinds)
+    which = rng.choice(len(profile.shares), n_links, p=profile.shares)
+    kinds = profile.kinds[which]
+    link_chrom, link_centre = _link_positions(rng, genome, chrom, tss, profile.bins, which)
     parts = [_peaks_at(rng, link_chrom, link_centre, "planted", g, kinds)]
     n_decoys = int(rng.integers(N_TSS_DECOYS[0], N_TSS_DECOYS[1] + 1))
     n_program = int(rng.integers(N_PROGRAM_DECOYS[0], N_PROGRAM_DECOYS[1] + 1))
@@ -1103,10 +1220,13 @@ def _build_peaks(
     levels: np.ndarray,
     drivers: np.ndarray,
     follows_program: np.ndarray,
+    profile: _LinkProfile,
 ) -> pd.DataFrame:
     """Peak coordinates and roles, in genome order and at least ``MIN_PEAK_GAP`` apart."""
-    parts = [_promoter_peaks(rng, genes, levels, drivers)]
-    parts += [_neighbourhood(rng, genome, genes, g, f) for g, f in zip(drivers, follows_program)]
+    parts = [_promoter_peaks(rng, genes, levels, drivers, profile)]
+    parts += [
+        _neighbourhood(rng, genome, genes, g, f, profile) for g, f in zip(drivers, follows_program)
+    ]
     parts.append(_contig_peaks(rng, genome, shape.n_peaks))
     n_background = shape.n_peaks - sum(len(p["start"]) for p in parts)
     if n_background < 0:
@@ -1145,25 +1265,34 @@ def _resolve_overlaps(table: pd.DataFrame, genome: _Genome) -> pd.DataFrame:
     return table.drop(columns="order")
 
 
-def _layout(rng: np.random.Generator, spec: _Shape, genome: _Genome) -> Layout:
+def _layout(
+    rng: np.random.Generator, spec: _Shape, genome: _Genome, profile: _LinkProfile
+) -> Layout:
     genes, levels = _build_genes(rng, spec, genome)
     drivers = _choose_drivers(rng, spec, genes, levels)
     shams = _choose_shams(rng, genes, levels, drivers)
     program, loading = _regulator_programs(rng, len(drivers))
     follows = program[: len(drivers)] >= 0
-    peaks = _build_peaks(rng, spec, genome, genes, levels, drivers, follows)
+    peaks = _build_peaks(rng, spec, genome, genes, levels, drivers, follows, profile)
     return Layout(genome, genes, levels, drivers, shams, program, loading, peaks)
 
 
-def layout(shape: str = "small", seed: int = 0, genome: str = "hg38") -> Layout:
-    """Genes, peaks and planted links of ``simulate(shape=shape, seed=seed, genome=genome)``.
+def layout(
+    shape: str = "small",
+    seed: int = 0,
+    genome: str = "hg38",
+    link_profile: str = "reference",
+    trans_share: float = 0.0,
+) -> Layout:
+    """Genes, peaks and planted links of ``simulate`` with the same options.
 
     The first step of :func:`simulate`, without drawing any count (a second or less even at
     the ``pbmc10k`` shape): for checking placement over many seeds, or for baselines that
     need only positions, such as distance to the TSS.
     """
     spec, genome_spec = _check_options(shape, seed, genome, link_strength=1.0)
-    return _layout(np.random.default_rng(seed), spec, genome_spec)
+    profile = _check_link_profile(link_profile, trans_share)
+    return _layout(np.random.default_rng(seed), spec, genome_spec, profile)
 
 
 # --------------------------------------------------------------------------- peak parameters
@@ -1734,6 +1863,8 @@ def simulate(
     fragments: bool = False,
     link_strength: float = 1.0,
     genome: str = "hg38",
+    link_profile: str = "reference",
+    trans_share: float = 0.0,
 ) -> SimulationResult:
     """Simulate a PBMC-like 10x multiome sample with planted gene -> peak links.
 
@@ -1757,12 +1888,21 @@ def simulate(
     genome
         ``hg38`` or ``mm10`` (mouse chromosomes, ``genome`` "mm10" in the h5, mouse-style
         symbols such as ``Cd3e`` and ``mt-Co1``).
+    link_profile
+        Where planted links sit: ``reference`` (the fixed kind shares of ``LINK_KIND_SHARES``;
+        the same bytes as before the option existed) or ``real`` (distances to the TSS drawn
+        from the shares of real links, :func:`real_link_distances`; no trans links unless
+        ``trans_share`` asks for them).
+    trans_share
+        With ``link_profile="real"``: the share of planted links on another chromosome
+        (default 0: the real tables are cis-only screens and cis eQTLs).
 
     Returns
     -------
     SimulationResult with the paths written and the shape.
     """
     spec, genome_spec = _check_options(shape, seed, genome, link_strength)
+    profile = _check_link_profile(link_profile, trans_share)
     if fragments and spec.full:
         raise ConfigError(
             f"simulate: fragments=True is supported for the tiny, small and medium shapes only "
@@ -1773,9 +1913,10 @@ def simulate(
     rng = np.random.default_rng(seed)
     log(
         f"simulating shape {shape!r} ({spec.n_cells} cells x {spec.n_genes} genes x "
-        f"{spec.n_peaks} peaks, {genome}), seed {seed}, link strength {link_strength}"
+        f"{spec.n_peaks} peaks, {genome}), seed {seed}, link strength {link_strength}, "
+        f"{link_profile} link profile"
     )
-    layout = _layout(rng, spec, genome_spec)
+    layout = _layout(rng, spec, genome_spec, profile)
     link_effects = _link_effects(rng, layout, link_strength)
     params = _peak_parameters(rng, spec, layout, link_strength)
     cells = _build_cells(rng, spec.n_cells)
@@ -1802,11 +1943,13 @@ def simulate(
         f"wrote {out_dir}: {int(truth['planted'].sum())} planted links for "
         f"{len(layout.drivers)} genes, {len(layout.shams)} sham genes"
     )
-    return _result(out_dir, spec.n_cells, layout, fragments, genome, link_strength)
+    options = dict(genome=genome, link_strength=float(link_strength), link_profile=link_profile)
+    options["trans_share"] = float(trans_share)
+    return _result(out_dir, spec.n_cells, layout, fragments, options)
 
 
 def _result(
-    out_dir: Path, n_cells: int, layout, fragments: bool, genome: str, link_strength: float
+    out_dir: Path, n_cells: int, layout, fragments: bool, options: dict
 ) -> SimulationResult:
     """The paths of what :func:`simulate` wrote, and the shape."""
     return SimulationResult(
@@ -1822,8 +1965,7 @@ def _result(
         metrics_path=out_dir / "per_barcode_metrics.csv",
         fragments_path=out_dir / "atac_fragments.tsv.gz" if fragments else None,
         sham_path=out_dir / "sham_genes.tsv",
-        genome=genome,
-        link_strength=float(link_strength),
+        **options,
     )
 
 
