@@ -61,15 +61,18 @@ def test_ties_are_broken_at_random_and_every_gene_keeps_k_links():
     assert len(proximity.top_links(links, "zscore", 2, seed=3)) == 2
 
 
-def test_matched_genes_are_the_closest_in_expression():
-    # gene j is j + 1 in its first 5 (j + 1) cells: mean and detection both rise with j
+def test_matched_genes_name_the_nearest_genes_of_each_target():
+    # gene j is j + 1 in its first 5 (j + 1) cells: mean and detection both rise with j, and the
+    # distance to G15 on the log scale is |log((j + 1) / 16)| (the rule: tests/links/test_nulls.py)
     x = np.zeros((200, 30))
     for j in range(30):
         x[: 5 * (j + 1), j] = j + 1
     genes = [f"G{i}" for i in range(30)]
-    assert proximity.matched_genes(x, genes, ["G15"], 4) == {"G15": ["G14", "G16", "G13", "G17"]}
-    with pytest.raises(InputError, match="only 29 other genes"):
+    assert proximity.matched_genes(x, genes, ["G15"], 4) == {"G15": ["G16", "G14", "G17", "G13"]}
+    with pytest.raises(InputError, match="only 29 genes can be null genes"):
         proximity.matched_genes(x, genes, ["G1"], 30)
+    with pytest.raises(InputError, match="NOPE not among the 30 genes"):
+        proximity.matched_genes(x, genes, ["NOPE"], 3)
 
 
 def _planted_model(mdata):

@@ -116,9 +116,13 @@ def test_design_experiments_run_on_simulated_pbmc(simulated, tmp_path):
 def test_trained_gpg_ranking_recovers_planted_links(simulated):
     """A small GPG trained on the tiny simulation: silence each driver gene in its top cell.
 
-    About 10 s on 2 CPU cores. Measured (seed 0, 60 epochs), mean AUPRC over the 16 drivers:
-    0.060 for the posterior-mean shift ranking, 0.027 for the flip ranking, 0.27 for
-    |Pearson r|, with a prevalence (random AUPRC) of 0.002. Floors keep a 1.5-2x margin.
+    About 10 s on 2 CPU cores. Measured (seed 0, 60 epochs), mean AUPRC over the drivers:
+    0.061 for the posterior-mean shift ranking (19x the prevalence), 0.050 for the flip
+    ranking, 0.23 for |Pearson r|, with a prevalence (random AUPRC) of 0.0032. The shift
+    ranking's nulls are the matched null genes (links/nulls.py: the 5 genes nearest in value in
+    the cell); the rule before it (5 drawn from the 50 nearest) gave 0.051-0.072 over explain
+    seeds 0-5 (16-23x), and matching on the value in the cell *and* over all cells 0.021 (7x,
+    which fails here). Floors keep a 1.5-2x margin.
     """
     from genepeak.models.gpg import GPG
 
@@ -151,5 +155,5 @@ def test_trained_gpg_ranking_recovers_planted_links(simulated):
         )
     mean = pd.DataFrame(rows).mean()
     print(mean.to_dict())
-    assert mean["shift"] > 0.03 and mean["shift"] > 20 * mean["prevalence"]
+    assert mean["shift"] > 0.03 and mean["shift"] > 12 * mean["prevalence"]
     assert mean["flips"] > 0.012 and mean["flips"] > 8 * mean["prevalence"]

@@ -6,9 +6,9 @@ from genepeak.explain.design import DESIGN_EXPERIMENTS, Experiments, explain
 from genepeak.explain.experiment import ExplainResult, explain_gene
 from genepeak.explain.linking import link_scores
 from genepeak.explain.model import ExplainableModel
-from genepeak.explain.null import matched_null_genes
 from genepeak.explain.perturb import choose_threshold, count_flips
 from genepeak.explain.validate import correlation_scores, recovery_metrics, tss_enrichment
+from genepeak.links.nulls import matched_null_genes
 
 __all__ = [
     "DESIGN_EXPERIMENTS",

@@ -3,8 +3,9 @@ beyond the cell state.
 
 For each gene, every cell that expresses it is silenced at once (one vectorised pass of the
 posterior-mean model); the peak's *effect* is the mean change of its predicted accessibility.
-The same silencing is applied to ``n_null`` expression-matched genes in the same cells: **one
-null set per population**, so the null and the target see the same cells.
+The same silencing is applied to ``n_null`` expression-matched genes in the same cells (the
+genes nearest to it in mean and detection there, :mod:`genepeak.links.nulls`): **one null set
+per population**, so the null and the target see the same cells.
 
 Calibration. For each peak, the null genes give the mean and spread of effects that a gene of
 that expression causes there (the spread moderated towards the median over peaks, as limma
@@ -55,6 +56,7 @@ from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
 from genepeak.links import baselines as link_baselines
 from genepeak.links import state
+from genepeak.links.nulls import matched_null_genes
 from genepeak.links.state import empirical_null
 
 #: distance (bp) below which the prior stops rising: a promoter-sized neighbourhood
@@ -116,69 +118,6 @@ def _expressed_targets(genes: list[str], columns: np.ndarray, x: np.ndarray):
     if not expressed.any():
         raise InputError(f"none of {', '.join(genes)} is expressed in the population")
     return [g for g, e in zip(genes, expressed) if e], columns[expressed]
-
-
-def null_pool(x: np.ndarray, targets: np.ndarray, n_null: int, rng) -> np.ndarray:
-    """Candidate null genes spread over the expression range: perturbed once, shared by all.
-
-    ``3 * n_null`` expressed non-target genes (at least ``n_null + 10``), drawn evenly over the
-    ranks of mean expression so that every target finds genes like itself.
-    """
-    expressed = np.flatnonzero((x > 0).any(axis=0))
-    if len(targets) * n_null <= max(3 * n_null, n_null + 10):
-        # a few targets: their own matched genes are cheaper than a pool over every level
-        own = [matched_nulls(x, t, n_null, rng, exclude=targets) for t in targets]
-        return np.unique(np.concatenate(own))
-    candidates = np.setdiff1d(expressed, targets)
-    size = max(3 * n_null, n_null + 10)
-    if len(candidates) < size:
-        # linking (nearly) every gene: the other targets serve as each other's null genes
-        candidates = expressed
-    size = min(size, len(candidates))
-    if size <= n_null or n_null < 2:
-        raise InputError(
-            f"{len(candidates)} genes are expressed in these cells; more than "
-            f"max({n_null}, 2) are needed for the null genes"
-        )
-    ordered = candidates[np.argsort(x[:, candidates].mean(axis=0), kind="stable")]
-    bins = np.array_split(ordered, size)
-    return np.sort([rng.choice(b) for b in bins])
-
-
-def matched_from_pool(x: np.ndarray, target: int, pool: np.ndarray, n_null: int) -> np.ndarray:
-    """Positions in ``pool`` of the ``n_null`` genes closest to the target in mean and detection
-    (distances in units of the pool's spread of each)."""
-    mean, detected = x[:, pool].mean(axis=0), (x[:, pool] > 0).mean(axis=0)
-    own_mean, own_detected = x[:, target].mean(), (x[:, target] > 0).mean()
-    distance = np.abs(np.log1p(mean) - np.log1p(own_mean)) / (np.std(np.log1p(mean)) + 1e-12)
-    distance += np.abs(detected - own_detected) / (np.std(detected) + 1e-12)
-    distance[pool == target] = np.inf  # a gene is never its own null
-    return np.sort(np.argsort(distance, kind="stable")[:n_null])
-
-
-def matched_nulls(
-    x: np.ndarray, target: int, n_null: int, rng: np.random.Generator, exclude=()
-) -> np.ndarray:
-    """``n_null`` gene columns whose expression in these cells resembles the target's.
-
-    Genes are matched on mean and on the fraction of cells expressing them (both ranked, the
-    closest ``5 * n_null`` by the sum of rank distances form the pool), then drawn at random.
-    """
-    mean = x.mean(axis=0)
-    detected = (x > 0).mean(axis=0)
-    candidates = np.setdiff1d(np.flatnonzero(detected > 0), [target, *exclude])
-    if len(candidates) < n_null:
-        raise InputError(
-            f"only {len(candidates)} other genes are expressed in these cells; "
-            f"{n_null} null genes were asked for"
-        )
-    rank_mean = stats.rankdata(mean[candidates])
-    rank_detected = stats.rankdata(detected[candidates])
-    own_mean = np.searchsorted(np.sort(mean[candidates]), mean[target])
-    own_detected = np.searchsorted(np.sort(detected[candidates]), detected[target])
-    distance = np.abs(rank_mean - own_mean) + np.abs(rank_detected - own_detected)
-    pool = candidates[np.argsort(distance, kind="stable")[: max(5 * n_null, n_null)]]
-    return np.sort(rng.choice(pool, n_null, replace=False))
 
 
 def moderated_z(effect: np.ndarray, null: np.ndarray) -> np.ndarray:
@@ -355,6 +294,7 @@ def link_scores(
         _gene_table(
             model,
             shared,
+            i,
             gene,
             column,
             effects[i],
@@ -392,7 +332,7 @@ def _describe_fits(fits: dict) -> str:
 
 @dataclass
 class _Shared:
-    """What every gene's table shares: the population, feature positions and the null pool."""
+    """What every gene's table shares: the population, feature positions and the null genes."""
 
     x: np.ndarray  # cells x model genes
     gene_chrom: np.ndarray
@@ -401,7 +341,8 @@ class _Shared:
     peak_centre: np.ndarray
     window: int
     threshold: float | None = None
-    pool: np.ndarray | None = None
+    nulls: np.ndarray | None = None  # (targets, n_null) gene columns, nearest first
+    pool: np.ndarray | None = None  # their union, sorted
     pool_effects: np.ndarray | None = None
     pool_in_window: np.ndarray | None = None
     population_x: np.ndarray | None = None  # every cell; ``x`` may be a subsample of them
@@ -416,14 +357,30 @@ class _Shared:
         return link_baselines.in_window(distance, self.window)
 
     def perturb_with_null_pool(self, model, columns, config, rng) -> np.ndarray:
-        """Silence the targets and a shared null pool at once: the targets' effects."""
-        self.pool = null_pool(self.x, columns, config.n_null_genes, rng)
+        """Silence the targets and every one of their null genes at once: the targets' effects.
+
+        Each target's null genes are its matched genes (``links/nulls.py``) in these cells; the
+        pool is their union, perturbed once and shared.
+        """
+        n_null = config.n_null_genes
+        if n_null < 2:
+            raise InputError(
+                f"n_null_genes={n_null}: link_scores needs at least 2 null genes for the spread "
+                "of the null effects"
+            )
+        # other targets are no one's null genes while enough other genes are expressed
+        self.nulls = matched_null_genes(self.x, columns, n_null, rng, exclude_targets=None)
+        self.pool = np.unique(self.nulls)
         perturbed = np.union1d(columns, self.pool)
         effects = population_effects(model, self.x, perturbed)
         pool_rows, target_rows = (np.searchsorted(perturbed, c) for c in (self.pool, columns))
         self.pool_effects = effects[pool_rows]
         self.pool_in_window = self.in_window(np.vstack([self.distance(c) for c in self.pool]))
         return effects[target_rows]
+
+    def null_rows(self, i: int) -> np.ndarray:
+        """Rows of the pool that are target ``i``'s null genes, nearest first."""
+        return np.searchsorted(self.pool, self.nulls[i])
 
     def state_evidence(self, model, mdata, columns, config):
         """State-adjusted t ``(len(columns), peaks)`` over every cell of the population on
@@ -448,11 +405,11 @@ def population_peaks(mdata, peaks, cells):
 
 
 def _gene_table(
-    model, shared: _Shared, gene, column, effect, config, rng, state_t, state_z
+    model, shared: _Shared, i, gene, column, effect, config, rng, state_t, state_z
 ) -> pd.DataFrame:
-    """One gene's calibrated link table against its matched genes of the null pool."""
+    """Target ``i``'s calibrated link table against its matched null genes."""
     x = shared.x
-    nulls = matched_from_pool(x, column, shared.pool, config.n_null_genes)
+    nulls = shared.null_rows(i)
     distance = shared.distance(column)
     table = gene_link_table(
         gene,

@@ -31,6 +31,7 @@ from scipy import stats
 
 from genepeak.errors import InputError
 from genepeak.links.baselines import in_window
+from genepeak.links.nulls import matched_null_genes
 
 #: score columns ranked by their absolute value (signed evidence)
 ABSOLUTE_SCORES = ("zscore", "effect")
@@ -38,28 +39,27 @@ ABSOLUTE_SCORES = ("zscore", "effect")
 NEAR_TSS = 100_000
 
 
-def matched_genes(x: np.ndarray, genes: Sequence[str], targets: Sequence[str], n_null: int):
-    """The ``n_null`` genes whose expression is closest to each target's: ``{target: [genes]}``.
+def matched_genes(
+    x: np.ndarray, genes: Sequence[str], targets: Sequence[str], n_null: int, seed: int = 0
+) -> dict[str, list[str]]:
+    """The ``n_null`` matched null genes of each target, by name: ``{target: [genes]}``.
 
-    ``x`` is cells x ``genes`` (model input space). Closeness is the sum of the rank distances
-    of the mean and of the fraction of cells expressing the gene; the target is excluded and
-    ties keep the genes' order.
+    ``x`` is cells x ``genes`` (model input space). The genes are those of
+    :func:`genepeak.links.nulls.matched_null_genes` (nearest in mean and detection, nearest
+    first; other targets only when too few other genes are expressed), ``seed`` breaking ties.
     """
     x = np.asarray(x)
     names = pd.Index([str(g) for g in genes])
     if x.shape[1] != len(names):
         raise InputError(f"x has {x.shape[1]} columns for {len(names)} genes")
-    if n_null > len(names) - 1:
-        raise InputError(f"{n_null} null genes asked for, but only {len(names) - 1} other genes")
-    rank_mean = stats.rankdata(x.mean(axis=0))
-    rank_detected = stats.rankdata((x > 0).mean(axis=0))
-    out = {}
-    for target in targets:
-        i = names.get_loc(str(target))
-        distance = np.abs(rank_mean - rank_mean[i]) + np.abs(rank_detected - rank_detected[i])
-        distance[i] = np.inf
-        out[str(target)] = list(names[np.argsort(distance, kind="stable")[:n_null]])
-    return out
+    columns = names.get_indexer([str(t) for t in targets])
+    if (columns < 0).any():
+        missing = [str(t) for t, c in zip(targets, columns) if c < 0]
+        raise InputError(f"{', '.join(missing)} not among the {len(names)} genes")
+    found = matched_null_genes(
+        x, columns, n_null, np.random.default_rng(seed), exclude_targets=None
+    )
+    return {str(t): list(names[row]) for t, row in zip(targets, found)}
 
 
 def top_links(links: pd.DataFrame, score: str, k: int, seed: int = 0) -> pd.DataFrame:
@@ -283,9 +283,9 @@ def marker_tss_proximity(
     """Link the genes and their matched null genes with the model; test TSS proximity.
 
     ``genes`` default to all of ``model.genes``; null genes are matched on all cells
-    (:func:`matched_genes`) and linked with :func:`~genepeak.explain.linking.link_scores`
-    (``config`` an :class:`~genepeak.config.ExplainConfig`), unless ``links`` already holds
-    their table. Returns ``(per-gene table over every score, link table)``.
+    (:func:`matched_genes`, ``seed`` breaking ties) and linked with
+    :func:`~genepeak.explain.linking.link_scores` (``config`` an
+    :class:`~genepeak.config.ExplainConfig`), unless ``links`` already holds their table. Returns ``(per-gene table over every score, link table)``.
     """
     from genepeak.explain import values
 
@@ -293,7 +293,7 @@ def marker_tss_proximity(
     genes = model_genes if genes is None else [str(g) for g in genes]
     rna = mdata.mod["rna"]
     x = values.model_rows(rna, model_genes, list(rna.obs_names))
-    nulls = matched_genes(x, model_genes, genes, n_null)
+    nulls = matched_genes(x, model_genes, genes, n_null, seed)
     needed = list(dict.fromkeys([*genes, *(g for n in nulls.values() for g in n)]))
     if links is None:
         links = _link_in_groups(model, mdata, needed, config)

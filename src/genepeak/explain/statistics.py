@@ -12,8 +12,8 @@ import pandas as pd
 
 from genepeak.explain import linking, perturb
 from genepeak.explain.model import ExplainableModel
-from genepeak.explain.null import matched_null_genes
 from genepeak.io import prepared
+from genepeak.links.nulls import matched_null_genes
 
 #: ``rank_by`` -> the table columns that order the peaks (descending, first key first):
 #: link: the link score (calibrated evidence plus the distance prior), then the evidence;
@@ -29,26 +29,18 @@ RANK_KEYS = {
 def null_sets(rna, model_genes, x, gene_idx, n_null, rng) -> np.ndarray:
     """One null set per experiment, ``(n_null, len(genes))``, shared by every cell.
 
-    One cell: genes matched on their value in that cell (then mean expression); a population:
-    genes matched on mean and detection rate in it. Drawing new null genes per cell and then
-    averaging "null set s" across cells would average the nulls away but not the target.
+    Each perturbed gene's null genes are its matched genes in the perturbed cells
+    (:func:`genepeak.links.nulls.matched_null_genes`: nearest in mean and detection there, no
+    perturbed gene among them; in one cell that is its value there), exact ties broken by their
+    expression over all cells. Set ``s`` perturbs one null gene of each perturbed gene, paired
+    at random. Drawing new null genes per cell and then averaging "null set s" across cells
+    would average the nulls away but not the target.
     """
     if n_null == 0:
         return np.zeros((0, len(gene_idx)), dtype=int)
-    if len(x) == 1:
-        mean_expr = _mean_expression(rna, model_genes)
-        return matched_null_genes(x[0], mean_expr, gene_idx, n_null, rng)
-    columns = [
-        linking.matched_nulls(x, g, n_null, rng, exclude=[h for h in gene_idx if h != g])
-        for g in gene_idx
-    ]
+    every_cell = prepared.feature_columns(rna, model_genes, "rna")
+    columns = matched_null_genes(x, gene_idx, n_null, rng, reference=rna.X[:, every_cell])
     return np.stack([rng.permutation(c) for c in columns], axis=1)
-
-
-def _mean_expression(rna, model_genes: list[str]) -> np.ndarray:
-    """Mean ``rna.X`` of each model gene over all cells."""
-    cols = prepared.feature_columns(rna, model_genes, "rna")
-    return np.asarray(rna.X[:, cols].mean(axis=0)).ravel()
 
 
 def shift_stats(model: ExplainableModel, x, gene_idx, new, null_sets) -> dict:
