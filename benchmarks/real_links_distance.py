@@ -114,7 +114,8 @@ def score_every_pair(mdata, state_pcs: int, seed: int = 0) -> tuple[pd.DataFrame
     from genepeak.links import baselines, state
     from genepeak.links.genome import LinkOptions, link_genes
 
-    options = LinkOptions(window=WINDOW, state_pcs=state_pcs, seed=seed)
+    # no distance prior: the score against distance is what this check reads
+    options = LinkOptions(window=WINDOW, state_pcs=state_pcs, distance_prior=False, seed=seed)
     begun = time.perf_counter()
     result = link_genes(mdata, "all", options=options, key_added=None)
     linked = time.perf_counter() - begun

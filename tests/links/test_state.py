@@ -101,3 +101,30 @@ def test_empirical_z_uses_the_distant_peaks_and_never_narrows_the_theoretical_nu
     narrow = rng.normal(0.0, 0.5, 500)
     np.testing.assert_allclose(state.empirical_z(np.array([2.0]), narrow), [2.0], atol=0.1)
     assert state.empirical_z(np.array([2.0]), narrow[:5])[0] == 2.0  # too few: theory
+
+
+def test_distance_prior_learns_where_links_are_from_the_data_alone():
+    rng = np.random.default_rng(7)
+    n = 6_000
+    distance = np.exp(rng.uniform(np.log(500), np.log(1e6), n)) * rng.choice([-1, 1], n)
+    classes = state.distance_classes(distance)
+    share = np.where(np.abs(distance) <= 30_000, 0.2, 0.01)  # links sit near the TSS
+    linked = rng.random(n) < share
+    z = np.where(linked, rng.normal(0, 4.0, n), rng.normal(size=n))
+    fit = state.fit_distance_prior(z, classes)
+    near, far = fit.shares[:3], fit.shares[4:6]  # up to 30 kb; 100 kb - 1 Mb
+    assert near.min() > 0.1 and far.max() < 0.05  # learned, not built in
+    assert fit.pairs[6] == 0 and abs(fit.shares[6] - 0.11) < 0.03  # no pairs: the pooled share
+    odds, _ = state.distance_log_odds(np.array([3.0, 3.0, np.nan]), np.array([5e3, 5e5, 1e3]))
+    assert np.isneginf(odds[2])
+    # the same z ranks higher near the TSS, only because this data's links sit there
+    refit = state.DistancePrior(fit.shares, fit.variance, fit.pairs)
+    same = refit.log_odds(np.array([3.0, 3.0]), state.distance_classes(np.array([5e3, 5e5])))
+    assert same[0] > same[1]
+    # links at every distance alike: the classes' shares stay level
+    flat_linked = rng.random(n) < 0.05
+    flat = np.where(flat_linked, rng.normal(0, 4.0, n), rng.normal(size=n))
+    flat_fit = state.fit_distance_prior(flat, classes)
+    assert np.ptp(flat_fit.shares) < 0.04
+    # other chromosomes (NaN distance) fall in the last class
+    assert state.distance_classes(np.array([np.nan, 2e6, 2_000, 2_001])).tolist() == [6, 6, 0, 1]

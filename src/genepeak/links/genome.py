@@ -6,9 +6,11 @@ intercept, the first RNA principal components and the log of the cell's ATAC cou
 a trained model, the model's latent read with the gene held at its mean. Each gene's t is put
 on its own empirical null (its t against a seeded sample of peaks on other chromosomes: median
 and MAD, never narrower than the theoretical null), the two-sided p-values are adjusted by
-Benjamini-Hochberg over every pair of the population, and ``link_score`` is the log posterior
-odds of a link from the two-group model fitted to the population's z
-(:func:`genepeak.links.state.two_group_log_odds`).
+Benjamini-Hochberg over every pair of the population, and ``link_score`` is the log posterior odds of a link under a distance prior learned from the
+population's own pairs: a two-group model of z whose linked share is fitted per log-distance
+class and shrunk towards the pooled share (:func:`genepeak.links.state.distance_log_odds`), so
+no distance profile is built in; real links sit mostly within 100 kb, and where a data set's
+evidence says so, a near peak ranks above a far one with the same z.
 
 The algebra is done once per population: the state is projected out of the genes (dense,
 cells x genes) and each peak's residual sum of squares comes from two sparse products; the
@@ -62,6 +64,7 @@ class LinkOptions:
     min_cells: int = 50  # a population needs at least this many cells
     min_detected: int = 10  # a gene / peak is tested where non-zero in this many cells (Signac)
     skip_small_groups: bool = False  # False: a smaller group is an error; True: skipped, logged
+    distance_prior: bool = True  # link_score with the distance prior fitted to the data
     seed: int = 0
 
 
@@ -316,7 +319,9 @@ def link_genes(
     :class:`LinkResult`. ``links`` has one row per (group, gene, peak) within the window:
     ``distance_to_tss``, ``partial_r``, ``t``, ``z`` (on the gene's empirical null),
     ``p_value``, ``fdr`` (BH over the group's pairs), ``link_score`` (log posterior odds of a
-    link) and ``called`` (``fdr < options.fdr``).
+    link under the distance prior fitted to the group's own pairs,
+    :func:`genepeak.links.state.distance_log_odds`; the plain two-group model when
+    ``options.distance_prior`` is False) and ``called`` (``fdr < options.fdr``).
     """
     options = options or LinkOptions()
     started = time.perf_counter()
@@ -417,7 +422,10 @@ def _score_population(mdata, names, rows, pcs, pairs, null_cols, null_ok, model,
     z = np.where(testable, found["z"], np.nan)
     p = np.where(testable, 2.0 * stats.norm.sf(np.abs(z)), np.nan)
     fdr = benjamini_hochberg(p)
-    score, _ = state.two_group_log_odds(z, testable)
+    if options.distance_prior:
+        score, _ = state.distance_log_odds(z, pairs.distance)
+    else:
+        score, _ = state.two_group_log_odds(z, testable)
     return pd.DataFrame(
         {
             "gene_pos": pairs.gene,

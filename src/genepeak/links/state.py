@@ -186,6 +186,81 @@ def two_group_log_odds(z: np.ndarray, in_window: np.ndarray) -> tuple[np.ndarray
     return out, fits
 
 
+#: upper edges (bp between peak centre and TSS) of the distance prior's classes; one more
+#: class holds every pair beyond the last edge
+DISTANCE_EDGES = (2_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
+#: how many pairs' worth each class's linked share is pulled towards the pooled share: 50 beat
+#: 200 and 1,000 (and no prior) on 11 of 12 tuning settings (small shape, seeds 0-2, both
+#: simulator link profiles, strengths 1.0 / 0.5; docs/links.md)
+PRIOR_PSEUDO_PAIRS = 50.0
+
+
+def distance_classes(distance: np.ndarray) -> np.ndarray:
+    """Class of each pair's ``|distance|`` (:data:`DISTANCE_EDGES`); NaN (another chromosome)
+    falls in the last class."""
+    d = np.abs(np.asarray(distance, dtype=np.float64))
+    return np.searchsorted(DISTANCE_EDGES, np.nan_to_num(d, nan=np.inf), side="left")
+
+
+@dataclass(frozen=True)
+class DistancePrior:
+    """``z ~ (1 - share_c) N(0, 1) + share_c N(0, variance)`` with a linked share per distance
+    class ``c`` and one linked variance (:func:`fit_distance_prior`)."""
+
+    shares: np.ndarray
+    variance: float
+    pairs: np.ndarray  # pairs of each class the fit saw
+
+    def log_odds(self, z: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        share = self.shares[classes]
+        prior = np.log(share / (1.0 - share))
+        return prior + TwoGroupFit(0.5, self.variance).log_odds(z)
+
+
+def fit_distance_prior(
+    z: np.ndarray,
+    classes: np.ndarray,
+    pseudo_pairs: float | None = None,
+    iterations: int = 500,
+) -> DistancePrior:
+    """Empirical-Bayes EM fit of :class:`DistancePrior` to the pairs' ``z``: each class's
+    linked share is its pairs' mean posterior, shrunk towards the pooled share by
+    ``pseudo_pairs`` (default :data:`PRIOR_PSEUDO_PAIRS`; a class with few pairs borrows from
+    the rest); no share is built in."""
+    pseudo_pairs = PRIOR_PSEUDO_PAIRS if pseudo_pairs is None else pseudo_pairs
+    z = np.asarray(z, dtype=np.float64)
+    n_classes = len(DISTANCE_EDGES) + 1
+    counts = np.bincount(classes, minlength=n_classes).astype(np.float64)
+    shares, var = np.full(n_classes, 0.05), 9.0
+    for _ in range(iterations):
+        w = 1.0 / (
+            1.0
+            + np.exp(-np.clip(DistancePrior(shares, var, counts).log_odds(z, classes), -700, 700))
+        )
+        pooled = float(np.clip(w.mean(), MIN_LINKED_SHARE, MAX_LINKED_SHARE))
+        linked = np.bincount(classes, weights=w, minlength=n_classes)
+        new = (linked + pseudo_pairs * pooled) / (counts + pseudo_pairs)
+        new = np.clip(new, MIN_LINKED_SHARE, MAX_LINKED_SHARE)
+        new_var = max(float(w @ z**2) / max(w.sum(), 1e-12), MIN_LINKED_VARIANCE)
+        done = np.abs(new - shares).max() < 1e-7 and abs(new_var - var) < 1e-6
+        shares, var = new, new_var
+        if done:
+            break
+    return DistancePrior(shares, var, counts)
+
+
+def distance_log_odds(z: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, DistancePrior]:
+    """Log posterior odds of a link for every pair (NaN z -> -inf) under the distance prior
+    fitted to the finite pairs, and the fit."""
+    z = np.asarray(z, dtype=np.float64)
+    classes = distance_classes(distance)
+    finite = np.isfinite(z)
+    fit = fit_distance_prior(z[finite], classes[finite])
+    out = np.full(z.shape, -np.inf)
+    out[finite] = fit.log_odds(z[finite], classes[finite])
+    return out, fit
+
+
 def scores_without_model(
     mdata, genes: list[str], in_window: np.ndarray, n_pcs: int
 ) -> tuple[np.ndarray, np.ndarray]:
