@@ -119,24 +119,40 @@ class Embeddings:
     def _open(mdata, cells: np.ndarray) -> sp.csr_matrix:
         atac = mdata.mod["atac"]
         counts = _data.peak_counts_matrix(atac)[_data.cell_positions(atac, cells, "atac")]
-        return _csr(counts > 0)
+        return sp.csr_matrix(counts > 0, dtype=np.float32)
 
     def _tfidf(self, open_matrix: sp.csr_matrix) -> sp.csr_matrix:
-        depth = np.asarray(open_matrix.sum(1)).ravel()
-        tf = sp.diags(1.0 / np.maximum(depth, 1.0)) @ open_matrix
-        tfidf = sp.csr_matrix(tf @ sp.diags(self.idf))
-        tfidf.data = np.log1p(tfidf.data * 1e4)
+        """log1p(1e4 x TF x IDF) of binarised peaks, as float32 in one copy of the matrix."""
+        tfidf = sp.csr_matrix(open_matrix, dtype=np.float32, copy=True)
+        depth = np.maximum(np.asarray(tfidf.sum(1), dtype=np.float64).ravel(), 1.0)
+        scale = np.repeat(1e4 / depth, np.diff(tfidf.indptr)) * self.idf[tfidf.indices]
+        tfidf.data *= scale.astype(np.float32)
+        np.log1p(tfidf.data, out=tfidf.data)
         return tfidf
 
     def rna(self, mdata, cells: Sequence[str]) -> np.ndarray:
         """RNA-PCA coordinates of ``cells``."""
-        rows = self._rna(mdata, np.asarray(cells).astype(str))
-        return self.rna_pca.transform(rows[:, self.pca_genes].toarray())
+        return self._cached("rna", mdata, cells, self._rna_coordinates)
 
     def atac(self, mdata, cells: Sequence[str]) -> np.ndarray:
         """ATAC-LSI coordinates of ``cells`` (components 2..k)."""
-        tfidf = self._tfidf(self._open(mdata, np.asarray(cells).astype(str)))
-        return self.atac_svd.transform(tfidf)[:, 1:]
+        return self._cached("atac", mdata, cells, self._atac_coordinates)
+
+    def _rna_coordinates(self, mdata, cells: np.ndarray) -> np.ndarray:
+        return self.rna_pca.transform(self._rna(mdata, cells)[:, self.pca_genes].toarray())
+
+    def _atac_coordinates(self, mdata, cells: np.ndarray) -> np.ndarray:
+        return self.atac_svd.transform(self._tfidf(self._open(mdata, cells)))[:, 1:]
+
+    def _cached(self, side: str, mdata, cells: Sequence[str], compute) -> np.ndarray:
+        """Coordinates of ``cells``, computed once per (side, data, cell list): every baseline
+        reads the same training, validation and test cells (a copy, so callers may edit it)."""
+        cells = np.asarray(cells).astype(str)
+        key = (side, id(mdata), len(cells), hash(cells.tobytes()))
+        cache = self.__dict__.setdefault("_coordinates", {})
+        if key not in cache:
+            cache[key] = compute(mdata, cells)
+        return cache[key].copy()
 
 
 class ClusterLabels:
