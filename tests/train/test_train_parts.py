@@ -197,3 +197,33 @@ def test_busy_cores_measures_this_machine():
     busy = loop.busy_cores(0.05)
     cores = loop.cpu_times()[2]
     assert busy is not None and 0.0 <= busy <= cores
+
+
+def test_learning_rate_warm_up_ramps_then_restores_the_epoch_rate(monkeypatch):
+    from genepeak.config import TrainConfig
+    from genepeak.train.schedule import warmup_factor
+
+    assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == 1.0
+
+    class _Module(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+
+        def loss(self, batch, beta, eps):
+            return {"loss": (self.w * batch.genes).sum()}
+
+    matrix = sp.csr_matrix(np.ones((10, 3), dtype=np.float32))
+    data = CellData(matrix, matrix)
+    module = _Module()
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    used = []
+    step = optimizer.step
+    optimizer.step = lambda: (used.append(optimizer.param_groups[0]["lr"]), step())[1]
+    config = TrainConfig(batch_size=4, lr=0.1, lr_warmup_steps=4)
+    monkeypatch.setattr(loop, "step_noise", lambda *args: None)
+    loop.train_epoch(module, optimizer, data, config, 0, 0.0, None)  # steps 0-2
+    loop.train_epoch(module, optimizer, data, config, 1, 0.0, None)  # steps 3-5
+    np.testing.assert_allclose(used, [0.025, 0.05, 0.075, 0.1, 0.1, 0.1])
+    assert optimizer.param_groups[0]["lr"] == 0.1  # the epoch's rate is back

@@ -28,6 +28,7 @@ from genepeak.train.loop import (
     start_epoch,
     start_training,
     step_noise,
+    warm_up,
 )
 
 
@@ -90,6 +91,7 @@ class DistributedTraining(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self.beta = start_epoch(self.optimizer, self.config, self.book.state, self.epoch)
+        self.epoch_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.sums: dict[str, torch.Tensor] = {}
         self.started = time.perf_counter()
 
@@ -102,6 +104,9 @@ class DistributedTraining(L.LightningModule):
         for key, value in parts.items():
             self.sums[key] = self.sums.get(key, 0.0) + value.detach().float() * len(share)
         return parts["loss"] * (len(share) * world / len(rows))
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        warm_up(optimizer, self.epoch_lrs, self.trainer.global_step, self.config.lr_warmup_steps)
 
     def on_train_epoch_end(self) -> None:
         sums = {k: self.trainer.strategy.reduce(v, reduce_op="sum") for k, v in self.sums.items()}

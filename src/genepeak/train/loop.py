@@ -38,7 +38,7 @@ from genepeak.config import TrainConfig
 from genepeak.errors import DivergedError, TrainingError
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint, write_checkpoint
 from genepeak.train.data import CellData, batch_rows
-from genepeak.train.schedule import beta_at, lr_factor_at, validation_objective
+from genepeak.train.schedule import beta_at, lr_factor_at, validation_objective, warmup_factor
 
 LOG_NAME = "training_log.csv"
 #: with ``checkpoint_every=None``, at most one checkpoint per this many seconds (and the last):
@@ -554,6 +554,8 @@ def train_epoch(
     rows_per_step = batch_rows(
         len(data), config.batch_size, True, shuffle_generator(config.seed, epoch)
     )
+    base = [group["lr"] for group in optimizer.param_groups]
+    first = epoch * steps_per_epoch(len(data), config.batch_size)
     for step, rows in enumerate(rows_per_step):
         batch = data.batch(rows)
         eps = step_noise(module, len(rows), config.seed, epoch, step, device)
@@ -561,7 +563,21 @@ def train_epoch(
             parts = module.loss(batch, beta, eps)
         optimizer.zero_grad(set_to_none=True)
         parts["loss"].backward()
+        warm_up(optimizer, base, first + step, config.lr_warmup_steps)
         optimizer.step()
         for key, value in parts.items():
             sums[key] = sums.get(key, 0.0) + value.detach().float() * len(rows)
+    for group, rate in zip(optimizer.param_groups, base):
+        group["lr"] = rate  # the epoch's rates back
     return sums
+
+
+def steps_per_epoch(n_cells: int, batch_size: int | None) -> int:
+    return 1 if batch_size is None else max(1, math.ceil(n_cells / batch_size))
+
+
+def warm_up(optimizer: torch.optim.Optimizer, base: list[float], step: int, warmup_steps: int):
+    """Set each group's rate to its epoch rate ``base`` times the warm-up factor of ``step``."""
+    factor = warmup_factor(step, warmup_steps)
+    for group, rate in zip(optimizer.param_groups, base):
+        group["lr"] = rate * factor

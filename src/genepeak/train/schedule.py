@@ -28,6 +28,16 @@ def lr_factor_at(schedule: str, epoch: int, epochs: int, min_factor: float) -> f
     return float(min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """Factor on the learning rate at 0-based optimiser ``step``: a linear ramp from
+    ``1 / warmup_steps`` to 1 over the first ``warmup_steps`` steps (0: none). Adam's first steps
+    move every weight by about the learning rate whatever its gradient, so a layer reading
+    tens of thousands of features can jump far before the moments settle."""
+    if warmup_steps <= 0 or step >= warmup_steps:
+        return 1.0
+    return (step + 1) / warmup_steps
+
+
 def validation_objective(row: dict[str, float], beta: float, beta_max: float) -> float:
     """Validation loss at the final KL weight: ``val_loss + (beta_max - beta) * sum(val_kl_*)``.
 
