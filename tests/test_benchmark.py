@@ -20,7 +20,11 @@ from genepeak.links.baselines import BASELINE_METHODS
 sys.path.insert(0, str(Path(__file__).parent / "links"))
 from link_fakes import COPY, FAR_COPY, TYPE_ONLY, make_link_mdata  # noqa: E402
 
-DATA_METHODS = [*BASELINE_METHODS, benchmark.GENOME_LINKS]  # data-only methods, in order
+DATA_METHODS = [
+    *BASELINE_METHODS,
+    benchmark.GENOME_LINKS,
+    benchmark.GENOME_NO_PRIOR,
+]  # data-only, in order
 MODEL_METHODS = [*MODEL_COLUMNS, benchmark.WITHOUT_MODEL]  # and the link score's ablation
 
 
@@ -90,12 +94,12 @@ def test_benchmark_runs_on_user_data_with_a_truth_table(user_data, tmp_path):
     rows = result.table.set_index("method")
     assert (rows["data"] == str(path)).all() and (rows["preset"] == "reference").all()
     # the within-type copies rank first, over all peaks and in the partial correlations' 1 Mb
-    # window, given the types or the RNA PCs, and genepeak links (a tie: each wins a quarter);
-    # LinkPeaks' 500 kb window cannot see the far one
+    # window, given the types or the RNA PCs, and genepeak links with and without its distance
+    # prior (a tie: each wins a fifth); LinkPeaks' 500 kb window cannot see the far one
     tied = ("partial_correlation", "partial_correlation_cis", "partial_correlation_state")
-    for method in (*tied, benchmark.GENOME_LINKS):
+    for method in (*tied, benchmark.GENOME_LINKS, benchmark.GENOME_NO_PRIOR):
         assert rows.loc[method, "pooled_auprc"] == 1.0
-        assert rows.loc[method, "fraction_won"] == pytest.approx(1 / 4)
+        assert rows.loc[method, "fraction_won"] == pytest.approx(1 / 5)
     assert rows.loc["linkpeaks", "pooled_auprc"] < 1.0
     assert rows.loc["partial_correlation", "n_sham"] == 1
     assert rows.loc["partial_correlation", "sham_calls"] >= 0

@@ -51,6 +51,8 @@ MODEL_COLUMNS = {
 WITHOUT_MODEL = "link_score_without_model"
 #: the method of ``genepeak links`` (data only, inside its window)
 GENOME_LINKS = "genepeak_links"
+#: its ablation: the same score without the distance prior
+GENOME_NO_PRIOR = "genepeak_links_no_prior"
 PRESETS = ("small", "reference")
 SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "link_profile", "preset")
 #: a setting's columns that the mean over seeds keeps apart (each that the table has)
@@ -128,12 +130,14 @@ def model_scores(
     return out
 
 
-def genome_links(mdata, genes: list[str], *, seed: int = 0) -> LinkScores:
-    """``genepeak links`` (``links/genome.py``, default options, all cells) as
-    :class:`LinkScores`: peaks beyond its window score ``-inf``; calls are its own."""
+def genome_links(mdata, genes: list[str], *, seed: int = 0, prior: bool = True) -> LinkScores:
+    """``genepeak links`` (``links/genome.py``, default options, all cells; without its distance
+    prior when ``prior`` is False) as :class:`LinkScores`: peaks beyond its window score
+    ``-inf``; calls are its own."""
     from genepeak.links.genome import LinkOptions, link_genes
 
-    result = link_genes(mdata, list(genes), options=LinkOptions(seed=seed), key_added=None)
+    options = LinkOptions(seed=seed, distance_prior=prior)
+    result = link_genes(mdata, list(genes), options=options, key_added=None)
     table = result.links
     peaks = mdata.mod["atac"].var_names
     rows = pd.Index(genes).get_indexer(table["gene"].astype(str))
@@ -143,7 +147,8 @@ def genome_links(mdata, genes: list[str], *, seed: int = 0) -> LinkScores:
     called = np.zeros(score.shape, bool)
     called[rows, cols] = table["called"].to_numpy(bool)
     rule = f"BH FDR < {result.params['fdr']} over the window's pairs"
-    return LinkScores(GENOME_LINKS, list(genes), peaks, score, called, rule)
+    name = GENOME_LINKS if prior else GENOME_NO_PRIOR
+    return LinkScores(name, list(genes), peaks, score, called, rule)
 
 
 def without_model(mdata, genes: list[str], window: int, n_pcs: int) -> LinkScores:
@@ -209,9 +214,10 @@ def score_links(
         start = time.perf_counter()
         results.update(score_baselines(mdata, genes, methods=(method,), **options))
         timings[method] = time.perf_counter() - start
-    start = time.perf_counter()
-    results[GENOME_LINKS] = genome_links(mdata, genes, seed=seed)
-    timings[GENOME_LINKS] = time.perf_counter() - start
+    for name, prior in ((GENOME_LINKS, True), (GENOME_NO_PRIOR, False)):
+        start = time.perf_counter()
+        results[name] = genome_links(mdata, genes, seed=seed, prior=prior)
+        timings[name] = time.perf_counter() - start
     if model is not None:
         start = time.perf_counter()
         found = model_scores(model, mdata, genes, labels_key=labels_key, config=explain_config)

@@ -235,3 +235,45 @@ def test_metrics_json_says_how_each_model_fares_against_the_strongest_baseline(r
     for row in rows:
         assert row["baseline_value"] == pytest.approx(baselines[row["score"]].max())
         assert row["margin"] == pytest.approx(row["model_value"] - row["baseline_value"])
+
+
+def test_a_predictor_is_scored_on_the_sampled_columns_only(tiny_mdata, monkeypatch):
+    from tests.evaluate.eval_fakes import FakeModel
+
+    from genepeak.evaluate import _data
+    from genepeak.evaluate import metrics as metrics_module
+    from genepeak.evaluate.evaluation import score_predictor
+    from genepeak.evaluate.translation import score_peaks
+
+    model = FakeModel(tiny_mdata)
+    split = {k: np.asarray(v) for k, v in model.split.items()}
+    labels = {k: _data.labels_of(tiny_mdata, split[k], "leiden") for k in ("train", "test")}
+    config = EvaluateConfig(compute_umap=False)
+    exact, _ = score_predictor(model, tiny_mdata, split, labels, config)
+    densified = []
+    peaks_open = _data.peaks_open
+    monkeypatch.setattr(
+        _data, "peaks_open", lambda m, c, p=None: densified.append(len(p)) or peaks_open(m, c, p)
+    )
+    n_peaks, n_genes = tiny_mdata.mod["atac"].n_vars, tiny_mdata.mod["rna"].n_vars
+    monkeypatch.setattr(metrics_module, "SCORED_MAX_PEAKS", n_peaks // 2)
+    monkeypatch.setattr(metrics_module, "SCORED_MAX_GENES", n_genes // 2)
+    sampled, _ = score_predictor(model, tiny_mdata, split, labels, config)
+    assert densified == [n_peaks // 2] * 2  # validation and test: the sample's columns only
+    assert sampled["peaks"]["n_peaks_scored"] <= n_peaks // 2 < exact["peaks"]["n_peaks_scored"]
+    assert sampled["genes"]["n_genes_scored"] <= n_genes // 2 < exact["genes"]["n_genes_scored"]
+    # the same peaks as score_peaks would sample from the full matrices
+    keep = metrics_module.column_sample(n_peaks, n_peaks // 2)
+    val_obs = peaks_open(tiny_mdata, split["val"])
+    test_obs = peaks_open(tiny_mdata, split["test"])
+
+    direct, _ = score_peaks(
+        val_obs,
+        model.predict_peaks(tiny_mdata, split["val"]),
+        test_obs,
+        model.predict_peaks(tiny_mdata, split["test"]),
+        model.peak_scale,
+        config,
+    )
+    assert keep is not None
+    assert pd.Series(direct).equals(pd.Series(sampled["peaks"]))  # NaN ece on both sides

@@ -11,6 +11,7 @@ from genepeak._utils import log, progress
 from genepeak.config import EvaluateConfig, to_dict
 from genepeak.errors import InputError
 from genepeak.evaluate import _data
+from genepeak.evaluate import metrics as score_metrics
 from genepeak.evaluate.baselines import fit_baselines
 from genepeak.evaluate.latent import embed_2d, score_latent
 from genepeak.evaluate.result import (
@@ -91,17 +92,22 @@ def score_predictor(
     }
     arrays: dict = {"latents": {}}
     if peak_task is not None:
-        peaks = getattr(predictor, "peaks", None)
-        val_obs = _data.peaks_open(mdata, val, peaks)
-        test_obs = _data.peaks_open(mdata, test, peaks)
-        val_pred = np.asarray(predictor.predict_peaks(mdata, cells=val))
-        test_pred = np.asarray(predictor.predict_peaks(mdata, cells=test))
+        names, keep = _scored(
+            getattr(predictor, "peaks", None), mdata, "atac", score_metrics.SCORED_MAX_PEAKS
+        )
+        val_obs = _data.peaks_open(mdata, val, names)
+        test_obs = _data.peaks_open(mdata, test, names)
+        val_pred = _columns(predictor.predict_peaks(mdata, cells=val), keep)
+        test_pred = _columns(predictor.predict_peaks(mdata, cells=test), keep)
         out["peaks"], arrays["curves"] = score_peaks(
             val_obs, val_pred, test_obs, test_pred, peak_scale, config
         )
     if gene_task is not None:
-        observed = _data.gene_values(mdata, test, getattr(predictor, "genes", None))
-        predicted = np.asarray(predictor.predict_genes(mdata, cells=test))
+        names, keep = _scored(
+            getattr(predictor, "genes", None), mdata, "rna", score_metrics.SCORED_MAX_GENES
+        )
+        observed = _data.gene_values(mdata, test, names)
+        predicted = _columns(predictor.predict_genes(mdata, cells=test), keep)
         out["genes"], arrays["pearson"] = score_genes(observed, predicted)
     for key in getattr(predictor, "latent_keys", ()) or ():
         train_z = np.asarray(predictor.latent(mdata, cells=train, key=key))
@@ -111,6 +117,22 @@ def score_predictor(
         )
         arrays["latents"][key] = test_z
     return out, arrays
+
+
+def _scored(features, mdata, modality: str, cap: int):
+    """``(names, columns)`` of the features a predictor is scored on: above ``cap`` the seeded
+    sample that ``score_peaks`` / ``score_genes`` would take (``metrics.column_sample``), so
+    only those columns of the observed data are made dense; below it, all (``None``)."""
+    names = np.asarray(mdata.mod[modality].var_names if features is None else features)
+    keep = score_metrics.column_sample(len(names), cap)
+    if keep is None:
+        return features, None
+    return names[keep], keep
+
+
+def _columns(predicted, keep: np.ndarray | None) -> np.ndarray:
+    predicted = np.asarray(predicted)
+    return predicted if keep is None else predicted[:, keep]
 
 
 def _training_summary(predictor) -> dict:
