@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import mudata
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -215,6 +218,15 @@ def test_links_command_writes_tables_tracks_and_page(prepared, capsys):
     page = (out / "links.html").read_text()
     assert "<img" in page and "Calls" in page
     assert "links called" in capsys.readouterr().out
+    assert json.loads((out / "params.json").read_text())["distance_prior"] is True
+    plain = root / "links_no_prior"
+    code = main(["links", "--data", str(data), "--no-distance-prior", "--out", str(plain)])
+    assert code == 0 and json.loads((plain / "params.json").read_text())["distance_prior"] is False
+    without = pd.read_csv(plain / "links.tsv", sep="\t")
+    with_prior = table[table["group"] == "all"]
+    # the same calls, another score
+    assert without["called"].sum() == with_prior["called"].sum()
+    assert not np.allclose(without["link_score"], with_prior["link_score"].to_numpy())
 
 
 def test_links_command_names_bad_input_in_one_line(prepared, capsys, tmp_path):

@@ -325,6 +325,7 @@ def _links(args: argparse.Namespace) -> None:
         fdr=args.fdr,
         min_cells=args.min_cells,
         skip_small_groups=args.skip_small_groups,
+        distance_prior=not args.no_distance_prior,
         seed=args.seed,
     )
     result = link_genes(
@@ -374,7 +375,8 @@ def _add_links(sub) -> None:
         "per cell type, with track plots and a heatmap",
         description="Score every peak within --window of each gene's TSS by the partial "
         "correlation of gene and peak given the cell state (RNA PCs, ATAC depth), on each "
-        "gene's empirical null, BH FDR per population. No model is needed and none is "
+        "gene's empirical null, BH FDR per population; link_score adds a distance prior "
+        "learned from the data. No model is needed and none is "
         "trained: the default runs on the data alone in minutes. --model adds a trained "
         "model's latent to the cell state (one forward pass per gene: for chosen genes).",
     )
@@ -398,6 +400,11 @@ def _add_links(sub) -> None:
         "--skip-small-groups",
         action="store_true",
         help="skip groups with fewer than --min-cells cells (logged) instead of stopping",
+    )
+    p.add_argument(
+        "--no-distance-prior",
+        action="store_true",
+        help="link_score without the distance prior learned from the data (calls are the same)",
     )
     p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the null peaks")
     p.set_defaults(func=_links)
