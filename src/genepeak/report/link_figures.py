@@ -180,8 +180,10 @@ def _draw_genes(ax, coords: pd.DataFrame, chrom: str, lo: int, hi: int, focus: s
 def _draw_arcs(ax, table: pd.DataFrame, tss: int) -> None:
     score = table["link_score"].to_numpy(np.float64)
     finite = np.isfinite(score)
-    vmax = max(float(np.abs(score[finite]).max()) if finite.any() else 1.0, 1e-9)
-    norm = plt.Normalize(-vmax, vmax)
+    # colours saturate at the 90th percentile of |score| (at least 2): one promoter link with
+    # log odds in the hundreds would otherwise leave every other arc the same pale shade
+    vmax = max(float(np.percentile(np.abs(score[finite]), 90)) if finite.any() else 1.0, 2.0)
+    norm = plt.Normalize(-vmax, vmax, clip=True)
     cmap = plt.get_cmap("RdBu_r")
     called = table["called"].to_numpy()
     centre = ((table["start"] + table["end"]) / 2).to_numpy()
@@ -206,7 +208,9 @@ def _draw_arcs(ax, table: pd.DataFrame, tss: int) -> None:
     ax.set_ylabel("links", rotation=0, ha="right", va="center", fontsize=8)
     ax.spines[["top", "right", "left"]].set_visible(False)
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-    bar = ax.figure.colorbar(mappable, ax=ax, orientation="horizontal", fraction=0.08, pad=0.35)
+    bar = ax.figure.colorbar(
+        mappable, ax=ax, orientation="horizontal", fraction=0.08, pad=0.35, extend="both"
+    )
     bar.set_label("link_score (log odds of a link); thick = called", fontsize=8)
 
 
