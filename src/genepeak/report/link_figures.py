@@ -177,13 +177,17 @@ def _draw_genes(ax, coords: pd.DataFrame, chrom: str, lo: int, hi: int, focus: s
     ax.spines[["top", "right", "left"]].set_visible(False)
 
 
+#: |link_score| (log posterior odds) at which an arc's colour saturates: odds of e^10, a
+#: posterior probability of a link above 0.9999, the same on every gene's plot
+SCORE_COLOUR_LIMIT = 10.0
+
+
 def _draw_arcs(ax, table: pd.DataFrame, tss: int) -> None:
     score = table["link_score"].to_numpy(np.float64)
     finite = np.isfinite(score)
-    # colours saturate at the 90th percentile of |score| (at least 2): one promoter link with
-    # log odds in the hundreds would otherwise leave every other arc the same pale shade
-    vmax = max(float(np.percentile(np.abs(score[finite]), 90)) if finite.any() else 1.0, 2.0)
-    norm = plt.Normalize(-vmax, vmax, clip=True)
+    # colours saturate at SCORE_COLOUR_LIMIT: one promoter link with log odds in the hundreds
+    # would otherwise leave every other arc the same pale shade
+    norm = plt.Normalize(-SCORE_COLOUR_LIMIT, SCORE_COLOUR_LIMIT, clip=True)
     cmap = plt.get_cmap("RdBu_r")
     called = table["called"].to_numpy()
     centre = ((table["start"] + table["end"]) / 2).to_numpy()
