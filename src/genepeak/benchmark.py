@@ -1,8 +1,8 @@
 """``genepeak benchmark-links``: every link method side by side against planted truth.
 
-For each setting (simulation shape x seed x link strength, with one link profile, or one prepared
-data set with a truth table): simulate -> prepare -> score the data-only baselines (``genepeak.links.baselines``)
--> train GPG and score the model's methods (``genepeak.explain.link_scores``, when this version of
+For each setting (simulation shape x seed x link strength, with one link profile, or one
+prepared data set with a truth table): simulate -> prepare -> score the data-only baselines
+(``genepeak.links.baselines``) -> train GPG and score the model's methods (``genepeak.explain.link_scores``, when this version of
 genepeak has it) -> pooled and per-driver AUPRC, precision@k, the fraction of drivers each method
 wins, and the links each method calls for sham genes (``genepeak.links.metrics``).
 Writes ``link_benchmark.tsv``, ``link_benchmark_per_driver.tsv`` and a ``link_benchmark`` section

@@ -90,6 +90,7 @@ class Embeddings:
         from sklearn.decomposition import PCA, TruncatedSVD
 
         self.train_cells = np.asarray(train_cells).astype(str)
+        self._coordinates: dict[tuple, np.ndarray] = {}  # see _cached
         rna_x = self._rna(mdata, self.train_cells)
         mean = np.asarray(rna_x.mean(0)).ravel()
         variance = np.asarray(rna_x.multiply(rna_x).mean(0)).ravel() - mean**2
@@ -149,10 +150,9 @@ class Embeddings:
         reads the same training, validation and test cells (a copy, so callers may edit it)."""
         cells = np.asarray(cells).astype(str)
         key = (side, id(mdata), len(cells), hash(cells.tobytes()))
-        cache = self.__dict__.setdefault("_coordinates", {})
-        if key not in cache:
-            cache[key] = compute(mdata, cells)
-        return cache[key].copy()
+        if key not in self._coordinates:
+            self._coordinates[key] = compute(mdata, cells)
+        return self._coordinates[key].copy()
 
 
 class ClusterLabels:

@@ -6,11 +6,12 @@ intercept, the first RNA principal components and the log of the cell's ATAC cou
 a trained model, the model's latent read with the gene held at its mean. Each gene's t is put
 on its own empirical null (its t against a seeded sample of peaks on other chromosomes: median
 and MAD, never narrower than the theoretical null), the two-sided p-values are adjusted by
-Benjamini-Hochberg over every pair of the population, and ``link_score`` is the log posterior odds of a link under a distance prior learned from the
-population's own pairs: a two-group model of z whose linked share is fitted per log-distance
-class and shrunk towards the pooled share (:func:`genepeak.links.state.distance_log_odds`), so
-no distance profile is built in; real links sit mostly within 100 kb, and where a data set's
-evidence says so, a near peak ranks above a far one with the same z.
+Benjamini-Hochberg over every pair of the population, and ``link_score`` is the log posterior
+odds of a link under a distance prior learned from the population's own pairs: a two-group
+model of z whose linked share is fitted per log-distance class and shrunk towards the pooled
+share (:func:`genepeak.links.state.distance_log_odds`), so no distance profile is built in;
+real links sit mostly within 100 kb, and where a data set's evidence says so, a near peak
+ranks above a far one with the same z.
 
 The algebra is done once per population: the state is projected out of the genes (dense,
 cells x genes) and each peak's residual sum of squares comes from two sparse products; the

@@ -142,9 +142,12 @@ class TwoGroupFit:
 
     def log_odds(self, z: np.ndarray) -> np.ndarray:
         """Log posterior odds that each ``z`` comes from the linked group."""
-        prior = np.log(self.share / (1.0 - self.share))
-        bayes = -0.5 * np.log(self.variance) + 0.5 * z**2 * (1.0 - 1.0 / self.variance)
-        return prior + bayes
+        return np.log(self.share / (1.0 - self.share)) + log_bayes_factor(z, self.variance)
+
+
+def log_bayes_factor(z: np.ndarray, variance: float) -> np.ndarray:
+    """log N(z; 0, variance) - log N(z; 0, 1): the evidence of ``z`` for the linked group."""
+    return -0.5 * np.log(variance) + 0.5 * z**2 * (1.0 - 1.0 / variance)
 
 
 def fit_two_group(z: np.ndarray, variance: float | None = None, iterations: int = 500):
@@ -213,8 +216,7 @@ class DistancePrior:
 
     def log_odds(self, z: np.ndarray, classes: np.ndarray) -> np.ndarray:
         share = self.shares[classes]
-        prior = np.log(share / (1.0 - share))
-        return prior + TwoGroupFit(0.5, self.variance).log_odds(z)
+        return np.log(share / (1.0 - share)) + log_bayes_factor(z, self.variance)
 
 
 def fit_distance_prior(

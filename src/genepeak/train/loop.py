@@ -555,7 +555,7 @@ def train_epoch(
         len(data), config.batch_size, True, shuffle_generator(config.seed, epoch)
     )
     base = [group["lr"] for group in optimizer.param_groups]
-    first = epoch * steps_per_epoch(len(data), config.batch_size)
+    first = epoch * len(rows_per_step)  # optimiser steps before this epoch
     for step, rows in enumerate(rows_per_step):
         batch = data.batch(rows)
         eps = step_noise(module, len(rows), config.seed, epoch, step, device)
@@ -570,10 +570,6 @@ def train_epoch(
     for group, rate in zip(optimizer.param_groups, base):
         group["lr"] = rate  # the epoch's rates back
     return sums
-
-
-def steps_per_epoch(n_cells: int, batch_size: int | None) -> int:
-    return 1 if batch_size is None else max(1, math.ceil(n_cells / batch_size))
 
 
 def warm_up(optimizer: torch.optim.Optimizer, base: list[float], step: int, warmup_steps: int):
