@@ -16,6 +16,7 @@ from genepeak.benchmark import MODEL_COLUMNS
 from genepeak.cli import main
 from genepeak.errors import ConfigError
 from genepeak.links.baselines import BASELINE_METHODS
+from genepeak.report.links import link_benchmark_html
 
 sys.path.insert(0, str(Path(__file__).parent / "links"))
 from link_fakes import COPY, FAR_COPY, TYPE_ONLY, make_link_mdata  # noqa: E402
@@ -51,6 +52,14 @@ def test_tiny_benchmark_writes_a_table_that_beats_random(tiny_run, capsys):
     assert rows["fraction_won"].sum() == pytest.approx(1.0)
     assert rows.loc["linkpeaks", "driver_calls"] >= rows.loc["linkpeaks", "driver_true_calls"] > 0
     assert np.isnan(rows.loc["distance", "driver_calls"])  # distance calls nothing
+    # the calls' false-discovery proportion counts the drivers' unplanted calls and every
+    # sham-gene call as false
+    calls = rows["driver_calls"] + rows["sham_calls"]
+    false = calls - rows["driver_true_calls"]
+    expected = (false / calls).where(calls > 0)
+    assert np.allclose(rows["false_discovery_proportion"], expected, equal_nan=True)
+    assert rows["false_discovery_proportion"].notna().sum() >= 3
+    assert np.isnan(rows.loc["distance", "false_discovery_proportion"])
     per_driver = pd.read_csv(tiny_run / "link_benchmark_per_driver.tsv", sep="\t")
     methods = len(DATA_METHODS) + len(MODEL_METHODS)
     assert len(per_driver) == methods * rows.loc["random", "n_drivers"]
@@ -62,7 +71,7 @@ def test_tiny_benchmark_merges_its_section_into_metrics_json(tiny_run):
     section = metrics["link_benchmark"]
     assert [r["method"] for r in section["over_seeds"]] == DATA_METHODS + MODEL_METHODS
     assert len(section["table"]) == len(DATA_METHODS) + len(MODEL_METHODS)
-    html = benchmark.link_benchmark_html(pd.DataFrame(section["table"]))
+    html = link_benchmark_html(pd.DataFrame(section["table"]))
     assert html.count("<tr") == len(DATA_METHODS) + len(MODEL_METHODS) + 1
     assert "pooled AUPRC" in html
     # simulated data removed unless --keep-data

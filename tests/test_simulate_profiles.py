@@ -16,6 +16,8 @@ from genepeak import benchmark
 from genepeak import simulate as sim
 from genepeak.cli import build_parser, main
 from genepeak.errors import ConfigError
+from genepeak.links import metrics as link_metrics
+from genepeak.report.links import link_benchmark_html
 from genepeak.simulate import SHAPES, layout, real_link_distances, simulate
 
 EDGES = real_link_distances()["bin_edges_bp"]
@@ -170,10 +172,10 @@ def test_benchmark_threads_and_records_the_link_profile(tmp_path):
     table = pd.DataFrame(
         [{**s, "method": "distance", "pooled_auprc": 0.5 + s["seed"]} for s, _ in settings]
     )
-    over = benchmark.summary_over_seeds(table)
+    over = link_metrics.summary_over_seeds(table)
     assert "link_profile" in over.index.names and over["n_seeds"].tolist() == [2]
-    assert "link_profile=real" in benchmark.format_table(table)
-    assert "real link profile" in benchmark.link_benchmark_html(table)
+    assert "link_profile=real" in link_metrics.format_table(table)
+    assert "real link profile" in link_benchmark_html(table)
 
 
 @pytest.mark.realdata

@@ -14,7 +14,6 @@ Protocol (issue 10): settings are chosen on simulation seeds 0-2; numbers are re
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import tempfile
@@ -54,17 +53,7 @@ GENOME_LINKS = "genepeak_links"
 #: its ablation: the same score without the distance prior
 GENOME_NO_PRIOR = "genepeak_links_no_prior"
 PRESETS = ("small", "reference")
-SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "link_profile", "preset")
-#: a setting's columns that the mean over seeds keeps apart (each that the table has)
-SUMMARY_KEYS = ("data", "shape", "link_strength", "link_profile", "preset")
 NO_SHAM_NOTE = "no sham genes (the data has no sham_genes.tsv): sham_calls is empty"
-SUMMARY_COLUMNS = (
-    "pooled_auprc",
-    "mean_auprc",
-    f"precision_at_{link_metrics.TOP_K}",
-    "precision_at_planted",
-    "fraction_won",
-)
 
 
 @dataclass(frozen=True)
@@ -89,7 +78,7 @@ class LinkBenchmarkResult:
 
     def format(self) -> str:
         """The table as text: per setting, each method's headline numbers."""
-        return format_table(self.table, self.notes)
+        return link_metrics.format_table(self.table, self.notes)
 
 
 # --------------------------------------------------------------------------- model methods
@@ -235,10 +224,21 @@ def score_links(
         summary.loc[method, "driver_true_calls"] = drivers_called.get("true_calls", np.nan)
         has_sham = called is not None and len(sham) > 0
         summary.loc[method, "sham_calls"] = called[n:].sum() if has_sham else np.nan
+        summary.loc[method, "false_discovery_proportion"] = _false_discovery_proportion(
+            drivers_called, called[n:].sum() if has_sham else 0.0
+        )
         summary.loc[method, "call_rule"] = result.call_rule
         summary.loc[method, "seconds"] = round(timings[method], 3)
     summary["n_sham"] = len(sham)
     return summary, per_driver
+
+
+def _false_discovery_proportion(drivers_called: dict, sham_calls: float) -> float:
+    """Unplanted calls (the drivers' other peaks and every sham-gene call) over all calls."""
+    calls = drivers_called["calls"] + sham_calls
+    if not calls > 0:
+        return float("nan")
+    return float((calls - drivers_called.get("true_calls", np.nan)) / calls)
 
 
 # --------------------------------------------------------------------------- settings
@@ -312,8 +312,10 @@ def _run_setting(
         seed=setting["seed"],
     )
     summary = summary.reset_index().assign(**setting, labels_key=labels_key)
-    return _columns_first(summary, [*SETTING_COLUMNS, "labels_key", "method"]), _columns_first(
-        per_driver.assign(**setting), [*SETTING_COLUMNS, "method", "gene"]
+    return _columns_first(
+        summary, [*link_metrics.SETTING_COLUMNS, "labels_key", "method"]
+    ), _columns_first(
+        per_driver.assign(**setting), [*link_metrics.SETTING_COLUMNS, "method", "gene"]
     )
 
 
@@ -494,89 +496,12 @@ def write_benchmark(result: LinkBenchmarkResult, out: Path) -> dict[str, Path]:
             raise InputError(f"{metrics_path} is not valid JSON ({err}); move it away") from err
     metrics["link_benchmark"] = {
         "table": result.table.to_dict(orient="records"),
-        "over_seeds": summary_over_seeds(result.table).reset_index().to_dict(orient="records"),
+        "over_seeds": link_metrics.summary_over_seeds(result.table)
+        .reset_index()
+        .to_dict(orient="records"),
         "notes": result.notes,
     }
     with atomic_path(metrics_path) as tmp:
         tmp.write_text(json.dumps(to_jsonable(metrics), indent=2, allow_nan=False) + "\n")
     paths["metrics"] = metrics_path
     return paths
-
-
-def summary_over_seeds(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds of the headline columns, per setting (``SUMMARY_KEYS``) and method."""
-    keys = [k for k in SUMMARY_KEYS if k in table] + ["method"]
-    columns = [c for c in (*SUMMARY_COLUMNS, "sham_calls") if c in table]
-    grouped = table.groupby(keys, sort=False, dropna=False)
-    mean = grouped[columns].mean()
-    mean["n_seeds"] = grouped.size()
-    return mean
-
-
-def _over_settings(over: pd.DataFrame):
-    """(setting as a dict, its methods' rows) per setting of :func:`summary_over_seeds`."""
-    names = list(over.index.names[:-1])
-    for key, group in over.groupby(level=names, sort=False, dropna=False):
-        yield dict(zip(names, key)), group.droplevel(names)
-
-
-def _setting_text(setting: dict) -> str:
-    return "  ".join(f"{k}={v}" for k, v in setting.items() if v == v and v != "")
-
-
-def format_table(table: pd.DataFrame, notes: list[str] | None = None) -> str:
-    """Per setting, one line per method with the headline numbers (and the mean over seeds)."""
-    columns = [c for c in (*SUMMARY_COLUMNS, "sham_calls") if c in table]
-    lines = []
-    settings = [c for c in SETTING_COLUMNS if c in table]
-    for key, group in table.groupby(settings, sort=False, dropna=False):
-        lines.append(_setting_text(dict(zip(settings, key))))
-        lines.append(_text_block(group.set_index("method")[columns]))
-    over = summary_over_seeds(table)
-    if over["n_seeds"].max() > 1:
-        for setting, group in _over_settings(over):
-            seeds = int(group["n_seeds"].iloc[0])
-            setting.pop("data")
-            lines.append(f"mean over {seeds} seeds: {_setting_text(setting)}")
-            lines.append(_text_block(group[columns]))
-    lines.extend(f"note: {n}" for n in notes or [])
-    return "\n".join(lines)
-
-
-def _text_block(frame: pd.DataFrame) -> str:
-    return frame.to_string(float_format=lambda v: f"{v:.4f}", na_rep="-") + "\n"
-
-
-def link_benchmark_html(table: pd.DataFrame) -> str:
-    """HTML fragment for the report: per setting group, methods x headline numbers, best in bold.
-
-    ``table`` is :attr:`LinkBenchmarkResult.table` (or ``link_benchmark.tsv`` read back).
-    """
-    from genepeak.report.html import metrics_table
-
-    labels = {
-        "pooled_auprc": "pooled AUPRC",
-        "mean_auprc": "mean per-driver AUPRC",
-        f"precision_at_{link_metrics.TOP_K}": f"precision@{link_metrics.TOP_K}",
-        "precision_at_planted": "precision@planted",
-        "fraction_won": "drivers won",
-        "sham_calls": "sham-gene calls",
-        "n_seeds": "seeds",
-    }
-    directions = {c: "higher" for c in SUMMARY_COLUMNS} | {"sham_calls": "lower"}
-    blocks = []
-    over = summary_over_seeds(table)
-    for setting, frame in _over_settings(over):
-        frame.index.name = "method"
-        kinds = {m: "model" if m in MODEL_COLUMNS else "baseline" for m in frame.index}
-        strength, profile = setting["link_strength"], setting.get("link_profile", "")
-        title = f"{setting['data']} {setting['shape']}".strip()
-        title += f", link strength {strength:g}" if strength == strength else ""
-        real = profile == profile and profile not in ("", "reference")  # the default unsaid
-        title += f", {profile} link profile" if real else ""
-        blocks.append(
-            f"<h3>{html.escape(title)} ({html.escape(setting['preset'])} preset), "
-            "mean over seeds</h3>"
-        )
-        blocks.append(metrics_table(frame, directions=directions, labels=labels, kinds=kinds))
-    return "".join(blocks)

@@ -334,12 +334,14 @@ def _links(mdata, labels_key: str, config: RunConfig, out: Path, truth_path):
 
 def _links_body(result, benchmark_table, mdata, labels_key: str) -> str:
     """The report's links section: calls, pictures and (simulated data) the benchmark."""
-    from genepeak.benchmark import link_benchmark_html
-    from genepeak.report.links import links_html
+    from genepeak.benchmark import MODEL_COLUMNS
+    from genepeak.report.links import link_benchmark_html, links_html
 
     body = links_html(result, mdata, labels_key)
     if benchmark_table is not None:
-        body += "<h3>Against planted truth</h3>" + link_benchmark_html(benchmark_table)
+        body += "<h3>Against planted truth</h3>" + link_benchmark_html(
+            benchmark_table, MODEL_COLUMNS
+        )
     return body
 
 

@@ -187,3 +187,65 @@ def call_counts(called: np.ndarray | None, labels: np.ndarray | None = None) -> 
             (out["calls"] - true) / out["calls"] if out["calls"] else float("nan")
         )
     return out
+
+
+# --------------------------------------------------------------------------- benchmark tables
+
+#: the columns that name one benchmark setting
+SETTING_COLUMNS = ("data", "shape", "seed", "link_strength", "link_profile", "preset")
+#: a setting's columns that the mean over seeds keeps apart (each that the table has)
+SUMMARY_KEYS = ("data", "shape", "link_strength", "link_profile", "preset")
+#: the headline columns of a method (higher is better)
+SUMMARY_COLUMNS = (
+    "pooled_auprc",
+    "mean_auprc",
+    f"precision_at_{TOP_K}",
+    "precision_at_planted",
+    "fraction_won",
+)
+#: what a method calls (lower is better)
+CALL_COLUMNS = ("false_discovery_proportion", "sham_calls")
+
+
+def summary_over_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds of the headline columns, per setting (``SUMMARY_KEYS``) and method."""
+    keys = [k for k in SUMMARY_KEYS if k in table] + ["method"]
+    columns = [c for c in (*SUMMARY_COLUMNS, *CALL_COLUMNS) if c in table]
+    grouped = table.groupby(keys, sort=False, dropna=False)
+    mean = grouped[columns].mean()
+    mean["n_seeds"] = grouped.size()
+    return mean
+
+
+def over_settings(over: pd.DataFrame):
+    """(setting as a dict, its methods' rows) per setting of :func:`summary_over_seeds`."""
+    names = list(over.index.names[:-1])
+    for key, group in over.groupby(level=names, sort=False, dropna=False):
+        yield dict(zip(names, key)), group.droplevel(names)
+
+
+def _setting_text(setting: dict) -> str:
+    return "  ".join(f"{k}={v}" for k, v in setting.items() if v == v and v != "")
+
+
+def format_table(table: pd.DataFrame, notes: list[str] | None = None) -> str:
+    """Per setting, one line per method with the headline numbers (and the mean over seeds)."""
+    columns = [c for c in (*SUMMARY_COLUMNS, *CALL_COLUMNS) if c in table]
+    lines = []
+    settings = [c for c in SETTING_COLUMNS if c in table]
+    for key, group in table.groupby(settings, sort=False, dropna=False):
+        lines.append(_setting_text(dict(zip(settings, key))))
+        lines.append(_text_block(group.set_index("method")[columns]))
+    over = summary_over_seeds(table)
+    if over["n_seeds"].max() > 1:
+        for setting, group in over_settings(over):
+            seeds = int(group["n_seeds"].iloc[0])
+            setting.pop("data")
+            lines.append(f"mean over {seeds} seeds: {_setting_text(setting)}")
+            lines.append(_text_block(group[columns]))
+    lines.extend(f"note: {n}" for n in notes or [])
+    return "\n".join(lines)
+
+
+def _text_block(frame: pd.DataFrame) -> str:
+    return frame.to_string(float_format=lambda v: f"{v:.4f}", na_rep="-") + "\n"

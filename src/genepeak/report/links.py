@@ -6,12 +6,21 @@ browser tracks are written by :func:`genepeak.outputs.write_links`.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from genepeak.links.genome import LinkResult
+from genepeak.links.metrics import (
+    CALL_COLUMNS,
+    SUMMARY_COLUMNS,
+    TOP_K,
+    over_settings,
+    summary_over_seeds,
+)
+from genepeak.report.html import metrics_table
 
 #: genes drawn as track plots on the page (the best-scored called links' genes)
 TRACK_GENES = 4
@@ -120,3 +129,38 @@ def links_html(result: LinkResult, mdata, groupby: str | None) -> str:
     body = "<h3>Calls per population</h3>" + calls_table(result).to_html(index=False, border=0)
     body += "".join(figure_block(fig, caption) for fig, caption in figures(result, mdata, groupby))
     return body
+
+
+def link_benchmark_html(table: pd.DataFrame, model_methods=()) -> str:
+    """HTML fragment for the report: per setting group, methods x headline numbers, best in bold.
+
+    ``table`` is ``genepeak.benchmark.LinkBenchmarkResult.table`` (or ``link_benchmark.tsv``
+    read back); ``model_methods`` are shown as models, the rest as baselines.
+    """
+    labels = {
+        "pooled_auprc": "pooled AUPRC",
+        "mean_auprc": "mean per-driver AUPRC",
+        f"precision_at_{TOP_K}": f"precision@{TOP_K}",
+        "precision_at_planted": "precision@planted",
+        "fraction_won": "drivers won",
+        "false_discovery_proportion": "calls' FDP",
+        "sham_calls": "sham-gene calls",
+        "n_seeds": "seeds",
+    }
+    directions = {c: "higher" for c in SUMMARY_COLUMNS} | dict.fromkeys(CALL_COLUMNS, "lower")
+    blocks = []
+    over = summary_over_seeds(table)
+    for setting, frame in over_settings(over):
+        frame.index.name = "method"
+        kinds = {m: "model" if m in model_methods else "baseline" for m in frame.index}
+        strength, profile = setting["link_strength"], setting.get("link_profile", "")
+        title = f"{setting['data']} {setting['shape']}".strip()
+        title += f", link strength {strength:g}" if strength == strength else ""
+        real = profile == profile and profile not in ("", "reference")  # the default unsaid
+        title += f", {profile} link profile" if real else ""
+        blocks.append(
+            f"<h3>{html.escape(title)} ({html.escape(setting['preset'])} preset), "
+            "mean over seeds</h3>"
+        )
+        blocks.append(metrics_table(frame, directions=directions, labels=labels, kinds=kinds))
+    return "".join(blocks)
