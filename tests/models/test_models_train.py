@@ -178,3 +178,28 @@ def test_for_links_trains_on_every_cell_but_the_validation_cells(tiny_mdata):
     assert links.model_config == model.model_config and links.model_config is not model.model_config
     trained = links.train()
     assert trained.predict_peaks(cells=model.split["test"]).shape == (len(model.split["test"]), 90)
+
+
+def test_prediction_in_cell_chunks_matches_one_pass_and_training_frees_its_gradients(
+    tiny_mdata, monkeypatch
+):
+    from genepeak.models import base
+
+    model = GPG(tiny_mdata, epochs=3, cis_window=50_000, **FAST).train()
+    # the last step's gradients would hold as much memory as the weights
+    assert all(p.grad is None for p in model.module.parameters())
+    cells = np.asarray(tiny_mdata.obs_names)[::2]  # 120 cells
+    peaks, genes = model.predict_peaks(cells=cells), model.predict_genes(cells=cells)
+    latent = model.latent(cells=cells)
+    torch.manual_seed(3)
+    samples = model.predict_peaks(cells=cells, n_samples=4)
+    monkeypatch.setattr(base, "CELL_CHUNK", 7)  # 18 chunks, the last of 1 cell
+    monkeypatch.setattr(base, "PREDICTION_CHUNK", 1)  # one cell per pass
+    np.testing.assert_allclose(model.predict_peaks(cells=cells), peaks, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict_genes(cells=cells), genes, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.latent(cells=cells), latent, rtol=1e-5, atol=1e-6)
+    torch.manual_seed(3)
+    chunked = model.predict_peaks(cells=cells, n_samples=4)
+    assert chunked.shape == samples.shape == (4, 120, 90)
+    # the cis layer's per-cell products count in the width that sizes a pass
+    assert model._row_width(1) >= model.module.cis.mask.shape[0] * model.module.cis.mask.shape[2]

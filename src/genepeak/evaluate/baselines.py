@@ -303,7 +303,6 @@ class KNNBaseline(_Baseline):
 
         emb = self._embeddings(mdata)
         train = self.split["train"]
-        self.open_train, self.rna_train = self._train_targets(mdata)
         self.k = int(min(self.config.knn_k, len(train)))
         self.rna_index = NearestNeighbors(n_neighbors=self.k).fit(emb.rna(mdata, train))
         self.atac_index = NearestNeighbors(n_neighbors=self.k).fit(emb.atac(mdata, train))
@@ -325,13 +324,19 @@ class KNNBaseline(_Baseline):
         """Open fraction among the k nearest training cells in RNA-PCA space."""
         mdata, cells = self._cells(mdata, cells)
         coords = self._embeddings(mdata).rna(mdata, cells)
-        return self._average(self.rna_index, coords, self.open_train)
+        # the training cells' targets are read when needed, not held: at PBMC-10k size the
+        # openness of 6,400 cells is 0.37 GiB
+        return self._average(
+            self.rna_index, coords, Embeddings._open(self.mdata, self.split["train"])
+        )
 
     def predict_genes(self, mdata=None, cells=None, n_samples=None) -> np.ndarray:
         """Mean ``rna.X`` of the k nearest training cells in ATAC-LSI space."""
         mdata, cells = self._cells(mdata, cells)
         coords = self._embeddings(mdata).atac(mdata, cells)
-        return self._average(self.atac_index, coords, self.rna_train)
+        return self._average(
+            self.atac_index, coords, Embeddings._rna(self.mdata, self.split["train"])
+        )
 
 
 def _ridge(features: np.ndarray, targets: sp.csr_matrix, alpha: float):

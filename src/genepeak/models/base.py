@@ -27,7 +27,7 @@ from genepeak.io import prepared
 from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
 from genepeak.models.io import read_model_dir, write_model_dir
-from genepeak.nn.cis import cis_layout
+from genepeak.nn.cis import CisLinear, cis_layout
 from genepeak.nn.losses import needs_counts, needs_target_sum
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from genepeak.train.data import Batch, CellData, batch_rows, count_nonfinite, library_sizes
@@ -49,6 +49,8 @@ SIGNATURE_FIELDS = (
 )
 #: floats per chunk of Monte-Carlo output kept in memory during prediction
 PREDICTION_CHUNK = 2**25
+#: cells whose input rows are copied out of the data at once for prediction
+CELL_CHUNK = 2048
 #: what to do when a MuData lacks the model's features
 TRAINED_ON = "the model needs them all: use the data it was trained on, prepared the same way"
 
@@ -247,6 +249,7 @@ class Model:
                 self.module, train_data, val_data, config, out_dir, resume, self.signature, split
             )
         self.history = history
+        self.module.zero_grad(set_to_none=True)  # the last step's gradients: a model's size
         if out_dir is not None:
             self.save(out_dir)
         return self
@@ -380,15 +383,42 @@ class Model:
         return next(self.module.parameters()).device
 
     def _apply(self, fn, mdata, cells, n_samples, n_out: int = 0) -> np.ndarray:
+        """``fn`` over ``cells``, whose inputs are copied out of ``mdata`` ``CELL_CHUNK`` cells
+        at a time (never every requested cell's rows at once)."""
         mdata = self.mdata if mdata is None else mdata
-        data = self._cell_data(mdata, cells, self._device, counts=False)
-        return self._batched(data, fn, n_samples, n_out or self.model_config.latent_dim)
+        names = np.asarray(mdata.obs_names)[prepared.cell_rows(mdata.obs_names, cells)]
+        n_out = n_out or self.model_config.latent_dim
+        parts = [
+            self._batched(
+                self._cell_data(mdata, names[lo : lo + CELL_CHUNK], self._device, counts=False),
+                fn,
+                n_samples,
+                n_out,
+            )
+            for lo in range(0, len(names), CELL_CHUNK)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            shape = (0, n_out) if n_samples is None else (n_samples, 0, n_out)
+            return np.zeros(shape, dtype=np.float32)
+        return np.concatenate(parts, axis=0 if n_samples is None else 1)
+
+    def _row_width(self, n_out: int) -> int:
+        """Floats one cell occupies in a prediction pass: the widest output, or a cis layer's
+        per-cell products (``nn/cis.py``) where they are wider."""
+        cis = sum(
+            int(m.mask.shape[0]) * (int(m.mask.shape[1]) + int(m.mask.shape[2]))
+            for m in self.module.modules()
+            if isinstance(m, CisLinear)
+        )
+        return max(n_out, len(self.genes), len(self.peaks), cis)
 
     @torch.no_grad()
     def _batched(self, data: CellData, fn, n_samples, n_out: int) -> np.ndarray:
         if n_samples is not None and n_samples < 1:
             raise InputError(f"n_samples must be a positive integer or None, got {n_samples}")
-        width = max(n_out, len(self.genes), len(self.peaks)) * (n_samples or 1)
+        width = self._row_width(n_out) * (n_samples or 1)
         batch_size = int(np.clip(PREDICTION_CHUNK // width, 1, 4096))
         was_training = self.module.training
         self.module.eval()
