@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import torch
 
 from genepeak.train import loop
-from genepeak.train.data import CellData, CSRTensor, batch_rows
+from genepeak.train.data import CellData, CSRTensor, RowSubset, batch_rows
 from genepeak.train.schedule import beta_at
 from genepeak.train.split import stratified_split
 
@@ -227,3 +227,27 @@ def test_learning_rate_warm_up_ramps_then_restores_the_epoch_rate(monkeypatch):
     loop.train_epoch(module, optimizer, data, config, 1, 0.0, None)  # steps 3-5
     np.testing.assert_allclose(used, [0.025, 0.05, 0.075, 0.1, 0.1, 0.1])
     assert optimizer.param_groups[0]["lr"] == 0.1  # the epoch's rate is back
+
+
+def test_a_row_subset_batches_like_a_copy_of_its_rows_and_leaves_the_matrix_as_it_was():
+    rng = np.random.default_rng(0)
+    matrix = sp.random(50, 30, density=0.3, format="csr", dtype=np.float32, random_state=1)
+    # unsorted column indices within each row, as a reader may leave them
+    for r in range(matrix.shape[0]):
+        a, b = matrix.indptr[r], matrix.indptr[r + 1]
+        order = rng.permutation(b - a)
+        matrix.indices[a:b], matrix.data[a:b] = matrix.indices[a:b][order], matrix.data[a:b][order]
+    matrix.has_sorted_indices = False
+    before = (matrix.indices.copy(), matrix.data.copy())
+    rows = np.array([7, 3, 40, 3, 12])
+    view, copy = CSRTensor(RowSubset(matrix, rows)), CSRTensor(matrix[rows])
+    assert view.shape == copy.shape == (5, 30)
+    pick = torch.tensor([4, 0, 2])
+    np.testing.assert_array_equal(view.dense_rows(pick, "cpu"), copy.dense_rows(pick, "cpu"))
+    np.testing.assert_allclose(view.row_sums(), copy.row_sums())
+    np.testing.assert_array_equal(matrix.indices, before[0])  # not sorted in place
+    np.testing.assert_array_equal(matrix.data, before[1])
+    sorted_matrix = matrix.sorted_indices()
+    assert np.shares_memory(
+        CSRTensor(RowSubset(sorted_matrix, rows)).data.numpy(), sorted_matrix.data
+    )

@@ -30,7 +30,14 @@ from genepeak.models.io import read_model_dir, write_model_dir
 from genepeak.nn.cis import CisLinear, cis_layout
 from genepeak.nn.losses import needs_counts, needs_target_sum
 from genepeak.train.checkpoint import CHECKPOINT_NAME, read_checkpoint
-from genepeak.train.data import Batch, CellData, batch_rows, count_nonfinite, library_sizes
+from genepeak.train.data import (
+    Batch,
+    CellData,
+    RowSubset,
+    batch_rows,
+    count_nonfinite,
+    library_sizes,
+)
 from genepeak.train.loop import fit, resolve_device, set_threads
 from genepeak.train.split import stratified_split
 
@@ -453,8 +460,8 @@ class Model:
         gene_cols = prepared.feature_columns(rna, self.genes, "rna", TRAINED_ON)
         peak_cols = prepared.feature_columns(atac, self.peaks, "atac", TRAINED_ON)
         return CellData(
-            prepared.sparse_block(rna.X, rows, gene_cols),
-            prepared.sparse_block(atac.X, rows, peak_cols),
+            _rows_of(rna.X, rows, gene_cols),
+            _rows_of(atac.X, rows, peak_cols),
             _counts_block(rna, "rna", rows, gene_cols) if need_gene_counts else None,
             _counts_block(atac, "atac", rows, peak_cols) if need_peak_counts else None,
             device=device,
@@ -638,8 +645,18 @@ def _median_library(mdata, name: str, features, needed: bool, source: Path | Non
     return float(max(np.median(totals), 1.0))
 
 
-def _counts_block(adata, modality: str, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
-    return prepared.sparse_block(prepared.counts(adata, modality), rows, cols)
+def _rows_of(matrix, rows: np.ndarray, cols: np.ndarray):
+    """``rows`` x ``cols`` of ``matrix`` for :class:`CellData`: read in place
+    (:class:`~genepeak.train.data.RowSubset`) when it is a float32 CSR matrix and ``cols`` are
+    all its columns in order, else a copy."""
+    every_column = len(cols) == matrix.shape[1] and (cols == np.arange(len(cols))).all()
+    if every_column and sp.isspmatrix_csr(matrix) and matrix.dtype == np.float32:
+        return RowSubset(matrix, rows)
+    return prepared.sparse_block(matrix, rows, cols)
+
+
+def _counts_block(adata, modality: str, rows: np.ndarray, cols: np.ndarray):
+    return _rows_of(prepared.counts(adata, modality), rows, cols)
 
 
 def _distributed_rank() -> int:

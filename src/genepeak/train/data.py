@@ -20,8 +20,26 @@ COUNTS_HINT = (
 )
 
 
+@dataclass(frozen=True)
+class RowSubset:
+    """Rows ``rows`` of a CSR ``matrix``, read in place: a training set's cells without a copy
+    of their rows (at PBMC-10k size the training cells' peaks are 0.37 GiB)."""
+
+    matrix: sp.csr_matrix
+    rows: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.rows), self.matrix.shape[1])
+
+    @property
+    def nnz(self) -> int:  # what moving it to a device costs: the whole matrix
+        return self.matrix.nnz
+
+
 class CSRTensor:
-    """A CSR matrix whose row batches are densified where the matrix lives.
+    """A CSR matrix (or a :class:`RowSubset` of one) whose row batches are densified where the
+    matrix lives.
 
     On the CPU a batch is scipy's compiled row gather and densify (``csr[rows].toarray()``),
     sharing memory with the torch views ``indptr`` / ``indices`` / ``data``. On a GPU the three
@@ -30,12 +48,17 @@ class CSRTensor:
     never waits for the device (no host round-trip per batch). Pass ``rows`` on the CPU.
     """
 
-    def __init__(self, matrix: sp.spmatrix, device: torch.device | str = "cpu") -> None:
-        matrix = sp.csr_matrix(matrix, dtype=np.float32)
-        matrix.sort_indices()
-        self.shape = matrix.shape
+    def __init__(self, matrix: sp.spmatrix | RowSubset, device: torch.device | str = "cpu") -> None:
+        self.rows = None
+        if isinstance(matrix, RowSubset):
+            matrix, self.rows = matrix.matrix, np.asarray(matrix.rows, dtype=np.int64)
+        matrix = sp.csr_matrix(matrix, dtype=np.float32)  # shares the arrays when it can
+        if not matrix.has_sorted_indices:
+            matrix = matrix.sorted_indices()  # a copy: the caller's matrix stays as it was
+        self.shape = matrix.shape if self.rows is None else (len(self.rows), matrix.shape[1])
         self.indptr_host = matrix.indptr.astype(np.int64)
-        self._row_sums = torch.from_numpy(np.asarray(matrix.sum(1), dtype=np.float32).ravel())
+        sums = np.asarray(matrix.sum(1), dtype=np.float32).ravel()
+        self._row_sums = torch.from_numpy(sums if self.rows is None else sums[self.rows])
         device = torch.device(device)
         self.matrix = matrix if device.type == "cpu" else None
         self.indptr = torch.from_numpy(self.indptr_host).to(device)
@@ -55,6 +78,8 @@ class CSRTensor:
     def dense_rows(self, rows: torch.Tensor, device: torch.device | str) -> torch.Tensor:
         """Dense ``(len(rows), n_cols)`` float32 tensor of the given rows, on ``device``."""
         rows_host = np.asarray(rows.cpu(), dtype=np.int64)
+        if self.rows is not None:
+            rows_host = self.rows[rows_host]
         if self.matrix is not None:
             return torch.from_numpy(self.matrix[rows_host].toarray()).to(device)
         return self.gather_on_device(rows_host).to(device)
