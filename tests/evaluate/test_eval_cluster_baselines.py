@@ -156,3 +156,34 @@ def test_per_type_ridge_refuses_an_empty_penalty_grid(typed):
     mdata, split = typed
     with pytest.raises(ConfigError, match="per_type_alphas"):
         PerTypeRidgeBaseline(mdata, split, EvaluateConfig(n_pcs=10, per_type_alphas=[]))
+
+
+def test_evaluate_fits_each_baseline_after_the_last_one_is_gone(typed, monkeypatch):
+    """Baselines are fitted, scored and dropped one at a time: at PBMC-10k size holding them
+    all at once costs GiB."""
+    import gc
+    import weakref
+
+    from genepeak.evaluate import baselines, evaluation
+
+    mdata, split = typed
+    scored, alive_at_fit = [], []
+    score = evaluation.score_predictor
+
+    def watching(predictor, *args, **kwargs):
+        scored.append(weakref.ref(predictor))
+        return score(predictor, *args, **kwargs)
+
+    build = baselines._Baseline.__init__
+
+    def building(self, *args, **kwargs):
+        gc.collect()
+        alive_at_fit.append(sum(ref() is not None for ref in scored))
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "score_predictor", watching)
+    monkeypatch.setattr(baselines._Baseline, "__init__", building)
+    result = evaluate(mdata, {}, CONFIG, split=split)
+    assert len(scored) == len(result.table) >= 9
+    assert len(alive_at_fit) == len(scored)  # one fit per baseline (this test has no models)
+    assert alive_at_fit == [0] * len(scored)

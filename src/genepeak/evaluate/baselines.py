@@ -31,7 +31,8 @@ part of the model API that evaluation uses: ``predict_peaks``, ``predict_genes``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,6 +54,7 @@ __all__ = [
     "PerTypeRidgeBaseline",
     "ReducedRankRidgeBaseline",
     "RidgeBaseline",
+    "baseline_factories",
     "fit_baselines",
 ]
 
@@ -800,13 +802,14 @@ class PCABaseline(_Baseline):
         raise KeyError(f"PCABaseline latent key must be 'rna' or 'atac', got {key!r}")
 
 
-def fit_baselines(
+def baseline_factories(
     mdata,
     split: Mapping[str, Sequence[str]],
     config: EvaluateConfig | None = None,
     labels_key: str = "leiden",
-) -> dict[str, _Baseline]:
-    """Fit every baseline on ``split["train"]``, sharing one RNA-PCA / ATAC-LSI fit.
+) -> dict[str, Callable[[], _Baseline]]:
+    """``{name: fit}``: each call fits one baseline on ``split["train"]``, all sharing one
+    RNA-PCA / ATAC-LSI fit, so a caller can fit, score and drop them one at a time.
 
     ``labels_key`` (a column of ``mdata.obs``) gives the clusters of the cluster-profile and
     per-type ridge baselines.
@@ -827,5 +830,18 @@ def fit_baselines(
         PCABaseline,
     )
     return {
-        cls.name: cls(mdata, split, config, embeddings, clusters, labels_key) for cls in classes
+        cls.name: functools.partial(cls, mdata, split, config, embeddings, clusters, labels_key)
+        for cls in classes
+    }
+
+
+def fit_baselines(
+    mdata,
+    split: Mapping[str, Sequence[str]],
+    config: EvaluateConfig | None = None,
+    labels_key: str = "leiden",
+) -> dict[str, _Baseline]:
+    """Every baseline fitted on ``split["train"]`` (:func:`baseline_factories`), held at once."""
+    return {
+        name: fit() for name, fit in baseline_factories(mdata, split, config, labels_key).items()
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -12,7 +13,7 @@ from genepeak.config import EvaluateConfig, to_dict
 from genepeak.errors import InputError
 from genepeak.evaluate import _data
 from genepeak.evaluate import metrics as score_metrics
-from genepeak.evaluate.baselines import fit_baselines
+from genepeak.evaluate.baselines import baseline_factories
 from genepeak.evaluate.latent import embed_2d, score_latent
 from genepeak.evaluate.result import (
     HEADLINE,
@@ -237,13 +238,17 @@ def evaluate(
 
 
 def _predictors(mdata, models, split, config, labels_key):
-    """``({name: (kind, predictor)}, skipped)``: the models, then every fitted baseline."""
-    predictors: dict[str, tuple[str, object]] = {n: ("model", m) for n, m in models.items()}
-    log(f"fitting baselines on {len(split['train'])} training cells")
-    for name, baseline in fit_baselines(mdata, split, config, labels_key).items():
+    """``({name: (kind, get)}, skipped)``: the models, then every baseline; ``get()`` gives
+    the predictor, a baseline fitted only then (each is scored and dropped before the next
+    is fitted: at PBMC-10k size their coefficients and targets add up to GiB)."""
+    predictors: dict[str, tuple[str, object]] = {
+        n: ("model", functools.partial(_same, m)) for n, m in models.items()
+    }
+    log(f"baselines are fitted on {len(split['train'])} training cells, one at a time")
+    for name, fit in baseline_factories(mdata, split, config, labels_key).items():
         if name in predictors:
             raise InputError(f"model name {name!r} clashes with a baseline; rename the model")
-        predictors[name] = ("baseline", baseline)
+        predictors[name] = ("baseline", fit)
     skipped: dict[str, str] = {}
     if config.run_multivi:
         from genepeak.evaluate.multivi import fit_multivi
@@ -253,8 +258,12 @@ def _predictors(mdata, models, split, config, labels_key):
             skipped["multivi"] = message
             log(message)
         else:
-            predictors["multivi"] = ("baseline", multivi)
+            predictors["multivi"] = ("baseline", functools.partial(_same, multivi))
     return predictors, skipped
+
+
+def _same(predictor):
+    return predictor
 
 
 def _score_all(predictors, mdata, split, labels, config) -> tuple[dict, dict[str, dict]]:
@@ -262,7 +271,8 @@ def _score_all(predictors, mdata, split, labels, config) -> tuple[dict, dict[str
     metrics: dict = {}
     arrays: dict[str, dict] = {"latents": {}, "curves": {}, "pearson": {}}
     for name in progress(list(predictors), desc="evaluating"):
-        kind, predictor = predictors[name]
+        kind, get = predictors[name]
+        predictor = get()
         entry, found = score_predictor(predictor, mdata, split, labels, config)
         metrics[name] = {"kind": kind, "architecture": type(predictor).__name__, **entry}
         training = _training_summary(predictor)
@@ -273,6 +283,7 @@ def _score_all(predictors, mdata, split, labels, config) -> tuple[dict, dict[str
         for key in ("curves", "pearson"):
             if key in found:
                 arrays[key][name] = found[key]
+        del predictor  # a baseline is gone before the next one is fitted
     return metrics, arrays
 
 
