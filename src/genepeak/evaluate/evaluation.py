@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -242,7 +241,7 @@ def _predictors(mdata, models, split, config, labels_key):
     the predictor, a baseline fitted only then (each is scored and dropped before the next
     is fitted: at PBMC-10k size their coefficients and targets add up to GiB)."""
     predictors: dict[str, tuple[str, object]] = {
-        n: ("model", functools.partial(_same, m)) for n, m in models.items()
+        n: ("model", lambda m=m: m) for n, m in models.items()
     }
     log(f"baselines are fitted on {len(split['train'])} training cells, one at a time")
     for name, fit in baseline_factories(mdata, split, config, labels_key).items():
@@ -258,12 +257,8 @@ def _predictors(mdata, models, split, config, labels_key):
             skipped["multivi"] = message
             log(message)
         else:
-            predictors["multivi"] = ("baseline", functools.partial(_same, multivi))
+            predictors["multivi"] = ("baseline", lambda: multivi)
     return predictors, skipped
-
-
-def _same(predictor):
-    return predictor
 
 
 def _score_all(predictors, mdata, split, labels, config) -> tuple[dict, dict[str, dict]]:
