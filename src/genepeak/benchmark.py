@@ -214,6 +214,8 @@ def score_links(
             timings[method] = (time.perf_counter() - start) / len(found)
         results.update(found)
     n = len(drivers)
+    # the calls' FDP counts every unplanted call: the drivers' other peaks and every sham call
+    every_gene_truth = np.vstack([labels, np.zeros((len(sham), labels.shape[1]), bool)])
     summary, per_driver = link_metrics.summarise(
         {m: r.score[:n] for m, r in results.items()}, labels, drivers
     )
@@ -224,21 +226,14 @@ def score_links(
         summary.loc[method, "driver_true_calls"] = drivers_called.get("true_calls", np.nan)
         has_sham = called is not None and len(sham) > 0
         summary.loc[method, "sham_calls"] = called[n:].sum() if has_sham else np.nan
-        summary.loc[method, "false_discovery_proportion"] = _false_discovery_proportion(
-            drivers_called, called[n:].sum() if has_sham else 0.0
+        every_call = link_metrics.call_counts(called, every_gene_truth)
+        summary.loc[method, "false_discovery_proportion"] = every_call.get(
+            "false_discovery_proportion", np.nan
         )
         summary.loc[method, "call_rule"] = result.call_rule
         summary.loc[method, "seconds"] = round(timings[method], 3)
     summary["n_sham"] = len(sham)
     return summary, per_driver
-
-
-def _false_discovery_proportion(drivers_called: dict, sham_calls: float) -> float:
-    """Unplanted calls (the drivers' other peaks and every sham-gene call) over all calls."""
-    calls = drivers_called["calls"] + sham_calls
-    if not calls > 0:
-        return float("nan")
-    return float((calls - drivers_called.get("true_calls", np.nan)) / calls)
 
 
 # --------------------------------------------------------------------------- settings

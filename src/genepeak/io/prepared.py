@@ -92,10 +92,15 @@ def dense_block(matrix, rows: np.ndarray, cols: np.ndarray | None = None) -> np.
     return sub.astype(np.float32, copy=False)
 
 
+def every_column(cols: np.ndarray, n_columns: int) -> bool:
+    """``cols`` are all ``n_columns`` columns, in order (no column selection needed)."""
+    return len(cols) == n_columns and np.array_equal(cols, np.arange(n_columns))
+
+
 def sparse_block(matrix, rows: np.ndarray, cols: np.ndarray | None = None) -> sp.csr_matrix:
     """CSR float32 copy of the selected rows (and columns); the columns only when not all."""
     matrix = sp.csr_matrix(matrix)[rows]
-    if cols is not None and (len(cols) != matrix.shape[1] or (cols != np.arange(len(cols))).any()):
+    if cols is not None and not every_column(cols, matrix.shape[1]):
         matrix = matrix[:, cols]
     return sp.csr_matrix(matrix, dtype=np.float32)
 

@@ -402,13 +402,10 @@ class Model:
                 n_samples,
                 n_out,
             )
-            for lo in range(0, len(names), CELL_CHUNK)
+            for lo in range(0, max(len(names), 1), CELL_CHUNK)  # no cells: one empty chunk
         ]
         if len(parts) == 1:
             return parts[0]
-        if not parts:
-            shape = (0, n_out) if n_samples is None else (n_samples, 0, n_out)
-            return np.zeros(shape, dtype=np.float32)
         return np.concatenate(parts, axis=0 if n_samples is None else 1)
 
     def _row_width(self, n_out: int) -> int:
@@ -649,8 +646,8 @@ def _rows_of(matrix, rows: np.ndarray, cols: np.ndarray):
     """``rows`` x ``cols`` of ``matrix`` for :class:`CellData`: read in place
     (:class:`~genepeak.train.data.RowSubset`) when it is a float32 CSR matrix and ``cols`` are
     all its columns in order, else a copy."""
-    every_column = len(cols) == matrix.shape[1] and (cols == np.arange(len(cols))).all()
-    if every_column and sp.isspmatrix_csr(matrix) and matrix.dtype == np.float32:
+    in_place = sp.isspmatrix_csr(matrix) and matrix.dtype == np.float32
+    if in_place and prepared.every_column(cols, matrix.shape[1]):
         return RowSubset(matrix, rows)
     return prepared.sparse_block(matrix, rows, cols)
 

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import torch
 
 from genepeak.errors import InputError
-from genepeak.io.prepared import positions
+from genepeak.io.prepared import every_column, positions
 
 #: stored values read at once when checking a file's matrix for NaN / inf
 NONFINITE_CHUNK = 2**24
@@ -278,7 +278,7 @@ def _backed_modality(
         rows = positions(_names(handle[f"{base}/obs"]), cells, "cells", f"{where}/obs")
     var_names = _names(handle[f"{base}/var"])
     cols = positions(var_names, features, "features", f"{where}/var")
-    if len(cols) == len(var_names) and np.array_equal(cols, np.arange(len(cols))):
+    if every_column(cols, len(var_names)):
         cols = None  # every feature, in file order: no column selection per batch
     values = BackedCSR(handle[f"{base}/X"], rows, cols)
     if not with_counts:
