@@ -214,26 +214,31 @@ def score_links(
             timings[method] = (time.perf_counter() - start) / len(found)
         results.update(found)
     n = len(drivers)
-    # the calls' FDP counts every unplanted call: the drivers' other peaks and every sham call
-    every_gene_truth = np.vstack([labels, np.zeros((len(sham), labels.shape[1]), bool)])
     summary, per_driver = link_metrics.summarise(
         {m: r.score[:n] for m, r in results.items()}, labels, drivers
     )
     for method, result in results.items():
-        called = result.called
-        drivers_called = link_metrics.call_counts(None if called is None else called[:n], labels)
-        summary.loc[method, "driver_calls"] = drivers_called["calls"]
-        summary.loc[method, "driver_true_calls"] = drivers_called.get("true_calls", np.nan)
-        has_sham = called is not None and len(sham) > 0
-        summary.loc[method, "sham_calls"] = called[n:].sum() if has_sham else np.nan
-        every_call = link_metrics.call_counts(called, every_gene_truth)
-        summary.loc[method, "false_discovery_proportion"] = every_call.get(
-            "false_discovery_proportion", np.nan
-        )
+        for column, value in _call_columns(result.called, labels, len(sham)).items():
+            summary.loc[method, column] = value
         summary.loc[method, "call_rule"] = result.call_rule
         summary.loc[method, "seconds"] = round(timings[method], 3)
     summary["n_sham"] = len(sham)
     return summary, per_driver
+
+
+def _call_columns(called: np.ndarray | None, labels: np.ndarray, n_sham: int) -> dict:
+    """A method's calls: of the drivers (``labels``' rows) and the ``n_sham`` sham genes after
+    them, and their false-discovery proportion, counting every unplanted call as false."""
+    n = labels.shape[0]
+    drivers = link_metrics.call_counts(None if called is None else called[:n], labels)
+    every_gene_truth = np.vstack([labels, np.zeros((n_sham, labels.shape[1]), bool)])
+    every_call = link_metrics.call_counts(called, every_gene_truth)
+    return {
+        "driver_calls": drivers["calls"],
+        "driver_true_calls": drivers.get("true_calls", np.nan),
+        "sham_calls": called[n:].sum() if called is not None and n_sham > 0 else np.nan,
+        "false_discovery_proportion": every_call.get("false_discovery_proportion", np.nan),
+    }
 
 
 # --------------------------------------------------------------------------- settings
