@@ -1,5 +1,5 @@
-"""Population link scores: vectorised silencing, calibration, distance prior (the matched null
-genes themselves: tests/links/test_nulls.py)."""
+"""Population link scores: vectorised silencing and the calibrated table (the statistics
+themselves: tests/links/test_calibration.py; the matched null genes: tests/links/test_nulls.py)."""
 
 from __future__ import annotations
 
@@ -25,15 +25,6 @@ def test_population_effects_equal_the_linear_weights_times_mean_expression():
     np.testing.assert_allclose(effects, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_moderated_z_is_standard_normal_for_exchangeable_null_effects():
-    rng = np.random.default_rng(2)
-    scale = rng.lognormal(0, 1, size=3000)  # peaks respond with very different spreads
-    null = rng.normal(size=(20, 3000)) * scale
-    target = rng.normal(size=3000) * scale
-    z = linking.moderated_z(target, null)
-    assert abs(np.mean(z)) < 0.1 and 0.85 < np.std(z) < 1.25
-
-
 def _noisy_linear_model(mdata, seed=0):
     """linear_model_for's planted map plus small random weights from every gene to every peak."""
     model = linear_model_for(mdata)
@@ -54,13 +45,6 @@ def test_p_values_of_a_sham_gene_are_uniform_and_a_driver_is_found():
     sham = table[table["gene"] == "GENE40"]
     assert (sham["fdr"] < 0.05).sum() == 0
     assert stats.kstest(sham["p_value"], "uniform").pvalue > 1e-3
-
-
-def test_distance_prior_falls_with_distance_and_is_lowest_across_chromosomes():
-    prior = linking.distance_prior(np.array([0, 5_000, 50_000, 500_000, np.nan]), decay=1.0)
-    assert prior[0] == prior[1] == 0.0
-    assert prior[1] > prior[2] > prior[3] > prior[4]
-    np.testing.assert_allclose(prior[2], -np.log(10.0))
 
 
 def test_silencing_a_gene_that_is_zero_everywhere_is_refused_with_a_hint():

@@ -7,16 +7,12 @@ The same silencing is applied to ``n_null`` expression-matched genes in the same
 genes nearest to it in mean and detection there, :mod:`genepeak.links.nulls`): **one null set
 per population**, so the null and the target see the same cells.
 
-Calibration. For each peak, the null genes give the mean and spread of effects that a gene of
-that expression causes there (the spread moderated towards the median over peaks, as limma
-does with gene variances). The target's z-score against them is then put on an empirical
-null (Efron 2004): the gene's own peaks beyond its cis window give the centre and scale of z
-under "this gene drives nothing" (few peaks are linked to any one gene), and the null genes'
-leave-one-out z-scores say how much wider the null is within the window (a cis weight adds
-its own noise there). Each gene's effects are first divided by their robust spread, so that
-genes the model listens to more do not look linked everywhere. Two-sided t p-values (N - 1
-degrees of freedom) follow, and Benjamini-Hochberg over every (gene, peak) pair of the table:
-one family, so that the FDR holds among all calls, drivers' and shams' together.
+Calibration (:mod:`genepeak.links.calibration`, where the statistics live). For each peak, the
+null genes give the mean and spread of the effects a gene of that expression causes there; the
+target's z against them is put on the gene's own empirical null (its peaks beyond the cis
+window), widened inside the window by what the null genes show there. Two-sided t p-values
+follow, and Benjamini-Hochberg over every (gene, peak) pair of the table: one family, so that
+the FDR holds among all calls, drivers' and shams' together.
 
 State-adjusted evidence. Silencing a gene moves a peak in the model mostly through its latent,
 which mostly says which cell type the cell is. What a driven peak shows beyond that is
@@ -34,7 +30,7 @@ to the table's pairs inside the window, and its linked share refitted beyond it
 the window is, and only strong evidence ranks a distal or trans peak high. ``explain_gene``'s
 one experiment has no population to correlate over: there it is ``z**2 / 2`` of the
 perturbation evidence plus the prior at ``distance_decay`` (other chromosomes count as
-``TRANS_DISTANCE``). ``prior_only`` is that prior alone. ``p_value`` / ``fdr`` stay the
+``links.calibration.TRANS_DISTANCE``). ``prior_only`` is that prior alone. ``p_value`` / ``fdr`` stay the
 calibrated test of the perturbation effect.
 """
 
@@ -44,7 +40,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from genepeak._utils import log, progress
 from genepeak.config import ExplainConfig
@@ -56,13 +51,9 @@ from genepeak.io.annotation import gene_positions
 from genepeak.io.peaks import peak_centres
 from genepeak.links import baselines as link_baselines
 from genepeak.links import state
+from genepeak.links.calibration import gene_link_table
 from genepeak.links.nulls import matched_null_genes
-from genepeak.links.state import empirical_null
 
-#: distance (bp) below which the prior stops rising: a promoter-sized neighbourhood
-PRIOR_FLOOR = 5_000
-#: the distance that a peak on another chromosome counts as in the prior
-TRANS_DISTANCE = 100_000_000
 #: rows per forward pass of the model while perturbing
 ROWS_PER_PASS = 4096
 
@@ -118,122 +109,6 @@ def _expressed_targets(genes: list[str], columns: np.ndarray, x: np.ndarray):
     if not expressed.any():
         raise InputError(f"none of {', '.join(genes)} is expressed in the population")
     return [g for g, e in zip(genes, expressed) if e], columns[expressed]
-
-
-def moderated_z(effect: np.ndarray, null: np.ndarray) -> np.ndarray:
-    """z of ``effect`` (..., peaks) against null effects (N, peaks), per-peak spread moderated.
-
-    The per-peak variance of the N null effects is shrunk towards its median over peaks with
-    the weight of ``N - 1`` against ``D0`` prior degrees of freedom.
-    """
-    n = null.shape[0]
-    centre = null.mean(axis=0)
-    variance = null.var(axis=0, ddof=1)
-    # peaks that no null gene moves at all (variance 0) would put the prior at 0
-    moved = variance[variance > 0]
-    prior = float(np.median(moved)) if moved.size else 1e-30
-    pooled = ((n - 1) * variance + D0 * prior) / (n - 1 + D0)
-    return (effect - centre) / np.sqrt(pooled * (1.0 + 1.0 / n))
-
-
-#: prior degrees of freedom of the moderated per-peak null variance
-D0 = 4.0
-
-
-def leave_one_out_z(null: np.ndarray) -> np.ndarray:
-    """Each null gene's z against the other null genes, ``(N, peaks)``."""
-    out = np.empty_like(null)
-    for i in range(null.shape[0]):
-        out[i] = moderated_z(null[i], np.delete(null, i, axis=0))
-    return out
-
-
-def influence(effect: np.ndarray, bulk: np.ndarray) -> float:
-    """Robust spread (MAD, normal consistency) of a gene's effects over its ``bulk`` peaks."""
-    return robust_spread(effect[bulk] if bulk.sum() >= MIN_BULK else effect)
-
-
-def robust_spread(values: np.ndarray) -> float:
-    """MAD (normal consistency) of ``values``; their SD when the MAD is 0; 1 when both are."""
-    scale = float(stats.median_abs_deviation(values, scale="normal"))
-    if scale <= 0:
-        scale = float(np.std(values))
-    return scale if scale > 0 else 1.0
-
-
-#: peaks beyond the window needed to estimate a gene's own null; fewer: all its peaks
-MIN_BULK = 50
-
-
-def cis_inflation(null: np.ndarray, null_in_window: np.ndarray) -> float:
-    """How much wider null z-scores are within the cis window than beyond it (>= 1).
-
-    Measured on the null genes' leave-one-out z-scores: a cis weight adds noise to the pairs
-    it covers, which the gene's bulk of distant peaks does not show.
-    """
-    z_null = leave_one_out_z(null)
-    inside, outside = z_null[null_in_window], z_null[~null_in_window]
-    if inside.size < 10 or outside.size < 10:
-        return 1.0
-    ratio = empirical_null(inside)[1] / empirical_null(outside)[1]
-    return float(np.clip(ratio, 1.0, 10.0))
-
-
-def distance_prior(distance: np.ndarray, decay: float) -> np.ndarray:
-    """ln prior of a link at ``distance`` bp (NaN = another chromosome), up to a constant."""
-    d = np.where(np.isnan(distance), TRANS_DISTANCE, np.abs(distance))
-    return -decay * np.log(np.maximum(d, PRIOR_FLOOR) / PRIOR_FLOOR)
-
-
-def gene_link_table(
-    gene: str,
-    effect: np.ndarray,
-    null: np.ndarray,
-    in_window: np.ndarray,
-    null_in_window: np.ndarray,
-    distance: np.ndarray,
-    decay: float,
-    state_t: np.ndarray | None = None,
-    state_z: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """Calibrated statistics of one gene's effects on every peak (one row per peak).
-
-    ``state_t`` / ``state_z``: the gene's state-adjusted t on every peak and its z against the
-    gene's own peaks beyond the window (``links/state.py``), with ``state_p_value`` inside the
-    window. The link score here is the perturbation evidence ``zscore**2 / 2`` plus the prior
-    at ``decay``; :func:`link_scores` replaces it by the state-adjusted one.
-    """
-    raw_effect = effect
-    # a gene's influence (how much the model responds to it at all) varies between genes;
-    # dividing each gene's effects by their spread over its distant peaks leaves each peak's
-    # null a plain scale family instead of a heavy-tailed mixture of influences
-    effect = effect / influence(effect, ~in_window)
-    null = null / np.array([[influence(n, ~w)] for n, w in zip(null, null_in_window)])
-    z_raw = moderated_z(effect, null)
-    # the gene's own bulk of peaks beyond its window is the null of its z (Efron): a gene
-    # that moves the model more than its null genes do inflates every peak alike
-    bulk = z_raw[~in_window] if (~in_window).sum() >= MIN_BULK else z_raw
-    centre, scale = empirical_null(bulk)
-    z = (z_raw - centre) / (scale * np.where(in_window, cis_inflation(null, null_in_window), 1.0))
-    p_value = 2.0 * stats.t.sf(np.abs(z), df=max(null.shape[0] - 1, 1))
-    prior = distance_prior(distance, decay)
-    table = pd.DataFrame(
-        {
-            "gene": gene,
-            "effect": raw_effect,
-            "perturbation_effect": np.abs(raw_effect),
-            "zscore": z,
-            "p_value": p_value,
-            "fdr": link_baselines.benjamini_hochberg(p_value),
-            "distance_to_tss": distance,
-            "prior_only": prior,
-        }
-    )
-    table["link_score"] = 0.5 * z**2 + prior
-    if state_t is not None:
-        table["state_t"], table["state_z"] = state_t, state_z
-        table["state_p_value"] = state.p_values(state_z, in_window)
-    return table
 
 
 def link_scores(

@@ -1,7 +1,7 @@
 """Per-peak statistics of one perturbation: posterior-mean shifts, flips, the ranked table.
 
 The target genes' shift of every peak is calibrated against expression-matched null genes
-perturbed the same way (:func:`genepeak.explain.linking.gene_link_table`); the reference
+perturbed the same way (:func:`genepeak.links.calibration.gene_link_table`); the reference
 design's Monte-Carlo flips come beside it.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from genepeak.explain import linking, perturb
+from genepeak.explain import perturb
 from genepeak.explain.model import ExplainableModel
 from genepeak.io import prepared
+from genepeak.links import calibration
 from genepeak.links.nulls import matched_null_genes
 
 #: ``rank_by`` -> the table columns that order the peaks (descending, first key first):
@@ -103,11 +104,11 @@ def peak_table(stats: dict, peaks: list[str], genes: list[str], config, context)
 
     ``zscore``, ``p_value`` and ``fdr`` put each peak's posterior-mean shift on the null of
     the expression-matched null genes (per-peak spread, the gene's own empirical null:
-    :func:`genepeak.explain.linking.gene_link_table`): a continuous statistic, so it still
+    :func:`genepeak.links.calibration.gene_link_table`): a continuous statistic, so it still
     separates peaks when few of them cross the threshold by the margin.
     """
     shift = stats["shift"]
-    calibrated = linking.gene_link_table(
+    calibrated = calibration.gene_link_table(
         ",".join(genes),
         shift,
         stats["null_shift"],

@@ -19,8 +19,9 @@ import scipy.sparse as sp
 from scipy.stats import fisher_exact
 
 from genepeak.errors import InputError
-from genepeak.explain import linking, statistics
+from genepeak.explain import statistics
 from genepeak.io import prepared
+from genepeak.links import calibration
 from genepeak.links.metrics import auprc
 
 
@@ -199,7 +200,7 @@ def tss_check(result, stats, context, config) -> dict:
         others = np.delete(null_shift, s, axis=0)
         if len(others) < 2:
             break
-        calibrated = linking.gene_link_table(
+        calibrated = calibration.gene_link_table(
             "null",
             null_shift[s],
             others,
