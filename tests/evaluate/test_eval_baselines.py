@@ -58,6 +58,39 @@ def test_knn_with_k1_returns_the_nearest_training_cell(fake_model):
     np.testing.assert_allclose(five * 5, np.round(five * 5), atol=1e-5)
 
 
+def test_knn_averages_in_row_chunks_equal_one_product(fake_model, monkeypatch):
+    from genepeak.evaluate import baselines
+
+    mdata, split = fake_model.mdata, fake_model.split
+    baseline = KNNBaseline(mdata, split, CONFIG)
+    cells = split["test"]
+    whole = baseline.predict_peaks(mdata, cells=cells), baseline.predict_genes(mdata, cells=cells)
+    monkeypatch.setattr(baselines, "AVERAGE_ROWS", 5)
+    assert len(cells) > 5 and len(cells) % 5 != 0
+    chunked = baseline.predict_peaks(mdata, cells=cells), baseline.predict_genes(mdata, cells=cells)
+    for a, b in zip(whole, chunked):
+        assert b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+
+
+def test_openness_and_tfidf_match_their_formulas_in_any_number_of_passes(fake_model, monkeypatch):
+    from genepeak.evaluate import baselines
+
+    mdata, split = fake_model.mdata, fake_model.split
+    atac = mdata.mod["atac"]
+    cells = split["test"]
+    opened = baselines.Embeddings._open(mdata, cells)
+    expected_open = _rows(atac.layers["counts"], atac.obs_names, cells) > 0
+    np.testing.assert_array_equal(opened.toarray(), expected_open)
+    assert opened.dtype == np.float32 and opened.nnz == expected_open.sum()
+    embeddings = baselines.Embeddings(mdata, split["train"], n_components=5)
+    tf = expected_open / np.maximum(expected_open.sum(1, keepdims=True), 1.0)
+    expected = np.log1p(np.float32(1e4) * (tf * embeddings.idf[None, :]).astype(np.float32))
+    monkeypatch.setattr(baselines, "TFIDF_VALUES", 7)  # passes that split rows
+    tfidf = embeddings._tfidf(baselines.Embeddings._open(mdata, cells))
+    np.testing.assert_allclose(tfidf.toarray(), expected, rtol=1e-5)
+
+
 def test_ridge_matches_scikit_learn_on_the_same_components(fake_model):
     from sklearn.linear_model import Ridge
 

@@ -87,3 +87,19 @@ def test_read_metadata_reads_the_tables_and_not_the_matrices(tiny_mdata, tmp_pat
     assert prepared.record(metadata) == {"source": "tests/conftest.py"}
     with pytest.raises(InputError, match=r"absent\.h5mu: no such file"):
         prepared.read_metadata(tmp_path / "absent.h5mu")
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "dense"])
+def test_column_sums_are_exact_across_passes(fmt, monkeypatch):
+    x = sp.random(50, 20, density=0.3, format="csr", random_state=2, dtype=np.float32)
+    x.data *= 7.0
+    dense = x.toarray().astype(np.float64)
+    weights = np.random.default_rng(1).normal(size=50)
+    matrix = x.toarray() if fmt == "dense" else x.asformat(fmt)
+    monkeypatch.setattr(prepared, "VALUES_PER_PASS", 13)  # passes that split rows and columns
+    assert x.nnz % 13 != 0
+    np.testing.assert_allclose(prepared.column_sums(matrix), dense.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(prepared.column_sums(matrix, 2), (dense**2).sum(0), rtol=1e-12)
+    np.testing.assert_allclose(
+        prepared.column_sums(matrix, 1, weights), dense.T @ weights, rtol=1e-10, atol=1e-10
+    )

@@ -198,3 +198,24 @@ def test_the_model_latent_joins_the_state(tiny_mdata):
     assert len(plain) == len(with_model)
     assert np.corrcoef(plain["partial_r"], with_model["partial_r"])[0, 1] > 0.9
     assert not np.allclose(plain["partial_r"], with_model["partial_r"])
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_a_population_matrix_is_one_csc_copy_of_its_rows(fmt):
+    import scipy.sparse as sp
+
+    from genepeak.links import genome
+
+    rng = np.random.default_rng(3)
+    x = sp.random(40, 30, density=0.2, format=fmt, random_state=4, dtype=np.float32)
+    x.data[:5] = 0.0  # explicit zeros are not "detected"
+    x[:, 7] = 0.0  # an empty column
+    atac = type("Atac", (), {"X": x, "n_obs": 40})()
+    before = x.copy()
+    for rows in (np.arange(40), np.sort(rng.choice(40, 25, replace=False))):
+        peaks = genome._csc_peaks(atac, rows)
+        assert peaks.format == "csc" and peaks.dtype == np.float32
+        dense = x.toarray()[rows]
+        np.testing.assert_array_equal(peaks.toarray(), dense)
+        np.testing.assert_array_equal(genome._detected(peaks, 3), (dense != 0).sum(0) >= 3)
+    assert (x != before).nnz == 0 and x.nnz == before.nnz  # the caller's matrix is untouched

@@ -96,12 +96,11 @@ def correlation_scores(mdata, genes: list[str], peaks: list[str]) -> pd.Series:
     g = rna.X[:, cols]
     g = np.asarray(g.sum(axis=1) if sp.issparse(g) else np.asarray(g).sum(axis=1)).ravel()
     peak_cols = prepared.feature_columns(atac, peaks, "atac")
-    x = atac.X[:, peak_cols]
-    x = x if sp.issparse(x) else sp.csr_matrix(np.asarray(x))
-    n = x.shape[0]
-    mean_x = np.asarray(x.mean(axis=0)).ravel()
-    mean_x2 = np.asarray(x.multiply(x).mean(axis=0)).ravel()
-    cov = np.asarray(x.T @ g).ravel() / n - mean_x * g.mean()
+    # every peak's moments from the matrix as stored (no copy of its columns), then the chosen
+    n = atac.n_obs
+    mean_x = prepared.column_sums(atac.X)[peak_cols] / n
+    mean_x2 = prepared.column_sums(atac.X, 2)[peak_cols] / n
+    cov = prepared.column_sums(atac.X, 1, g)[peak_cols] / n - mean_x * g.mean()
     sd = np.sqrt(np.maximum(mean_x2 - mean_x**2, 0.0)) * g.std()
     r = np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 0)
     return pd.Series(r, index=pd.Index(peaks))

@@ -97,6 +97,32 @@ def every_column(cols: np.ndarray, n_columns: int) -> bool:
     return len(cols) == n_columns and np.array_equal(cols, np.arange(n_columns))
 
 
+#: stored values read per pass by :func:`column_sums` (32 MiB as float64)
+VALUES_PER_PASS = 1 << 22
+
+
+def column_sums(matrix, power: int = 1, row_weights: np.ndarray | None = None) -> np.ndarray:
+    """Each column's sum of ``value ** power`` (times ``row_weights`` of the value's row), in
+    float64, of a dense, CSR or CSC matrix: a sparse one is read ``VALUES_PER_PASS`` stored
+    values at a time, never cast or copied whole."""
+    if not sp.issparse(matrix):
+        values = np.asarray(matrix, dtype=np.float64) ** power
+        return (values if row_weights is None else values * row_weights[:, None]).sum(axis=0)
+    x = matrix if matrix.format in ("csr", "csc") else sp.csr_matrix(matrix)
+    out = np.zeros(x.shape[1])
+    for lo in range(0, x.nnz, VALUES_PER_PASS):
+        hi = min(lo + VALUES_PER_PASS, x.nnz)
+        major = np.searchsorted(x.indptr, np.arange(lo, hi), side="right") - 1
+        rows, columns = (
+            (major, x.indices[lo:hi]) if x.format == "csr" else (x.indices[lo:hi], major)
+        )
+        values = np.power(x.data[lo:hi], power, dtype=np.float64)
+        if row_weights is not None:
+            values *= row_weights[rows]
+        out += np.bincount(columns, values, minlength=x.shape[1])
+    return out
+
+
 def sparse_block(matrix, rows: np.ndarray, cols: np.ndarray | None = None) -> sp.csr_matrix:
     """CSR float32 copy of the selected rows (and columns); the columns only when not all."""
     matrix = sp.csr_matrix(matrix)[rows]

@@ -226,9 +226,7 @@ class _Residuals:
     def fit(cls, peaks: sp.spmatrix, genes: np.ndarray, covariates: np.ndarray) -> _Residuals:
         basis = state_basis(covariates)
         peaks = sp.csc_matrix(peaks, dtype=np.float32)  # densified in chunks as float32
-        projected = np.asarray(peaks.T @ basis)
-        peak_ss = np.asarray(peaks.multiply(peaks).sum(axis=0), dtype=np.float64).ravel()
-        peak_ss -= (projected**2).sum(axis=1)
+        peak_ss = prepared.column_sums(peaks, 2) - (_projections(peaks, basis) ** 2).sum(axis=1)
         genes = genes - basis @ (basis.T @ genes)
         return cls(peaks, genes, (genes**2).sum(axis=0), np.maximum(peak_ss, 0.0), basis)
 
@@ -405,8 +403,7 @@ def _score_population(mdata, names, rows, pcs, pairs, null_cols, null_ok, model,
     """One population's table (positions, not names) of every window pair."""
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     cells = np.asarray(rna.obs_names)[rows]
-    atac_rows = prepared.cell_rows(atac.obs_names, cells)
-    peak_matrix = prepared.sparse_block(atac.X, atac_rows)
+    peak_matrix = _csc_peaks(atac, prepared.cell_rows(atac.obs_names, cells))
     gene_cols = prepared.feature_columns(rna, names, "rna")
     x = rna.X[rows][:, gene_cols]
     gene_x = np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float64)
@@ -441,11 +438,30 @@ def _score_population(mdata, names, rows, pcs, pairs, null_cols, null_ok, model,
     )
 
 
+def _csc_peaks(atac, rows: np.ndarray) -> sp.csc_matrix:
+    """The population's rows of ``atac.X`` as CSC float32, explicit zeros dropped: one copy
+    (the whole matrix is converted without a row copy first)."""
+    every_row = len(rows) == atac.n_obs and np.array_equal(rows, np.arange(atac.n_obs))
+    matrix = atac.X if every_row else prepared.sparse_block(atac.X, rows)
+    peaks = sp.csc_matrix(
+        matrix, dtype=np.float32, copy=sp.issparse(matrix) and matrix.format == "csc"
+    )
+    peaks.eliminate_zeros()
+    return peaks
+
+
+def _projections(x: sp.csc_matrix, basis: np.ndarray) -> np.ndarray:
+    """``x.T @ basis`` (float64), ``PEAK_CHUNK`` columns of ``x`` cast up at a time."""
+    out = np.empty((x.shape[1], basis.shape[1]))
+    for lo in range(0, x.shape[1], PEAK_CHUNK):
+        out[lo : lo + PEAK_CHUNK] = np.asarray(x[:, lo : lo + PEAK_CHUNK].T @ basis)
+    return out
+
+
 def _detected(x, min_detected: int) -> np.ndarray:
-    """Columns of ``x`` (cells x features) non-zero in at least ``min_detected`` cells."""
+    """Columns of ``x`` (cells x features; sparse: CSC without explicit zeros) non-zero in at
+    least ``min_detected`` cells."""
     if sp.issparse(x):
-        x = sp.csc_matrix(x)
-        x.eliminate_zeros()
         return np.diff(x.indptr) >= min_detected
     return (np.asarray(x) != 0).sum(axis=0) >= min_detected
 

@@ -105,7 +105,8 @@ def atac_log_depth(atac, cells) -> np.ndarray:
     """log1p of each cell's ATAC counts over the kept peaks (``layers['counts']``, else ``X``)."""
     matrix = atac.layers["counts"] if "counts" in atac.layers else atac.X
     rows = prepared.cell_rows(atac.obs_names, [str(c) for c in cells])
-    return np.log1p(np.asarray(matrix[rows].sum(axis=1), dtype=np.float64).ravel())
+    totals = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()  # no copy of the rows
+    return np.log1p(totals[rows])
 
 
 def empirical_null(z: np.ndarray) -> tuple[float, float]:
