@@ -95,6 +95,7 @@ def test_groups_are_scored_and_compared():
     comparison = result.comparison
     assert {"p_differs", "fdr_differs", "groups_called"} <= set(comparison.columns)
     assert comparison["p_differs"].between(0, 1).all()
+    assert comparison.columns.name is None  # no stray header cell in the page's table
 
 
 def test_a_link_in_one_group_only_is_found_to_differ():

@@ -555,6 +555,7 @@ def compare_groups(table: pd.DataFrame, fdr: float = CALL_FDR) -> pd.DataFrame:
     k = np.isfinite(zf).sum(axis=1)
     p = np.where(k > 1, stats.chi2.sf(q, np.maximum(k - 1, 1)), np.nan)
     out = wide_r.add_prefix("r_").reset_index()
+    out.columns.name = None  # the pivot's "group" would head the table's first column
     out["groups_called"] = [
         ",".join(str(c) for c, v in zip(wide_called.columns, row) if v == 1)
         for row in wide_called.to_numpy()

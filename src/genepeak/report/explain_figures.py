@@ -64,6 +64,17 @@ def plot_top_peaks(result, path: str | Path, top_k: int = 20):
     ax.set_xlim(0, 1)
     ax.axvline(result.noise_flip_rate, color="grey", ls="--", lw=1)
     ax.set_xlabel(f"change frequency over {result.n_passes} passes")
+    if not (top["f_gain"] + top["f_loss"]).any():
+        ax.text(
+            0.5,
+            0.5,
+            "no peak shown crossed\nthe threshold in any pass",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=8,
+            color="#555",
+        )
     ax.set_title(
         f"state flips beyond {result.threshold:g} +- {result.margin:g}; "
         f"noise rate {result.noise_flip_rate:.3f} (dashed)",

@@ -58,6 +58,7 @@ figure{margin:10px 0}figure img{max-width:100%;height:auto;border:1px solid #eee
 figcaption{font-size:12px;color:#555}
 pre{background:#f6f8fa;padding:10px;font-size:11.5px;overflow-x:auto;max-height:420px}
 .kv td:first-child{font-weight:600;background:#f6f8fa}
+.kv td{text-align:left;white-space:normal;max-width:900px}
 .arrow{color:#2a7d46;font-size:11px}
 """
 

@@ -95,7 +95,9 @@ def write_page(result: LinkResult, mdata, path: Path, *, groupby: str | None) ->
                     "Each link called in some group, its partial r in every group, and Cochran's "
                     "Q test (Fisher's z) of whether it differs between them."
                 )
-                + differs.to_html(index=False, border=0, float_format="%.4g"),
+                + '<div class="scroll">'
+                + differs.to_html(index=False, border=0, float_format="%.4g")
+                + "</div>",
             )
         )
     return write_report(path, sections, title="genepeak links")
