@@ -109,6 +109,21 @@ def test_errors_are_reported_with_exit_code_2(tmp_path, capsys):
     assert "Did you mean 'latent_dim'" in capsys.readouterr().err
 
 
+def test_a_data_file_that_is_not_an_h5mu_is_named(tmp_path, capsys):
+    text = tmp_path / "notes.h5mu"
+    text.write_text("not HDF5")
+    for command in (
+        ["links", "--genes", "NKG7"],
+        ["explain", "--model", str(tmp_path), "--gene", "NKG7"],
+    ):
+        assert main([*command, "--data", str(text), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert f"--data: {text} is not a readable .h5mu file" in err
+        assert "internal error" not in err
+    assert main(["links", "--data", str(tmp_path / "none.h5mu"), "--out", str(tmp_path)]) == 2
+    assert "none.h5mu does not exist" in capsys.readouterr().err
+
+
 def test_run_config_overrides_are_validated(tmp_path, capsys):
     assert main(["run", "--shape", "huge", "--out", str(tmp_path / "o")]) == 2
     assert "shape: 'huge' is not valid; choose one of: tiny, small, pbmc3k, pbmc10k" in (

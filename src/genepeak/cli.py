@@ -86,12 +86,11 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _explain(args: argparse.Namespace) -> None:
-    import mudata
-
     from genepeak import outputs
     from genepeak.config import ExplainConfig, load_config
     from genepeak.errors import InputError
     from genepeak.explain import explain_gene
+    from genepeak.io import prepared
     from genepeak.models import load
     from genepeak.models.fit import DATA_PATH_FILE
 
@@ -103,10 +102,6 @@ def _explain(args: argparse.Namespace) -> None:
                 f"{args.model} does not record the data it was trained on; pass --data FILE.h5mu"
             )
         data = record.read_text().strip()
-    if not Path(data).is_file():
-        raise InputError(
-            f"--data: {data} does not exist (the prepared .h5mu the model was trained on)"
-        )
     if args.value and args.count:
         raise InputError("give new values either with --value (log1p scale) or --count, not both")
     values = args.value or args.count
@@ -115,7 +110,7 @@ def _explain(args: argparse.Namespace) -> None:
             f"{len(args.gene)} --gene but {len(values)} values: give one value per gene"
         )
     config = load_config(ExplainConfig, args.config) if args.config else ExplainConfig()
-    mdata = mudata.read_h5mu(data)
+    mdata = prepared.read(data)
     model = load(args.model, mdata)
     result = explain_gene(
         model,
@@ -304,16 +299,12 @@ def _add_explain(sub) -> None:
 
 
 def _links(args: argparse.Namespace) -> None:
-    import mudata
-
-    from genepeak.errors import InputError
+    from genepeak.io import prepared
     from genepeak.links.genome import LinkOptions, link_genes
     from genepeak.outputs import write_links
 
-    if not Path(args.data).is_file():
-        raise InputError(f"--data: {args.data} does not exist (a prepared .h5mu)")
     genes = _gene_list(args)
-    mdata = mudata.read_h5mu(args.data)
+    mdata = prepared.read(args.data)
     model = None
     if args.model:
         from genepeak.models import load

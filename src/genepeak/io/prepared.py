@@ -162,6 +162,24 @@ def record(mdata) -> dict:
     return found if isinstance(found, dict) else {}
 
 
+def read(path: str | Path, option: str = "--data"):
+    """A prepared ``.h5mu`` (MuData), mudata's notice about pulling columns on update silenced;
+    InputError naming ``option`` when the file is absent or not a readable ``.h5mu``."""
+    import warnings
+
+    import mudata as md
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{option}: {path} does not exist (a prepared .h5mu, genepeak prepare)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return md.read_h5mu(path)
+    except (OSError, KeyError, ValueError) as err:
+        raise InputError(f"{option}: {path} is not a readable .h5mu file ({err})") from err
+
+
 def read_metadata(path: str | Path):
     """A prepared ``.h5mu`` without its matrices: cells, features, labels and the record.
 
