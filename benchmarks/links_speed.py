@@ -74,6 +74,8 @@ def main() -> None:
     for group, spent in result.seconds.items():
         print(f"  {group:<12s} {spent:7.1f} s")
     print(f"calls over all cells: {len(result.called('all')):,}")
+    if peak is None:  # no peak RSS on this platform
+        peak = loaded = float("nan")
     print(f"peak RSS: {peak:.2f} GiB (after reading the data: {loaded:.2f} GiB)")
     print(
         f"target: {TARGET_SECONDS} s and {TARGET_GIB} GiB -> "

@@ -110,7 +110,7 @@ def _explain(args: argparse.Namespace) -> None:
             f"{len(args.gene)} --gene but {len(values)} values: give one value per gene"
         )
     config = load_config(ExplainConfig, args.config) if args.config else ExplainConfig()
-    mdata = prepared.read(data)
+    mdata = prepared.read(data, "--data" if args.data else f"{args.model}/{DATA_PATH_FILE}")
     model = load(args.model, mdata)
     result = explain_gene(
         model,

@@ -103,3 +103,21 @@ def test_column_sums_are_exact_across_passes(fmt, monkeypatch):
     np.testing.assert_allclose(
         prepared.column_sums(matrix, 1, weights), dense.T @ weights, rtol=1e-10, atol=1e-10
     )
+
+
+def test_column_sums_of_squares_add_duplicate_entries_first():
+    # row 0 stores column 1 twice (1 and 2): its value is 3, its square 9
+    x = sp.csr_matrix((np.array([1.0, 2.0, 4.0]), np.array([1, 1, 0]), np.array([0, 2, 3])), (2, 2))
+    assert not x.has_canonical_format
+    np.testing.assert_allclose(prepared.column_sums(x, 2), [16.0, 9.0])
+    np.testing.assert_allclose(prepared.column_sums(x), [4.0, 3.0])
+    assert x.nnz == 3  # the caller's matrix keeps its entries
+
+
+def test_read_names_files_that_are_not_prepared_h5mu(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        prepared.read(tmp_path)
+    h5ad = tmp_path / "rna.h5ad"
+    ad.AnnData(np.ones((3, 2), dtype=np.float32)).write_h5ad(h5ad)
+    with pytest.raises(InputError, match="is not a readable .h5mu file"):
+        prepared.read(h5ad, "--data")

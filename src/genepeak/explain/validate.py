@@ -96,11 +96,14 @@ def correlation_scores(mdata, genes: list[str], peaks: list[str]) -> pd.Series:
     g = rna.X[:, cols]
     g = np.asarray(g.sum(axis=1) if sp.issparse(g) else np.asarray(g).sum(axis=1)).ravel()
     peak_cols = prepared.feature_columns(atac, peaks, "atac")
-    # every peak's moments from the matrix as stored (no copy of its columns), then the chosen
+    if len(g) != atac.n_obs:
+        raise InputError(f"rna has {len(g)} cells and atac {atac.n_obs}: the data are not paired")
+    # a sparse matrix: every peak's moments as stored (no copy of its columns), then the chosen
+    x, pick = (atac.X, peak_cols) if sp.issparse(atac.X) else (atac.X[:, peak_cols], slice(None))
     n = atac.n_obs
-    mean_x = prepared.column_sums(atac.X)[peak_cols] / n
-    mean_x2 = prepared.column_sums(atac.X, 2)[peak_cols] / n
-    cov = prepared.column_sums(atac.X, 1, g)[peak_cols] / n - mean_x * g.mean()
+    mean_x = prepared.column_sums(x)[pick] / n
+    mean_x2 = prepared.column_sums(x, 2)[pick] / n
+    cov = prepared.column_sums(x, 1, g)[pick] / n - mean_x * g.mean()
     sd = np.sqrt(np.maximum(mean_x2 - mean_x**2, 0.0)) * g.std()
     r = np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 0)
     return pd.Series(r, index=pd.Index(peaks))

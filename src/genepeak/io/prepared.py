@@ -109,6 +109,9 @@ def column_sums(matrix, power: int = 1, row_weights: np.ndarray | None = None) -
         values = np.asarray(matrix, dtype=np.float64) ** power
         return (values if row_weights is None else values * row_weights[:, None]).sum(axis=0)
     x = matrix if matrix.format in ("csr", "csc") else sp.csr_matrix(matrix)
+    if power != 1 and not x.has_canonical_format:  # duplicates summed before squaring
+        x = x.copy()
+        x.sum_duplicates()
     out = np.zeros(x.shape[1])
     for lo in range(0, x.nnz, VALUES_PER_PASS):
         hi = min(lo + VALUES_PER_PASS, x.nnz)
@@ -170,14 +173,18 @@ def read(path: str | Path, option: str = "--data"):
     import mudata as md
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option}: {path} is a folder, not a prepared .h5mu file")
     if not path.is_file():
         raise InputError(f"{option}: {path} does not exist (a prepared .h5mu, genepeak prepare)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            return md.read_h5mu(path)
-    except (OSError, KeyError, ValueError) as err:
+            mdata = md.read_h5mu(path)
+    except (OSError, KeyError, ValueError, TypeError, AttributeError) as err:
         raise InputError(f"{option}: {path} is not a readable .h5mu file ({err})") from err
+    require_modalities(mdata, f"{option} {path}")
+    return mdata
 
 
 def read_metadata(path: str | Path):

@@ -443,9 +443,11 @@ def _csc_peaks(atac, rows: np.ndarray) -> sp.csc_matrix:
     (the whole matrix is converted without a row copy first)."""
     every_row = len(rows) == atac.n_obs and np.array_equal(rows, np.arange(atac.n_obs))
     matrix = atac.X if every_row else prepared.sparse_block(atac.X, rows)
-    peaks = sp.csc_matrix(
-        matrix, dtype=np.float32, copy=sp.issparse(matrix) and matrix.format == "csc"
-    )
+    if sp.issparse(matrix) and matrix.format == "csc":
+        peaks = matrix.astype(np.float32)  # always a copy: the caller's matrix is not touched
+    else:
+        peaks = sp.csc_matrix(matrix, dtype=np.float32)
+    peaks.sum_duplicates()
     peaks.eliminate_zeros()
     return peaks
 
@@ -462,6 +464,10 @@ def _detected(x, min_detected: int) -> np.ndarray:
     """Columns of ``x`` (cells x features; sparse: CSC without explicit zeros) non-zero in at
     least ``min_detected`` cells."""
     if sp.issparse(x):
+        if x.format != "csc" or not x.has_canonical_format:
+            x = sp.csc_matrix(x, copy=True)
+            x.sum_duplicates()
+            x.eliminate_zeros()
         return np.diff(x.indptr) >= min_detected
     return (np.asarray(x) != 0).sum(axis=0) >= min_detected
 
