@@ -24,12 +24,16 @@ def test_decay_prior_falls_with_distance_and_is_lowest_across_chromosomes():
     np.testing.assert_allclose(prior[2], -np.log(10.0))
 
 
-def _effects(rng, n_peaks: int, n_null: int, influence: float):
-    """A gene's and its null genes' effects on every peak: peak-specific spreads, and a gene
-    whose effects are all ``influence`` times larger (the model listens to it more)."""
+def _world(seed: int, influence: float, n_peaks: int = 4000, n_null: int = 20):
+    """Peaks up to 5 Mb from a gene's TSS (within 1 Mb: its window), and the gene's and its null
+    genes' effects on every peak: peak-specific spreads, and a gene whose effects are all
+    ``influence`` times larger (the model listens to it more)."""
+    rng = np.random.default_rng(seed)
+    distance = rng.uniform(-5e6, 5e6, n_peaks)
     scale = rng.lognormal(0, 0.7, size=n_peaks)
     null = rng.normal(size=(n_null, n_peaks)) * scale
-    return influence * rng.normal(size=n_peaks) * scale, null, scale
+    effect = influence * rng.normal(size=n_peaks) * scale
+    return effect, null, scale, np.abs(distance) <= 1e6, distance
 
 
 def _table(effect, null, in_window, distance):
@@ -38,22 +42,14 @@ def _table(effect, null, in_window, distance):
 
 
 def test_a_gene_that_drives_nothing_gets_uniform_p_values_whatever_its_influence():
-    rng = np.random.default_rng(5)
-    n_peaks = 4000
-    distance = rng.uniform(-5e6, 5e6, n_peaks)
-    in_window = np.abs(distance) <= 1e6
-    effect, null, _ = _effects(rng, n_peaks, 20, influence=4.0)
+    effect, null, _, in_window, distance = _world(5, influence=4.0)
     table = _table(effect, null, in_window, distance)
     assert stats.kstest(table["p_value"], "uniform").pvalue > 1e-3
     assert (table["fdr"] < 0.05).sum() == 0
 
 
 def test_the_driven_peaks_of_a_gene_come_first_and_are_called():
-    rng = np.random.default_rng(6)
-    n_peaks = 4000
-    distance = rng.uniform(-5e6, 5e6, n_peaks)
-    in_window = np.abs(distance) <= 1e6
-    effect, null, scale = _effects(rng, n_peaks, 20, influence=1.0)
+    effect, null, scale, in_window, distance = _world(6, influence=1.0)
     driven = np.flatnonzero(in_window)[:5]
     effect[driven] += 8.0 * scale[driven]
     table = _table(effect, null, in_window, distance)

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from genepeak.config import EvaluateConfig
 from genepeak.errors import ConfigError
 from genepeak.evaluate import _data
+from genepeak.io import prepared
 
 __all__ = [
     "BASELINE_NAMES",
@@ -142,7 +143,7 @@ class Embeddings:
         per_row = 1e4 / depth
         for lo in range(0, tfidf.nnz, TFIDF_VALUES):
             hi = min(lo + TFIDF_VALUES, tfidf.nnz)
-            rows = np.searchsorted(tfidf.indptr, np.arange(lo, hi), side="right") - 1
+            rows = prepared.major_positions(tfidf, lo, hi)
             scale = per_row[rows] * self.idf[tfidf.indices[lo:hi]]
             tfidf.data[lo:hi] *= scale.astype(np.float32)
         np.log1p(tfidf.data, out=tfidf.data)

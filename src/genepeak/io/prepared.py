@@ -101,6 +101,12 @@ def every_column(cols: np.ndarray, n_columns: int) -> bool:
 VALUES_PER_PASS = 1 << 22
 
 
+def major_positions(x: sp.spmatrix, lo: int, hi: int) -> np.ndarray:
+    """The row (CSR) or column (CSC) of the stored values ``lo:hi`` of ``x``, from its
+    pointers: what a pass over a slice of ``x.data`` needs without expanding all of them."""
+    return np.searchsorted(x.indptr, np.arange(lo, hi), side="right") - 1
+
+
 def column_sums(matrix, power: int = 1, row_weights: np.ndarray | None = None) -> np.ndarray:
     """Each column's sum of ``value ** power`` (times ``row_weights`` of the value's row), in
     float64, of a dense, CSR or CSC matrix: a sparse one is read ``VALUES_PER_PASS`` stored
@@ -115,7 +121,7 @@ def column_sums(matrix, power: int = 1, row_weights: np.ndarray | None = None) -
     out = np.zeros(x.shape[1])
     for lo in range(0, x.nnz, VALUES_PER_PASS):
         hi = min(lo + VALUES_PER_PASS, x.nnz)
-        major = np.searchsorted(x.indptr, np.arange(lo, hi), side="right") - 1
+        major = major_positions(x, lo, hi)
         rows, columns = (
             (major, x.indices[lo:hi]) if x.format == "csr" else (x.indices[lo:hi], major)
         )

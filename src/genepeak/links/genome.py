@@ -441,7 +441,7 @@ def _score_population(mdata, names, rows, pcs, pairs, null_cols, null_ok, model,
 def _csc_peaks(atac, rows: np.ndarray) -> sp.csc_matrix:
     """The population's rows of ``atac.X`` as CSC float32, explicit zeros dropped: one copy
     (the whole matrix is converted without a row copy first)."""
-    every_row = len(rows) == atac.n_obs and np.array_equal(rows, np.arange(atac.n_obs))
+    every_row = prepared.every_column(rows, atac.n_obs)  # all rows, in order
     matrix = atac.X if every_row else prepared.sparse_block(atac.X, rows)
     if sp.issparse(matrix) and matrix.format == "csc":
         peaks = matrix.astype(np.float32)  # always a copy: the caller's matrix is not touched
