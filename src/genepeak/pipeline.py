@@ -126,7 +126,8 @@ def run(config: RunConfig | None = None) -> RunResult:
     clock = _Stopwatch(7 if config.run_explain else 5)
     source, truth_path = _data(config, out, clock)
     mdata, labels_key, qc_figures = _prepare(config, source, out, clock)
-    trained = _train(mdata, model_configs, labels_key, out, clock)
+    del mdata  # training streams prepared.h5mu; its matrices are read back after training
+    trained, mdata = _train(out / "prepared.h5mu", model_configs, labels_key, out, clock)
 
     clock.start("evaluate on held-out cells")
     from genepeak.evaluate import evaluate
@@ -206,27 +207,36 @@ def _prepare(config: RunConfig, source, out: Path, clock: _Stopwatch):
     return mdata, labels_key, qc_figures
 
 
-def _train(mdata, model_configs: dict, labels_key: str, out: Path, clock: _Stopwatch) -> dict:
-    """Step 3: train each architecture into ``models/<name>`` and write its latents."""
+def _train(prepared_path: Path, model_configs: dict, labels_key: str, out: Path, clock):
+    """Step 3: train each architecture into ``models/<name>``, reading its minibatches from
+    ``prepared_path`` (``Model.from_h5mu``: the matrices are not held in memory beside the
+    models' weights and optimiser state); then read the prepared data back, with every
+    model's latents in ``.obsm``. Returns ``({name: model}, mdata)``."""
     from genepeak.models.fit import record_data_path
     from genepeak.models.registry import REGISTRY
     from genepeak.report.training import plot_loss_curve
 
     clock.start("train GPG, PGP and Dual VAE")
-    trained = {}
+    trained, latents = {}, {}
     for name, (model_config, train_config) in model_configs.items():
         train_config.labels_key = labels_key
         model_dir = out / "models" / name
-        model = _fit_once(REGISTRY[name].model_class, mdata, model_config, train_config, model_dir)
-        record_data_path(model_dir, out / "prepared.h5mu")
+        model = _fit_once(
+            REGISTRY[name].model_class, prepared_path, model_config, train_config, model_dir
+        )
+        record_data_path(model_dir, prepared_path)
         plot_loss_curve(model.history, model_dir / "loss_curve.png")
-        model.write_results(mdata)
+        for key in model.write_results():  # streamed from the file, like the training
+            latents[key] = model.mdata.obsm[key]
         trained[name] = model
+    mdata = prepared.read(prepared_path, "prepared data")
+    for key, values in latents.items():
+        mdata.obsm[key] = values
     clock.stop()
-    return trained
+    return trained, mdata
 
 
-def _fit_once(model_cls, mdata, model_config, train_config, model_dir: Path):
+def _fit_once(model_cls, prepared_path: Path, model_config, train_config, model_dir: Path):
     """Train one model; if its loss diverges (NaN), train it once more from the start at a
     third of the learning rate, and say so. A preset's rate can be too high for a much wider
     input than it was chosen on: the fast GPG's 3e-3 diverged at 25,386 genes x 44,949 peaks."""
@@ -235,12 +245,12 @@ def _fit_once(model_cls, mdata, model_config, train_config, model_dir: Path):
     from genepeak.errors import DivergedError
 
     try:
-        model = model_cls(mdata, model_config=model_config, train_config=train_config)
+        model = model_cls.from_h5mu(prepared_path, model_config, train_config)
         return model.train(out_dir=model_dir)
     except DivergedError as err:
         lower = replace(train_config, lr=train_config.lr / 3)
         log(f"{model_cls.__name__}: {err}; trained again from the start at lr={lower.lr:g}")
-        model = model_cls(mdata, model_config=model_config, train_config=lower)
+        model = model_cls.from_h5mu(prepared_path, model_config, lower)
         return model.train(out_dir=model_dir)
 
 

@@ -109,11 +109,11 @@ def score_genes(observed: np.ndarray, predicted: np.ndarray) -> tuple[dict[str, 
     keep = metrics.column_sample(np.shape(observed)[1], metrics.SCORED_MAX_GENES)
     if keep is not None:  # one seeded gene sample for every score (metrics.SCORED_MAX_GENES)
         observed, predicted = observed[:, keep], predicted[:, keep]
+    gene_rho = metrics.per_gene_spearman(observed, predicted)  # ranks: no float64 copy needed
     observed = np.asarray(observed, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     cell_r = metrics.per_cell_pearson(observed, predicted)
     gene_r = metrics.per_gene_pearson(observed, predicted)
-    gene_rho = metrics.per_gene_spearman(observed, predicted)
 
     def _nan_stat(fn, values: np.ndarray) -> float:
         values = values[~np.isnan(values)]
