@@ -120,8 +120,12 @@ def test_a_diverged_model_is_trained_again_at_a_third_of_the_rate(tmp_path):
     rates = []
 
     class Flaky:
-        def __init__(self, mdata, model_config, train_config):
-            self.lr = train_config.lr
+        def __init__(self, path, train_config):
+            self.path, self.lr = path, train_config.lr
+
+        @classmethod
+        def from_h5mu(cls, path, model_config, train_config):
+            return cls(path, train_config)
 
         def train(self, out_dir):
             rates.append(self.lr)
@@ -129,5 +133,6 @@ def test_a_diverged_model_is_trained_again_at_a_third_of_the_rate(tmp_path):
                 raise DivergedError("the training loss became NaN")
             return self
 
-    model = _fit_once(Flaky, None, None, TrainConfig(lr=3e-3), tmp_path)
+    model = _fit_once(Flaky, tmp_path / "prepared.h5mu", None, TrainConfig(lr=3e-3), tmp_path)
     assert rates == [3e-3, pytest.approx(1e-3)] and model.lr == pytest.approx(1e-3)
+    assert model.path == tmp_path / "prepared.h5mu"  # trained from the prepared file

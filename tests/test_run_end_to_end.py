@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mudata
 import pytest
 
 from genepeak.config import ExplainConfig, RunConfig, from_dict, load_config, to_dict
@@ -60,9 +61,14 @@ def test_run_on_builtin_data_writes_report_metrics_and_explanations(tmp_path):
     for section in ("Peak prediction", "Gene prediction", "Perturbation", "Parameters"):
         assert section in html
     assert set(result.models) == {"gpg", "pgp", "dual"}
-    for name in result.models:
+    results = mudata.read_h5mu(out / "results.h5mu")
+    for name, model in result.models.items():
         model_dir = out / "models" / name
         assert (model_dir / "loss_curve.png").is_file()
+        # trained from the file, minibatch by minibatch (the matrices were not held in memory)
+        assert model.source == out / "prepared.h5mu" and model.mdata.mod["atac"].X is None
+        for key in model.latent_keys:  # the latents written beside the data read back
+            assert results.obsm[f"X_{model.architecture}_{key}"].shape[0] == results.n_obs
         assert (
             Path((model_dir / "data_path.txt").read_text().strip())
             == (out / "prepared.h5mu").resolve()

@@ -11,7 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from genepeak._utils import atomic_path, log, peak_rss_gib, seed_everything
+from genepeak._utils import (
+    atomic_path,
+    log,
+    peak_rss_gib,
+    release_freed_memory,
+    seed_everything,
+)
 from genepeak.config import (
     ARCHITECTURES,
     ModelConfig,
@@ -46,6 +52,7 @@ class _Stopwatch:
         self.n_steps, self.step, self.timings = n_steps, 0, {}
 
     def start(self, name: str) -> None:
+        release_freed_memory()  # each step starts from what the run still holds
         self.step += 1
         self.name, self.t0 = name, time.perf_counter()
         log(f"[{self.step}/{self.n_steps}] {name} ...")

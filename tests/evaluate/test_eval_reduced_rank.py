@@ -149,3 +149,16 @@ def test_detected_genes_ignore_stored_zeros():
     mdata.mod["rna"].X = x
     detected = _log_detected(mdata, mdata.obs_names[:3])
     np.testing.assert_array_equal(detected, np.log1p([1, 2, 2]))
+
+
+def test_ridge_predictions_in_blocks_equal_one_block(typed, monkeypatch):
+    from genepeak.evaluate import baselines
+
+    mdata, split = typed
+    ridge = ReducedRankRidgeBaseline(mdata, split, CONFIG)
+    whole_peaks = ridge.predict_peaks(mdata, split["test"])
+    whole_genes = ridge.predict_genes(mdata, split["test"])
+    monkeypatch.setattr(baselines, "PREDICTION_ENTRIES", 7)  # one cell per block
+    np.testing.assert_allclose(ridge.predict_peaks(mdata, split["test"]), whole_peaks, atol=1e-6)
+    np.testing.assert_allclose(ridge.predict_genes(mdata, split["test"]), whole_genes, atol=1e-6)
+    assert whole_peaks.dtype == np.float32 and whole_peaks.min() >= 0 and whole_peaks.max() <= 1

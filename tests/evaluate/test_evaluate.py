@@ -277,3 +277,30 @@ def test_a_predictor_is_scored_on_the_sampled_columns_only(tiny_mdata, monkeypat
     )
     assert keep is not None
     assert pd.Series(direct).equals(pd.Series(sampled["peaks"]))  # NaN ece on both sides
+
+
+def test_latent_metrics_are_fitted_on_a_sample_of_training_cells_above_the_cap(
+    tiny_mdata, monkeypatch
+):
+    from genepeak.evaluate import _data, evaluation
+    from genepeak.evaluate.evaluation import score_predictor
+
+    model = FakeModel(tiny_mdata)
+    split = {k: np.asarray(v) for k, v in model.split.items()}
+    labels = {k: _data.labels_of(tiny_mdata, split[k], "leiden") for k in ("train", "test")}
+    asked = []
+    latent = model.latent
+    monkeypatch.setattr(
+        model, "latent", lambda m, cells, key: asked.append(list(cells)) or latent(m, cells, key)
+    )
+    config = EvaluateConfig(compute_umap=False)
+    score_predictor(model, tiny_mdata, split, labels, config)
+    assert asked[0] == list(split["train"])  # below the cap: every training cell
+    asked.clear()
+    cap = len(split["train"]) // 3
+    monkeypatch.setattr(evaluation, "LATENT_FIT_MAX_CELLS", cap)
+    out, _ = score_predictor(model, tiny_mdata, split, labels, config)
+    fitted, scored = asked[0], asked[1]
+    assert len(fitted) == cap and set(fitted) <= set(split["train"])
+    assert scored == list(split["test"])  # the test cells are all scored
+    assert 0.0 <= out["latent"][model.latent_keys[0]]["accuracy"] <= 1.0
