@@ -133,7 +133,7 @@ def run(config: RunConfig | None = None) -> RunResult:
     clock = _Stopwatch(7 if config.run_explain else 5)
     source, truth_path = _data(config, out, clock)
     mdata, labels_key, qc_figures = _prepare(config, source, out, clock)
-    del mdata  # training streams prepared.h5mu; its matrices are read back after training
+    del mdata  # training streams prepared.h5mu (the step's start frees it: release_freed_memory)
     trained, mdata = _train(out / "prepared.h5mu", model_configs, labels_key, out, clock)
 
     clock.start("evaluate on held-out cells")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,18 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def write_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Save ``state`` (tensors, numbers, strings, lists and dicts of them) atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Save ``state`` (tensors, numbers, strings, lists and dicts of them) atomically.
+
+    A failed write is an ``OSError`` naming the file and the space left on its disk: torch
+    reports one (a full disk, for example) as a bare ``RuntimeError`` ("unexpected pos").
+    """
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except RuntimeError as err:
+        free = shutil.disk_usage(Path(path).parent).free / 1024**2
+        message = f"could not write the training checkpoint ({err}); {free:,.0f} MiB free there"
+        raise OSError(errno.EIO, message, str(path)) from err
 
 
 def read_checkpoint(path: str | Path, signature: dict[str, Any]) -> dict[str, Any]:
