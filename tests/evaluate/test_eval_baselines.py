@@ -75,6 +75,7 @@ def test_knn_averages_in_row_chunks_equal_one_product(fake_model, monkeypatch):
 
 def test_openness_and_tfidf_match_their_formulas_in_any_number_of_passes(fake_model, monkeypatch):
     from genepeak.evaluate import baselines
+    from genepeak.io import prepared
 
     mdata, split = fake_model.mdata, fake_model.split
     atac = mdata.mod["atac"]
@@ -86,7 +87,7 @@ def test_openness_and_tfidf_match_their_formulas_in_any_number_of_passes(fake_mo
     embeddings = baselines.Embeddings(mdata, split["train"], n_components=5)
     tf = expected_open / np.maximum(expected_open.sum(1, keepdims=True), 1.0)
     expected = np.log1p(np.float32(1e4) * (tf * embeddings.idf[None, :]).astype(np.float32))
-    monkeypatch.setattr(baselines, "TFIDF_VALUES", 7)  # passes that split rows
+    monkeypatch.setattr(prepared, "VALUES_PER_PASS", 7)  # passes that split rows
     tfidf = embeddings._tfidf(baselines.Embeddings._open(mdata, cells))
     np.testing.assert_allclose(tfidf.toarray(), expected, rtol=1e-5)
 

@@ -76,10 +76,6 @@ def _csr(matrix) -> sp.csr_matrix:
     return sp.csr_matrix(matrix, dtype=np.float64)
 
 
-#: stored values scaled per pass by the TF-IDF (two float64 temporaries of this length)
-TFIDF_VALUES = 1 << 22
-
-
 class Embeddings:
     """RNA-PCA and ATAC-LSI fitted on training cells only; transform any cells afterwards.
 
@@ -137,15 +133,14 @@ class Embeddings:
 
     def _tfidf(self, open_matrix: sp.csr_matrix) -> sp.csr_matrix:
         """log1p(1e4 x TF x IDF) of binarised peaks, float32, computed in place in
-        ``open_matrix`` (a fresh one from :meth:`_open`), ``TFIDF_VALUES`` values at a time."""
+        ``open_matrix`` (a fresh one from :meth:`_open`), in passes over its stored values
+        (``io.prepared.value_passes``: two float64 temporaries of a pass's length)."""
         tfidf = open_matrix
         depth = np.maximum(np.asarray(tfidf.sum(1), dtype=np.float64).ravel(), 1.0)
         per_row = 1e4 / depth
-        for lo in range(0, tfidf.nnz, TFIDF_VALUES):
-            hi = min(lo + TFIDF_VALUES, tfidf.nnz)
-            rows = prepared.major_positions(tfidf, lo, hi)
-            scale = per_row[rows] * self.idf[tfidf.indices[lo:hi]]
-            tfidf.data[lo:hi] *= scale.astype(np.float32)
+        for part, rows in prepared.value_passes(tfidf):
+            scale = per_row[rows] * self.idf[tfidf.indices[part]]
+            tfidf.data[part] *= scale.astype(np.float32)
         np.log1p(tfidf.data, out=tfidf.data)
         return tfidf
 
@@ -372,6 +367,12 @@ class KNNBaseline(_Baseline):
 PREDICTION_ENTRIES = 2**22
 
 
+def _row_blocks(n_rows: int, width: int):
+    """Slices of ``n_rows`` cells, each about ``PREDICTION_ENTRIES`` entries of ``width``."""
+    rows = max(1, PREDICTION_ENTRIES // max(1, width))
+    return (slice(start, start + rows) for start in range(0, n_rows, rows))
+
+
 def _ridge(features: np.ndarray, targets: sp.csr_matrix, alpha: float):
     """Closed-form ridge with intercept; targets stay sparse (only X^T Y is formed)."""
     x_mean = features.mean(0)
@@ -403,9 +404,7 @@ class RidgeBaseline(_Baseline):
         float64 product of all test cells at once was 0.66 GiB at PBMC-10k size."""
         x_mean, coef, y_mean = model
         out = np.empty((len(features), coef.shape[1]), dtype=np.float32)
-        rows = max(1, PREDICTION_ENTRIES // max(1, coef.shape[1]))
-        for start in range(0, len(features), rows):
-            part = slice(start, start + rows)
+        for part in _row_blocks(len(features), coef.shape[1]):
             out[part] = (features[part] - x_mean) @ coef + y_mean
         return out
 
@@ -425,10 +424,8 @@ class RidgeBaseline(_Baseline):
 def _squared_error(predict, features: np.ndarray, observed: np.ndarray) -> float:
     """Summed squared error of ``predict(features)`` against ``observed``, a block of cells at
     a time (``PREDICTION_ENTRIES``)."""
-    rows = max(1, PREDICTION_ENTRIES // max(1, observed.shape[1]))
     total = 0.0
-    for start in range(0, len(features), rows):
-        part = slice(start, start + rows)
+    for part in _row_blocks(len(features), observed.shape[1]):
         total += float(((predict(features[part]) - observed[part]) ** 2).sum())
     return total
 

@@ -101,10 +101,13 @@ def every_column(cols: np.ndarray, n_columns: int) -> bool:
 VALUES_PER_PASS = 1 << 22
 
 
-def major_positions(x: sp.spmatrix, lo: int, hi: int) -> np.ndarray:
-    """The row (CSR) or column (CSC) of the stored values ``lo:hi`` of ``x``, from its
-    pointers: what a pass over a slice of ``x.data`` needs without expanding all of them."""
-    return np.searchsorted(x.indptr, np.arange(lo, hi), side="right") - 1
+def value_passes(x: sp.spmatrix):
+    """Passes over the stored values of a CSR / CSC ``x``, ``VALUES_PER_PASS`` at a time: each
+    is ``(part, major)``, ``part`` a slice of ``x.data`` / ``x.indices`` and ``major`` the row
+    (CSR) or column (CSC) of each of its values, from the pointers (never all expanded)."""
+    for lo in range(0, x.nnz, VALUES_PER_PASS):
+        part = slice(lo, min(lo + VALUES_PER_PASS, x.nnz))
+        yield part, np.searchsorted(x.indptr, np.arange(part.start, part.stop), side="right") - 1
 
 
 def column_sums(matrix, power: int = 1, row_weights: np.ndarray | None = None) -> np.ndarray:
@@ -119,13 +122,9 @@ def column_sums(matrix, power: int = 1, row_weights: np.ndarray | None = None) -
         x = x.copy()
         x.sum_duplicates()
     out = np.zeros(x.shape[1])
-    for lo in range(0, x.nnz, VALUES_PER_PASS):
-        hi = min(lo + VALUES_PER_PASS, x.nnz)
-        major = major_positions(x, lo, hi)
-        rows, columns = (
-            (major, x.indices[lo:hi]) if x.format == "csr" else (x.indices[lo:hi], major)
-        )
-        values = np.power(x.data[lo:hi], power, dtype=np.float64)
+    for part, major in value_passes(x):
+        rows, columns = (major, x.indices[part]) if x.format == "csr" else (x.indices[part], major)
+        values = np.power(x.data[part], power, dtype=np.float64)
         if row_weights is not None:
             values *= row_weights[rows]
         out += np.bincount(columns, values, minlength=x.shape[1])
