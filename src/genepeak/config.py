@@ -270,7 +270,7 @@ MIN_BUDGET_EPOCHS = 5
 
 @dataclass
 class RunConfig:
-    """The whole path: data -> prepare -> train -> evaluate -> explain -> report."""
+    """The whole path: data -> prepare -> links -> train -> evaluate -> explain -> report."""
 
     input: str | None = None  # None: simulate the built-in default dataset
     out: str = "genepeak_output"

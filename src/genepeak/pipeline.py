@@ -1,4 +1,5 @@
-"""``genepeak run``: simulate (or read) -> prepare -> train -> evaluate -> explain -> report."""
+"""``genepeak run``: simulate (or read) -> prepare -> links -> train -> evaluate -> explain ->
+report."""
 
 from __future__ import annotations
 
@@ -133,6 +134,12 @@ def run(config: RunConfig | None = None) -> RunResult:
     clock = _Stopwatch(7 if config.run_explain else 5)
     source, truth_path = _data(config, out, clock)
     mdata, labels_key, qc_figures = _prepare(config, source, out, clock)
+    links = None
+    if config.run_explain:  # links need no model: scored before training, beside less memory
+        prepared.share_index_arrays(mdata)
+        clock.start("gene -> peak links (every HVG, per cell type; no model needed)")
+        links = _links(mdata, labels_key, config, out, truth_path)
+        clock.stop()
     del mdata  # training streams prepared.h5mu (the step's start frees it: release_freed_memory)
     trained, mdata = _train(out / "prepared.h5mu", model_configs, labels_key, out, clock)
 
@@ -144,11 +151,9 @@ def run(config: RunConfig | None = None) -> RunResult:
     evaluation.to_json(metrics_path)
     clock.stop()
 
-    explained, links = None, None
+    explained = None
     if config.run_explain:
-        explained, links = _explain(
-            trained["gpg"], mdata, config, out, labels_key, truth_path, clock
-        )
+        explained = _explain(trained["gpg"], mdata, config, out, truth_path, clock)
         _add_to_metrics(metrics_path, "links", _links_metrics(*links))
 
     clock.start("report")
@@ -237,6 +242,7 @@ def _train(prepared_path: Path, model_configs: dict, labels_key: str, out: Path,
             latents[key] = model.mdata.obsm[key]
         trained[name] = model
     mdata = prepared.read(prepared_path, "prepared data")
+    prepared.share_index_arrays(mdata)  # read only from here on
     for key, values in latents.items():
         mdata.obsm[key] = values
     clock.stop()
@@ -261,8 +267,8 @@ def _fit_once(model_cls, prepared_path: Path, model_config, train_config, model_
         return model.train(out_dir=model_dir)
 
 
-def _explain(model, mdata, config: RunConfig, out: Path, labels_key, truth_path, clock):
-    """Steps 6 and 7: the design experiments, then the gene -> peak links of every HVG."""
+def _explain(model, mdata, config: RunConfig, out: Path, truth_path, clock):
+    """Step 6: the design experiments (perturbations of the trained GPG)."""
     from genepeak import outputs
     from genepeak.explain import explain
 
@@ -270,10 +276,7 @@ def _explain(model, mdata, config: RunConfig, out: Path, labels_key, truth_path,
     explained = explain(model, mdata, config.explain, truth=truth_path)
     outputs.write_explain(explained, out / "explain", config.explain.top_k)
     clock.stop()
-    clock.start("gene -> peak links (every HVG, per cell type; no model trained again)")
-    links = _links(mdata, labels_key, config, out, truth_path)
-    clock.stop()
-    return explained, links
+    return explained
 
 
 def _report(

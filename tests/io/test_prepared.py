@@ -121,3 +121,23 @@ def test_read_names_files_that_are_not_prepared_h5mu(tmp_path):
     ad.AnnData(np.ones((3, 2), dtype=np.float32)).write_h5ad(h5ad)
     with pytest.raises(InputError, match="is not a readable .h5mu file"):
         prepared.read(h5ad, "--data")
+
+
+def test_share_index_arrays_only_where_the_entries_match():
+    import mudata as md
+
+    counts = sp.random(30, 20, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    counts.data = np.ceil(counts.data * 5)
+    same = ad.AnnData(counts.log1p(), layers={"counts": counts.copy()})
+    other = counts.copy()
+    other.data[0] = 0.0
+    other.eliminate_zeros()  # one entry fewer: another structure
+    differs = ad.AnnData(other.log1p(), layers={"counts": counts.copy()})
+    mdata = md.MuData({"rna": same, "atac": differs})
+    before = same.X.toarray()
+    prepared.share_index_arrays(mdata)
+    x, layer = mdata.mod["rna"].X, mdata.mod["rna"].layers["counts"]
+    assert x.indices is layer.indices and x.indptr is layer.indptr
+    np.testing.assert_array_equal(x.toarray(), before)  # same values
+    atac = mdata.mod["atac"]
+    assert atac.X.indices is not atac.layers["counts"].indices

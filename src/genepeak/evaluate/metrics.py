@@ -398,11 +398,21 @@ def per_gene_pearson(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def per_gene_spearman(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Spearman correlation across cells (Pearson of average ranks), one value per gene."""
-    # ranked in the inputs' own precision, as contiguous rows (float32 ranks twice as fast)
-    x = stats.rankdata(np.ascontiguousarray(np.asarray(observed).T), axis=1)
-    y = stats.rankdata(np.ascontiguousarray(np.asarray(predicted).T), axis=1)
-    return pearson_per_column(x.T, y.T)
+    """Spearman correlation across cells (Pearson of average ranks), one value per gene.
+
+    Genes are ranked in blocks of about ``RANKING_BLOCK`` entries: ranking a whole test set at
+    once took 0.7 GiB of temporaries at 1,830 cells x 8,192 genes."""
+    observed, predicted = np.asarray(observed), np.asarray(predicted)
+    n, m = observed.shape
+    per_block = max(1, RANKING_BLOCK // max(n, 1))
+    rho = np.empty(m)
+    for lo in range(0, m, per_block):
+        cols = slice(lo, min(lo + per_block, m))
+        # ranked in the inputs' own precision, as contiguous rows (float32 ranks twice as fast)
+        x = stats.rankdata(np.ascontiguousarray(observed[:, cols].T), axis=1)
+        y = stats.rankdata(np.ascontiguousarray(predicted[:, cols].T), axis=1)
+        rho[cols] = pearson_per_column(x.T, y.T)
+    return rho
 
 
 def rmse(observed: np.ndarray, predicted: np.ndarray) -> float:

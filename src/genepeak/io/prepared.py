@@ -192,6 +192,22 @@ def read(path: str | Path, option: str = "--data"):
     return mdata
 
 
+def share_index_arrays(mdata) -> None:
+    """Let each modality's ``X`` use the index arrays of its ``layers['counts']`` where the two
+    store the same entries (a prepared file's ``X`` is log1p of the counts): one copy of
+    ``indices`` / ``indptr`` instead of two, 0.34 GiB at PBMC-10k size. Only for a MuData
+    that nothing changes the sparsity of in place (``eliminate_zeros`` on one would corrupt
+    the other); ``genepeak run`` reads its data once and only reads it."""
+    for adata in mdata.mod.values():
+        x, counts = adata.X, adata.layers.get("counts")
+        if not (sp.issparse(x) and sp.issparse(counts)) or x.format != counts.format:
+            continue
+        if x.format not in ("csr", "csc") or x.shape != counts.shape:
+            continue
+        if np.array_equal(x.indptr, counts.indptr) and np.array_equal(x.indices, counts.indices):
+            x.indices, x.indptr = counts.indices, counts.indptr
+
+
 def read_metadata(path: str | Path):
     """A prepared ``.h5mu`` without its matrices: cells, features, labels and the record.
 
