@@ -204,16 +204,20 @@ def test_column_scores_in_blocks_equal_one_block(monkeypatch):
     np.testing.assert_allclose(ap, whole_ap, rtol=0, atol=1e-12)
 
 
-def test_spearman_in_blocks_equals_one_block(monkeypatch):
+def test_correlations_and_rmse_in_blocks_equal_one_block(monkeypatch):
     rng = np.random.default_rng(5)
     observed = np.round(rng.random((12, 210)) * 4)  # ties, and a constant column below
     observed[:, 7] = 1.0
     predicted = rng.random((12, 210)).astype(np.float32)
-    whole = metrics.per_gene_spearman(observed, predicted)
-    monkeypatch.setattr(metrics, "RANKING_BLOCK", 50)  # 4 genes per block, 53 blocks
-    blocks = metrics.per_gene_spearman(observed, predicted)
-    np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-12)
-    assert np.isnan(blocks[7]) and np.isfinite(np.delete(blocks, 7)).all()
+    scores = (metrics.per_gene_spearman, metrics.per_gene_pearson, metrics.per_cell_pearson)
+    whole = [score(observed, predicted) for score in scores]
+    whole_rmse = metrics.rmse(observed, predicted)
+    monkeypatch.setattr(metrics, "RANKING_BLOCK", 50)  # 4 genes (or cells) per block
+    for score, expected in zip(scores, whole, strict=True):
+        np.testing.assert_allclose(score(observed, predicted), expected, rtol=0, atol=1e-12)
+    assert metrics.rmse(observed, predicted) == pytest.approx(whole_rmse, rel=1e-12)
+    spearman = metrics.per_gene_spearman(observed, predicted)
+    assert np.isnan(spearman[7]) and np.isfinite(np.delete(spearman, 7)).all()
 
 
 @pytest.mark.slow

@@ -193,7 +193,8 @@ def choose_threshold(sweep: dict[str, np.ndarray]) -> float:
     return float(sweep["threshold"][int(np.argmax(sweep["f1"]))])
 
 
-#: entries ranked at once by ``column_ranking`` (its temporaries are a few bytes per entry each)
+#: entries ranked or correlated at once by ``column_ranking``, ``per_gene_spearman`` and
+#: ``pearson_per_column`` (their temporaries are a few bytes per entry each)
 RANKING_BLOCK = 2**22
 
 
@@ -372,6 +373,17 @@ def pearson_per_column(observed: np.ndarray, predicted: np.ndarray) -> np.ndarra
     NaN where the observation is constant (nothing to correlate with); 0 where only the
     prediction is constant (a constant prediction carries no signal for that column).
     """
+    observed, predicted = np.asarray(observed), np.asarray(predicted)
+    n, m = observed.shape
+    per_block = max(1, RANKING_BLOCK // max(n, 1))  # float64 temporaries of a block only
+    r = np.empty(m)
+    for lo in range(0, m, per_block):
+        cols = slice(lo, min(lo + per_block, m))
+        r[cols] = _pearson_block(observed[:, cols], predicted[:, cols])
+    return r
+
+
+def _pearson_block(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     x = np.asarray(observed, dtype=np.float64)
     y = np.asarray(predicted, dtype=np.float64)
     xc = x - x.mean(0)
@@ -417,5 +429,11 @@ def per_gene_spearman(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray
 
 def rmse(observed: np.ndarray, predicted: np.ndarray) -> float:
     """Root mean squared error over all entries."""
-    diff = np.asarray(observed, dtype=np.float64) - np.asarray(predicted, dtype=np.float64)
-    return float(np.sqrt(np.mean(diff**2)))
+    observed, predicted = np.asarray(observed), np.asarray(predicted)
+    per_block = max(1, RANKING_BLOCK // max(observed.shape[-1], 1))  # rows of float64 at once
+    total = 0.0
+    for lo in range(0, len(observed), per_block):
+        rows = slice(lo, lo + per_block)
+        diff = np.asarray(observed[rows], dtype=np.float64) - predicted[rows]
+        total += float(np.square(diff, out=diff).sum())
+    return float(np.sqrt(total / observed.size))

@@ -109,9 +109,7 @@ def score_genes(observed: np.ndarray, predicted: np.ndarray) -> tuple[dict[str, 
     keep = metrics.column_sample(np.shape(observed)[1], metrics.SCORED_MAX_GENES)
     if keep is not None:  # one seeded gene sample for every score (metrics.SCORED_MAX_GENES)
         observed, predicted = observed[:, keep], predicted[:, keep]
-    gene_rho = metrics.per_gene_spearman(observed, predicted)  # ranks: no float64 copy needed
-    observed = np.asarray(observed, dtype=np.float64)
-    predicted = np.asarray(predicted, dtype=np.float64)
+    gene_rho = metrics.per_gene_spearman(observed, predicted)
     cell_r = metrics.per_cell_pearson(observed, predicted)
     gene_r = metrics.per_gene_pearson(observed, predicted)
 
