@@ -41,10 +41,8 @@ from genepeak.links.baselines import (
     benjamini_hochberg,
     in_window,
     obs_labels,
-    residual_df,
     rna_pcs,
     state_basis,
-    t_statistic,
 )
 
 #: peaks densified per product (cells x PEAK_CHUNK float32)
@@ -230,40 +228,51 @@ class _Residuals:
         genes = genes - basis @ (basis.T @ genes)
         return cls(peaks, genes, (genes**2).sum(axis=0), np.maximum(peak_ss, 0.0), basis)
 
-    def covariance(self, cols: np.ndarray, gene_rows: np.ndarray) -> np.ndarray:
-        """Residual gene x raw peak products ``(len(cols), len(gene_rows))``, peaks densified
-        ``PEAK_CHUNK`` at a time."""
-        out = np.empty((len(cols), len(gene_rows)))
+    def products(self, cols: np.ndarray, gene_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(cov, meat)``, each ``(len(cols), len(gene_rows))``: residual gene x raw peak
+        products, and the sum over cells of squared residual gene x squared residual peak (the
+        sandwich variance of ``cov``); peaks densified ``PEAK_CHUNK`` at a time, float32."""
+        cov = np.empty((len(cols), len(gene_rows)))
+        meat = np.empty_like(cov)
         g = self.genes[:, gene_rows].astype(np.float32)
+        basis = self.basis.astype(np.float32)
         for lo in range(0, len(cols), PEAK_CHUNK):
             block = self.peaks[:, cols[lo : lo + PEAK_CHUNK]].toarray()
-            out[lo : lo + block.shape[1]] = block.T @ g
-        return out
+            cov[lo : lo + block.shape[1]] = block.T @ g
+            block -= basis @ (basis.T @ block)  # the peaks' residuals on the state
+            meat[lo : lo + block.shape[1]] = np.square(block, out=block).T @ np.square(g)
+        return cov, meat
 
-    def t(self, cov: np.ndarray, peak_ss: np.ndarray, gene_ss: np.ndarray, df: int):
+    @staticmethod
+    def t(cov, meat, peak_ss, gene_ss) -> tuple[np.ndarray, np.ndarray]:
+        """Partial correlation and its heteroscedasticity-robust t (White's HC0): a gene and a
+        peak that both vary more in the same cells (one cell type: a type-matched neighbour
+        of the gene) make the plain t too wide; docs/links.md measures the false calls."""
         sd = np.sqrt(peak_ss * gene_ss)
         r = np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-9)
-        return r, t_statistic(np.clip(r, -1.0, 1.0), df)
+        se = np.sqrt(meat)
+        return np.clip(r, -1.0, 1.0), np.divide(cov, se, out=np.zeros_like(cov), where=se > 1e-9)
 
 
 def _population_links(
-    residual: _Residuals, pairs: _Pairs, null_cols: np.ndarray, null_ok: np.ndarray, df: int
+    residual: _Residuals, pairs: _Pairs, null_cols: np.ndarray, null_ok: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Partial r, t and z of every window pair of one population."""
+    """Partial r, robust t and z of every window pair of one population."""
     r = np.zeros(pairs.gene.size)
     t = np.zeros(pairs.gene.size)
     for g, cols, where, lo, hi in progress(pairs.blocks, desc="links per chromosome"):
         span = np.unique(np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]))
-        cov = residual.covariance(cols[span], g)  # (span peaks, genes of the chromosome)
+        cov, meat = residual.products(cols[span], g)  # (span peaks, genes of the chromosome)
         position = np.searchsorted(span, np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]))
         gene_of = np.repeat(np.arange(len(g)), hi - lo)
-        pair_cov = cov[position, gene_of]
         peak_ss = residual.peak_ss[pairs.peak[where]]
         gene_ss = residual.gene_ss[pairs.gene[where]]
-        r[where], t[where] = residual.t(pair_cov, peak_ss, gene_ss, df)
-    null_cov = residual.covariance(null_cols, np.arange(residual.genes.shape[1]))
+        r[where], t[where] = residual.t(
+            cov[position, gene_of], meat[position, gene_of], peak_ss, gene_ss
+        )
+    null_cov, null_meat = residual.products(null_cols, np.arange(residual.genes.shape[1]))
     _, null_t = residual.t(
-        null_cov, residual.peak_ss[null_cols][:, None], residual.gene_ss[None, :], df
+        null_cov, null_meat, residual.peak_ss[null_cols][:, None], residual.gene_ss[None, :]
     )
     z = np.zeros_like(t)
     for i in np.unique(pairs.gene):
@@ -410,7 +419,7 @@ def _score_population(mdata, names, rows, pcs, pairs, null_cols, null_ok, model,
     covariates = np.column_stack([pcs[rows], state.atac_log_depth(atac, cells)])
     residual = _Residuals.fit(peak_matrix, gene_x, covariates)
     if model is None:
-        found = _population_links(residual, pairs, null_cols, null_ok, residual_df(residual.basis))
+        found = _population_links(residual, pairs, null_cols, null_ok)
     else:
         found = _with_model(
             residual, pairs, null_cols, null_ok, model, mdata, names, cells, options
@@ -492,19 +501,17 @@ def _with_model(residual, pairs, null_cols, null_ok, model, mdata, names, cells,
             residual.peak_ss[cols],
             residual.basis,
         )
-        extra_df = 0
         if latent is not None:
-            own, extra_df = _extend(own, latent)
-        df = residual_df(residual.basis) - extra_df
-        cov = np.asarray(own.peaks.T @ own.genes).ravel()
-        pr, pt = own.t(cov, own.peak_ss, own.gene_ss[0], max(df, 1))
+            own = _extend(own, latent)
+        cov, meat = own.products(np.arange(cols.size), np.array([0]))
+        pr, pt = own.t(cov[:, 0], meat[:, 0], own.peak_ss, own.gene_ss[0])
         k = rows.size
         r[rows], t[rows] = pr[:k], pt[:k]
         z[rows] = state.empirical_z(pt[:k], pt[k:])
     return {"partial_r": r, "t": t, "z": z}
 
 
-def _extend(own: _Residuals, extra: np.ndarray) -> tuple[_Residuals, int]:
+def _extend(own: _Residuals, extra: np.ndarray) -> _Residuals:
     """The same residuals also regressed on ``extra`` (cells, d): new basis columns."""
     extra = extra - own.basis @ (own.basis.T @ extra)
     u, s, _ = np.linalg.svd(extra, full_matrices=False)
@@ -512,7 +519,8 @@ def _extend(own: _Residuals, extra: np.ndarray) -> tuple[_Residuals, int]:
     genes = own.genes - u @ (u.T @ own.genes)
     peak_ss = own.peak_ss - (np.asarray(own.peaks.T @ u) ** 2).sum(axis=1)
     gene_ss = (genes**2).sum(axis=0)
-    return _Residuals(own.peaks, genes, gene_ss, np.maximum(peak_ss, 0.0), own.basis), u.shape[1]
+    basis = np.hstack([own.basis, u])
+    return _Residuals(own.peaks, genes, gene_ss, np.maximum(peak_ss, 0.0), basis)
 
 
 def _tidy(table: pd.DataFrame, names, peaks: pd.DataFrame, pairs: _Pairs) -> pd.DataFrame:
