@@ -60,3 +60,18 @@ def test_default_link_score_beats_every_baseline_on_reported_seeds(tmp_path, see
     wide = per_driver.pivot_table(index="gene", columns="method", values="auprc")
     for baseline in BASELINES:  # pairwise: the default beats each baseline for 2/3 of drivers
         assert (wide["link_score"] >= wide[baseline]).mean() >= 2 / 3, baseline
+
+
+def test_calls_false_discovery_proportion_on_an_unseen_seed(tmp_path):
+    """``genepeak links``' calls (BH at 5 %) on an unseen seed (7) with real link distances:
+    every unplanted call is false, sham genes' and type-matched decoys' included. BH bounds the
+    expected proportion, so one data set's may exceed 5 % by chance: the bound allows two
+    binomial standard errors of the calls made (docs/links.md gives every seed's)."""
+    mdata, truth, sham = benchmark._simulated_data(tmp_path, "small", 7, 1.0, "real")
+    summary, _ = benchmark.score_links(
+        mdata, truth, labels_key="leiden", sham_genes=sham, methods=(), seed=7
+    )
+    row = summary.loc[benchmark.GENOME_LINKS]
+    calls = row["driver_calls"] + row["sham_calls"]
+    assert calls >= 100  # a proportion worth testing
+    assert row["false_discovery_proportion"] <= 0.05 + 2 * (0.05 * 0.95 / calls) ** 0.5

@@ -41,8 +41,10 @@ from genepeak.links.baselines import (
     benjamini_hochberg,
     in_window,
     obs_labels,
+    residual_df,
     rna_pcs,
     state_basis,
+    t_statistic,
 )
 
 #: peaks densified per product (cells x PEAK_CHUNK float32)
@@ -243,15 +245,17 @@ class _Residuals:
             meat[lo : lo + block.shape[1]] = np.square(block, out=block).T @ np.square(g)
         return cov, meat
 
-    @staticmethod
-    def t(cov, meat, peak_ss, gene_ss) -> tuple[np.ndarray, np.ndarray]:
-        """Partial correlation and its heteroscedasticity-robust t (White's HC0): a gene and a
-        peak that both vary more in the same cells (one cell type: a type-matched neighbour
-        of the gene) make the plain t too wide; docs/links.md measures the false calls."""
+    def t(self, cov, meat, peak_ss, gene_ss) -> tuple[np.ndarray, np.ndarray]:
+        """Partial correlation and the smaller in size of its plain t and its
+        heteroscedasticity-robust t (White's HC0). A gene and a peak that both vary more in the
+        same cells (a type-matched neighbour of the gene) make the plain t too wide; for a peak
+        open in few cells the sandwich is too narrow. docs/links.md measures both."""
         sd = np.sqrt(peak_ss * gene_ss)
-        r = np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-9)
+        r = np.clip(np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-9), -1.0, 1.0)
         se = np.sqrt(meat)
-        return np.clip(r, -1.0, 1.0), np.divide(cov, se, out=np.zeros_like(cov), where=se > 1e-9)
+        robust = np.divide(cov, se, out=np.zeros_like(cov), where=se > 1e-9)
+        plain = t_statistic(r, residual_df(self.basis))
+        return r, np.where(np.abs(robust) < np.abs(plain), robust, plain)
 
 
 def _population_links(
