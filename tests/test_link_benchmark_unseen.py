@@ -3,7 +3,8 @@
 Every setting (the 1 Mb window, the cell state and its PCs, the two-group link score, the null
 model) was chosen on simulation seeds 0-2. The default suite checks one unseen seed (6) of the
 default shape in about two minutes on 2 CPU cores; ``pytest -m slow`` checks docs/links.md's
-reported seeds 3-5 (strength 1.0). Every baseline is asserted, ``partial_correlation_state``
+reported seeds 3-5 (strength 1.0). Another unseen seed (7, real link distances) checks the
+false-discovery proportion of ``genepeak links``' calls. Every baseline is asserted, ``partial_correlation_state``
 (the simple version of the same statistic) included; ``link_score_without_model`` (the same
 score without the model's latent) ties link_score (docs/links.md) and is not.
 """

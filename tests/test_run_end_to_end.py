@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import mudata
+import pandas as pd
 import pytest
 
 from genepeak.config import ExplainConfig, RunConfig, from_dict, load_config, to_dict
@@ -62,6 +63,8 @@ def test_run_on_builtin_data_writes_report_metrics_and_explanations(tmp_path):
         assert section in html
     assert set(result.models) == {"gpg", "pgp", "dual"}
     results = mudata.read_h5mu(out / "results.h5mu")
+    links_tsv = pd.read_csv(out / "links" / "links.tsv", sep="\t")
+    assert len(results.uns["genepeak_links"]["links"]) == len(links_tsv)  # scored before training
     for name, model in result.models.items():
         model_dir = out / "models" / name
         assert (model_dir / "loss_curve.png").is_file()

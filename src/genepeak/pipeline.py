@@ -142,6 +142,10 @@ def run(config: RunConfig | None = None) -> RunResult:
         clock.stop()
     del mdata  # training streams prepared.h5mu (the step's start frees it: release_freed_memory)
     trained, mdata = _train(out / "prepared.h5mu", model_configs, labels_key, out, clock)
+    if links is not None:  # results.h5mu carries the links as genepeak links stores them
+        from genepeak.links.genome import store
+
+        store(mdata, "genepeak_links", links[0])
 
     clock.start("evaluate on held-out cells")
     from genepeak.evaluate import evaluate
@@ -220,7 +224,7 @@ def _prepare(config: RunConfig, source, out: Path, clock: _Stopwatch):
 
 
 def _train(prepared_path: Path, model_configs: dict, labels_key: str, out: Path, clock):
-    """Step 3: train each architecture into ``models/<name>``, reading its minibatches from
+    """Train each architecture into ``models/<name>``, reading its minibatches from
     ``prepared_path`` (``Model.from_h5mu``: the matrices are not held in memory beside the
     models' weights and optimiser state); then read the prepared data back, with every
     model's latents in ``.obsm``. Returns ``({name: model}, mdata)``."""
@@ -335,7 +339,7 @@ def _links(mdata, labels_key: str, config: RunConfig, out: Path, truth_path):
     from genepeak.outputs import write_links, write_tsv
 
     options = LinkOptions(seed=config.seed, skip_small_groups=True)
-    result = link_genes(mdata, "hvg", groupby=labels_key, options=options)
+    result = link_genes(mdata, "hvg", groupby=labels_key, options=options, key_added=None)
     folder = write_links(result, mdata, out / "links", groupby=labels_key)
     if truth_path is None:
         return result, None

@@ -141,3 +141,14 @@ def test_share_index_arrays_only_where_the_entries_match():
     np.testing.assert_array_equal(x.toarray(), before)  # same values
     atac = mdata.mod["atac"]
     assert atac.X.indices is not atac.layers["counts"].indices
+    # unsorted indices are not shared: scipy sorts them in place on many reads
+    indices = counts.indices.copy()
+    indices[:2] = indices[1::-1]  # row 0's first two entries swapped
+
+    def unsorted(values):
+        return sp.csr_matrix((values, indices.copy(), counts.indptr.copy()), shape=counts.shape)
+
+    x, layer = unsorted(np.log1p(counts.data)), unsorted(counts.data.copy())
+    mdata.mod["rna"] = ad.AnnData(x, layers={"counts": layer})
+    prepared.share_index_arrays(mdata)
+    assert mdata.mod["rna"].X.indices is not mdata.mod["rna"].layers["counts"].indices

@@ -269,3 +269,38 @@ def test_a_population_matrix_is_one_csc_copy_of_its_rows(fmt):
         np.testing.assert_array_equal(peaks.toarray(), dense)
         np.testing.assert_array_equal(genome._detected(peaks, 3), (dense != 0).sum(0) >= 3)
     assert (x != before).nnz == 0 and x.nnz == before.nnz  # the caller's matrix is untouched
+
+
+def test_the_smaller_t_is_kept_and_one_gene_products_match_the_blocks():
+    """``_Residuals.t`` keeps the plain t where the sandwich is narrower (a peak open in few
+    cells) and the sandwich where it is wider (spread shared with the gene); the sparse
+    one-gene products equal the blocked ones, also with the basis extended by a latent."""
+    from genepeak.links.genome import _extend, _Residuals
+
+    rng = np.random.default_rng(0)
+    n = 400
+    covariates = rng.normal(size=(n, 3))
+    noisy = np.where(np.arange(n) < 80, 3.0, 1.0)
+    gene = rng.normal(size=n) * noisy
+    # open in the 3 cells whose gene value is nearest 0.2: the sandwich sees only their small
+    # products and is narrower than the plain t's pooled spread
+    rare = np.argsort(np.abs(gene - 0.2))[:3]
+    peaks = np.column_stack(
+        [
+            rng.normal(size=n) * noisy + 0.2 * gene,  # shared spread: the sandwich is wider
+            np.isin(np.arange(n), rare) * 5.0,
+        ]
+    )
+    residual = _Residuals.fit(sp.csc_matrix(peaks), gene[:, None], covariates)
+    cov, meat = residual.products(np.arange(2), np.array([0]))
+    r, t = residual.t(cov[:, 0], meat[:, 0], residual.peak_ss, residual.gene_ss[0])
+    plain = baselines.t_statistic(r, baselines.residual_df(residual.basis))
+    robust = cov[:, 0] / np.sqrt(meat[:, 0])
+    assert abs(robust[0]) < abs(plain[0]) and t[0] == pytest.approx(robust[0])
+    assert abs(robust[1]) > abs(plain[1]) and t[1] == pytest.approx(plain[1])
+    extended = _extend(residual, rng.normal(size=(n, 2)))
+    assert extended.basis.shape[1] == residual.basis.shape[1] + 2
+    one_cov, one_meat = extended.one_gene_products()
+    block_cov, block_meat = extended.products(np.arange(2), np.array([0]))
+    np.testing.assert_allclose(one_cov, block_cov[:, 0], rtol=1e-4)
+    np.testing.assert_allclose(one_meat, block_meat[:, 0], rtol=1e-4)

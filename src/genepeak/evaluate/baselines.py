@@ -330,8 +330,9 @@ class KNNBaseline(_Baseline):
     def _average(self, index, coordinates: np.ndarray, targets: sp.csr_matrix) -> np.ndarray:
         _, neighbours = index.kneighbors(coordinates)
         n = len(coordinates)
-        # ones in the targets' own dtype: float64 weights made scipy cast the targets to
-        # float64 for every product (0.38 GiB at PBMC-10k size); the sum is divided by k after
+        # ones in the targets' own dtype: float64 weights made scipy cast the float32 peak
+        # targets to float64 for every product (0.38 GiB at PBMC-10k size); the sum is divided
+        # by k after (gene targets are float64 from _csr: sums there differ by rounding only)
         neighbours_of = sp.csr_matrix(
             (
                 np.ones(n * self.k, dtype=targets.dtype),

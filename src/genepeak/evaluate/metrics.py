@@ -193,8 +193,8 @@ def choose_threshold(sweep: dict[str, np.ndarray]) -> float:
     return float(sweep["threshold"][int(np.argmax(sweep["f1"]))])
 
 
-#: entries ranked or correlated at once by ``column_ranking``, ``per_gene_spearman`` and
-#: ``pearson_per_column`` (their temporaries are a few bytes per entry each)
+#: entries ranked or correlated at once by ``column_ranking``, ``per_gene_spearman``,
+#: ``pearson_per_column`` and ``rmse`` (their temporaries are a few bytes per entry each)
 RANKING_BLOCK = 2**22
 
 
@@ -430,7 +430,12 @@ def per_gene_spearman(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray
 def rmse(observed: np.ndarray, predicted: np.ndarray) -> float:
     """Root mean squared error over all entries."""
     observed, predicted = np.asarray(observed), np.asarray(predicted)
-    per_block = max(1, RANKING_BLOCK // max(observed.shape[-1], 1))  # rows of float64 at once
+    if observed.size == 0:
+        return float("nan")
+    if observed.ndim != 2 or observed.shape != predicted.shape:  # one float64 copy, as numpy
+        diff = np.asarray(observed, dtype=np.float64) - predicted
+        return float(np.sqrt(np.mean(diff**2)))
+    per_block = max(1, RANKING_BLOCK // max(observed.shape[1], 1))  # rows of float64 at once
     total = 0.0
     for lo in range(0, len(observed), per_block):
         rows = slice(lo, lo + per_block)

@@ -3,8 +3,11 @@
 Every gene is tested against every peak whose centre lies within ``window`` bp of its TSS, by
 the partial correlation of gene and peak given the cell's state (``links/state.py``): an
 intercept, the first RNA principal components and the log of the cell's ATAC counts, and, with
-a trained model, the model's latent read with the gene held at its mean. Each gene's t is put
-on its own empirical null (its t against a seeded sample of peaks on other chromosomes: median
+a trained model, the model's latent read with the gene held at its mean. A pair's t is the
+smaller in size of the plain t and the heteroscedasticity-robust one (White's HC0 from the
+peak's residual on the state: a gene and a peak that vary more in the same cells make the
+plain t too wide; for a peak open in few cells the sandwich is too narrow; docs/links.md).
+Each gene's t is put on its own empirical null (its t against a seeded sample of peaks on other chromosomes: median
 and MAD, never narrower than the theoretical null), the two-sided p-values are adjusted by
 Benjamini-Hochberg over every pair of the population, and ``link_score`` is the log posterior
 odds of a link under a distance prior learned from the population's own pairs: a two-group
@@ -17,7 +20,8 @@ The algebra is done once per population: the state is projected out of the genes
 cells x genes) and each peak's residual sum of squares comes from two sparse products; the
 covariance of a residual gene with a raw peak equals that with the residual peak, so each
 window needs one product of a chunk of peaks (densified, ``PEAK_CHUNK`` at a time) with the
-residual genes of that chromosome. With ``groupby``, the same is done inside each group, and
+residual genes of that chromosome, and the same chunk, residualised, gives the sandwich's sum
+of squared products. With ``groupby``, the same is done inside each group, and
 :func:`compare_groups` tests whether a link differs between groups (Cochran's Q on Fisher's z).
 """
 
@@ -237,13 +241,26 @@ class _Residuals:
         cov = np.empty((len(cols), len(gene_rows)))
         meat = np.empty_like(cov)
         g = self.genes[:, gene_rows].astype(np.float32)
-        basis = self.basis.astype(np.float32)
+        g_squared, basis = np.square(g), self.basis.astype(np.float32)
         for lo in range(0, len(cols), PEAK_CHUNK):
             block = self.peaks[:, cols[lo : lo + PEAK_CHUNK]].toarray()
             cov[lo : lo + block.shape[1]] = block.T @ g
             block -= basis @ (basis.T @ block)  # the peaks' residuals on the state
-            meat[lo : lo + block.shape[1]] = np.square(block, out=block).T @ np.square(g)
+            meat[lo : lo + block.shape[1]] = np.square(block, out=block).T @ g_squared
         return cov, meat
+
+    def one_gene_products(self) -> tuple[np.ndarray, np.ndarray]:
+        """``products`` of the one gene column against every peak, from sparse products (no
+        peak densified): with ``b = peaks.T @ basis`` the squared residual peak expands to
+        ``p**2 - 2 p (basis b) + (basis b)**2``. For one gene this is cheaper than blocks."""
+        g = self.genes[:, 0]
+        weighted = self.basis * (g**2)[:, None]
+        b = np.asarray(self.peaks.T @ self.basis)
+        cov = np.asarray(self.peaks.T @ g).ravel()
+        meat = np.asarray(self.peaks.multiply(self.peaks).T @ g**2).ravel()
+        meat -= 2.0 * (np.asarray(self.peaks.T @ weighted) * b).sum(axis=1)
+        meat += ((b @ (self.basis.T @ weighted)) * b).sum(axis=1)
+        return cov, np.maximum(meat, 0.0)
 
     def t(self, cov, meat, peak_ss, gene_ss) -> tuple[np.ndarray, np.ndarray]:
         """Partial correlation and the smaller in size of its plain t and its
@@ -261,7 +278,7 @@ class _Residuals:
 def _population_links(
     residual: _Residuals, pairs: _Pairs, null_cols: np.ndarray, null_ok: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Partial r, robust t and z of every window pair of one population."""
+    """Partial r, t (``_Residuals.t``) and z of every window pair of one population."""
     r = np.zeros(pairs.gene.size)
     t = np.zeros(pairs.gene.size)
     for g, cols, where, lo, hi in progress(pairs.blocks, desc="links per chromosome"):
@@ -384,7 +401,7 @@ def link_genes(
         f"{result.seconds['total']:.1f} s"
     )
     if key_added is not None:
-        _store(mdata, key_added, result)
+        store(mdata, key_added, result)
     return result
 
 
@@ -403,7 +420,7 @@ def _tested_positions(mdata, names: list[str]) -> pd.DataFrame:
     return coords
 
 
-def _store(mdata, key: str, result: LinkResult) -> None:
+def store(mdata, key: str, result: LinkResult) -> None:
     """``mdata.uns[key]``: the table, the comparison and the settings that made them."""
     mdata.uns[key] = {
         "links": result.links,
@@ -507,8 +524,8 @@ def _with_model(residual, pairs, null_cols, null_ok, model, mdata, names, cells,
         )
         if latent is not None:
             own = _extend(own, latent)
-        cov, meat = own.products(np.arange(cols.size), np.array([0]))
-        pr, pt = own.t(cov[:, 0], meat[:, 0], own.peak_ss, own.gene_ss[0])
+        cov, meat = own.one_gene_products()
+        pr, pt = own.t(cov, meat, own.peak_ss, own.gene_ss[0])
         k = rows.size
         r[rows], t[rows] = pr[:k], pt[:k]
         z[rows] = state.empirical_z(pt[:k], pt[k:])
