@@ -133,6 +133,7 @@ def test_a_diverged_model_is_trained_again_at_a_third_of_the_rate(tmp_path):
                 raise DivergedError("the training loss became NaN")
             return self
 
-    model = _fit_once(Flaky, tmp_path / "prepared.h5mu", None, TrainConfig(lr=3e-3), tmp_path)
+    configs = (None, TrainConfig(lr=3e-3))
+    model = _fit_once(Flaky, tmp_path / "prepared.h5mu", None, configs, tmp_path)
     assert rates == [3e-3, pytest.approx(1e-3)] and model.lr == pytest.approx(1e-3)
     assert model.path == tmp_path / "prepared.h5mu"  # trained from the prepared file

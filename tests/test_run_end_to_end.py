@@ -29,7 +29,10 @@ def _fast_models() -> dict:
     }
 
 
-def test_run_on_builtin_data_writes_report_metrics_and_explanations(tmp_path):
+def test_run_on_builtin_data_writes_report_metrics_and_explanations(tmp_path, monkeypatch):
+    from genepeak import pipeline
+
+    monkeypatch.setattr(pipeline, "IN_MEMORY_MAX_VALUES", 0)  # streamed, as PBMC-10k size is
     config = from_dict(
         RunConfig,
         {
@@ -95,7 +98,9 @@ def test_run_on_real_bmmc_subset_with_annotated_labels(tmp_path, shared_data):
     config.out = str(tmp_path / "bmmc")
     for train in config.train.values():
         train["epochs"] = 10
-    run(config)
+    result = run(config)
+    # a file this small is trained in memory (pipeline.IN_MEMORY_MAX_VALUES), not streamed
+    assert all(model.source is None for model in result.models.values())
     metrics = json.loads((tmp_path / "bmmc" / "metrics.json").read_text())
     assert metrics["_run"]["labels_key"] == "cell_type"
     assert metrics["_run"]["n_labels"] >= 15  # 21 annotated types, a few too rare for the split

@@ -33,6 +33,11 @@ from genepeak.config import (
 from genepeak.errors import ConfigError
 from genepeak.io import prepared
 
+#: prepared files with at most this many stored matrix values are trained in memory: reading
+#: each minibatch from the file made training 70 % slower at 3,000 cells (docs/speed.md);
+#: larger ones stream (PBMC-10k shape: 181 M values, 1.4 GiB held beside training otherwise)
+IN_MEMORY_MAX_VALUES = 60_000_000
+
 #: the packages whose versions the report lists
 RUN_PACKAGES = ("genepeak", "torch", "numpy", "scanpy", "anndata", "mudata", "scikit-learn")
 
@@ -224,28 +229,38 @@ def _prepare(config: RunConfig, source, out: Path, clock: _Stopwatch):
 
 
 def _train(prepared_path: Path, model_configs: dict, labels_key: str, out: Path, clock):
-    """Train each architecture into ``models/<name>``, reading its minibatches from
-    ``prepared_path`` (``Model.from_h5mu``: the matrices are not held in memory beside the
-    models' weights and optimiser state); then read the prepared data back, with every
-    model's latents in ``.obsm``. Returns ``({name: model}, mdata)``."""
+    """Train each architecture into ``models/<name>``. A file of more than
+    ``IN_MEMORY_MAX_VALUES`` stored values is streamed: each minibatch is read from
+    ``prepared_path`` (``Model.from_h5mu``; the matrices are not held beside the models'
+    weights and optimiser state) and the data are read back afterwards; a smaller one is read
+    once and trained in memory (the same losses, faster). Every model's latents go into
+    ``.obsm``. Returns ``({name: model}, mdata)``."""
     from genepeak.models.fit import record_data_path
     from genepeak.models.registry import REGISTRY
     from genepeak.report.training import plot_loss_curve
 
     clock.start("train GPG, PGP and Dual VAE")
+    mdata = None
+    if prepared.stored_values(prepared_path) <= IN_MEMORY_MAX_VALUES:
+        mdata = prepared.read(prepared_path, "prepared data")
     trained, latents = {}, {}
     for name, (model_config, train_config) in model_configs.items():
         train_config.labels_key = labels_key
         model_dir = out / "models" / name
         model = _fit_once(
-            REGISTRY[name].model_class, prepared_path, model_config, train_config, model_dir
+            REGISTRY[name].model_class,
+            prepared_path,
+            mdata,
+            (model_config, train_config),
+            model_dir,
         )
         record_data_path(model_dir, prepared_path)
         plot_loss_curve(model.history, model_dir / "loss_curve.png")
-        for key in model.write_results():  # streamed from the file, like the training
+        for key in model.write_results():
             latents[key] = model.mdata.obsm[key]
         trained[name] = model
-    mdata = prepared.read(prepared_path, "prepared data")
+    if mdata is None:
+        mdata = prepared.read(prepared_path, "prepared data")
     prepared.share_index_arrays(mdata)  # read only from here on
     for key, values in latents.items():
         mdata.obsm[key] = values
@@ -253,22 +268,28 @@ def _train(prepared_path: Path, model_configs: dict, labels_key: str, out: Path,
     return trained, mdata
 
 
-def _fit_once(model_cls, prepared_path: Path, model_config, train_config, model_dir: Path):
-    """Train one model; if its loss diverges (NaN), train it once more from the start at a
-    third of the learning rate, and say so. A preset's rate can be too high for a much wider
-    input than it was chosen on: the fast GPG's 3e-3 diverged at 25,386 genes x 44,949 peaks."""
+def _fit_once(model_cls, prepared_path: Path, mdata, configs: tuple, model_dir: Path):
+    """Train one model on ``mdata``, or streamed from ``prepared_path`` when it is None; if
+    its loss diverges (NaN), train it once more from the start at a third of the learning
+    rate, and say so. A preset's rate can be too high for a much wider input than it was
+    chosen on: the fast GPG's 3e-3 diverged at 25,386 genes x 44,949 peaks."""
     from dataclasses import replace
 
     from genepeak.errors import DivergedError
 
+    model_config, train_config = configs
+
+    def fit(config):
+        if mdata is None:
+            return model_cls.from_h5mu(prepared_path, model_config, config).train(out_dir=model_dir)
+        return model_cls(mdata, model_config, config).train(out_dir=model_dir)
+
     try:
-        model = model_cls.from_h5mu(prepared_path, model_config, train_config)
-        return model.train(out_dir=model_dir)
+        return fit(train_config)
     except DivergedError as err:
         lower = replace(train_config, lr=train_config.lr / 3)
         log(f"{model_cls.__name__}: {err}; trained again from the start at lr={lower.lr:g}")
-        model = model_cls.from_h5mu(prepared_path, model_config, lower)
-        return model.train(out_dir=model_dir)
+        return fit(lower)
 
 
 def _explain(model, mdata, config: RunConfig, out: Path, truth_path, clock):

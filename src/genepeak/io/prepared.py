@@ -192,6 +192,21 @@ def read(path: str | Path, option: str = "--data"):
     return mdata
 
 
+def stored_values(path: str | Path) -> int:
+    """Stored entries of every sparse matrix (``X`` and layers) of a prepared ``.h5mu``'s
+    modalities, read from the file's dataset shapes without loading them."""
+    import h5py
+
+    total = 0
+    with h5py.File(path, "r") as handle:
+        for modality in handle.get("mod", {}).values():
+            groups = [modality.get("X")] + list(modality.get("layers", {}).values())
+            for group in groups:
+                if isinstance(group, h5py.Group) and "data" in group:
+                    total += group["data"].shape[0]
+    return int(total)
+
+
 def share_index_arrays(mdata) -> None:
     """Let each modality's ``X`` use the index arrays of its ``layers['counts']`` where the two
     store the same entries (a prepared file's ``X`` holds log1p values of the counts' entries):
