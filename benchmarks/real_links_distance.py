@@ -127,7 +127,7 @@ def score_every_pair(mdata, state_pcs: int, seed: int = 0) -> tuple[pd.DataFrame
     same_chrom = np.isfinite(distance)
 
     begun = time.perf_counter()
-    z, _ = state.scores_without_model(mdata, genes, same_chrom, options.state_pcs)
+    z, _ = state.scores_without_model(mdata, genes, same_chrom, options.state_pcs, robust=True)
     everything = time.perf_counter() - begun
 
     long = pd.DataFrame(

@@ -216,9 +216,25 @@ def test_prepare_from_rna_and_fragments(shared_data, tmp_path, capsys):
     assert prepared.uns["genepeak"]["prepare"]["genome"] == "hg38"
 
 
-def test_links_command_writes_tables_tracks_and_page(prepared, capsys):
+@pytest.fixture(scope="module")
+def prepared_small(tmp_path_factory):
+    """The built-in ``small`` shape prepared (about 1,550 cells): on ``tiny``'s 265 cells the
+    links' t calls nothing (docs/links.md), and a page without calls draws no picture."""
+    root = tmp_path_factory.mktemp("cli_small")
+    assert main(["simulate", "--out", str(root / "sim"), "--shape", "small", "--seed", "3"]) == 0
+    prep = root / "prep.yaml"
+    prep.write_text(
+        f"compute_umap: false\ngene_annotation: {root / 'sim' / 'gene_annotation.tsv'}\n"
+    )
+    out = root / "data.h5mu"
+    args = ["prepare", "--input", str(root / "sim"), "--out", str(out), "--config", str(prep)]
+    assert main(args) == 0
+    return root, out
+
+
+def test_links_command_writes_tables_tracks_and_page(prepared_small, capsys):
     """genepeak links on every HVG with groups: TSV, BEDPE, Signac links, comparison, page."""
-    root, data = prepared
+    root, data = prepared_small
     out = root / "links"
     code = main(
         ["links", "--data", str(data), "--genes", "hvg", "--groupby", "leiden"]

@@ -245,6 +245,30 @@ def t_statistic(r: np.ndarray, df: int) -> np.ndarray:
         return r * np.sqrt(df / np.maximum(1.0 - r**2, 1e-300))
 
 
+def sandwich_meat(peaks: sp.spmatrix, basis: np.ndarray, gene: np.ndarray) -> np.ndarray:
+    """Per peak, the sum over cells of squared residual ``gene`` (one column, already
+    orthogonal to ``basis``) x squared residual peak: White's HC0 variance of their product,
+    from sparse products (with ``b = peaks.T @ basis`` the squared residual peak expands to
+    ``p**2 - 2 p (basis b) + (basis b)**2``), no peak densified."""
+    weighted = basis * (gene**2)[:, None]
+    b = np.asarray(peaks.T @ basis)
+    meat = np.asarray(peaks.multiply(peaks).T @ gene**2).ravel()
+    meat -= 2.0 * (np.asarray(peaks.T @ weighted) * b).sum(axis=1)
+    meat += ((b @ (basis.T @ weighted)) * b).sum(axis=1)
+    return np.maximum(meat, 0.0)
+
+
+def smaller_t(cov: np.ndarray, meat: np.ndarray, r: np.ndarray, df: int) -> np.ndarray:
+    """The smaller in size of the plain t of the partial correlation ``r`` and the
+    heteroscedasticity-robust t ``cov / sqrt(meat)`` (both share the sign of ``cov``): the
+    plain t is too wide where gene and peak vary more in the same cells, the sandwich too
+    narrow for a peak open in few cells (docs/links.md)."""
+    se = np.sqrt(meat)
+    robust = np.divide(cov, se, out=np.zeros_like(cov), where=se > 1e-9)
+    plain = t_statistic(r, df)
+    return np.where(np.abs(robust) < np.abs(plain), robust, plain)
+
+
 # --------------------------------------------------------------------------- scorers
 
 

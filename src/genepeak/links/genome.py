@@ -47,8 +47,9 @@ from genepeak.links.baselines import (
     obs_labels,
     residual_df,
     rna_pcs,
+    sandwich_meat,
+    smaller_t,
     state_basis,
-    t_statistic,
 )
 
 #: peaks densified per product (cells x PEAK_CHUNK float32)
@@ -250,17 +251,11 @@ class _Residuals:
         return cov, meat
 
     def one_gene_products(self) -> tuple[np.ndarray, np.ndarray]:
-        """``products`` of the one gene column against every peak, from sparse products (no
-        peak densified): with ``b = peaks.T @ basis`` the squared residual peak expands to
-        ``p**2 - 2 p (basis b) + (basis b)**2``. For one gene this is cheaper than blocks."""
+        """``products`` of the one gene column against every peak, from sparse products
+        (``links.baselines.sandwich_meat``): for one gene cheaper than dense blocks."""
         g = self.genes[:, 0]
-        weighted = self.basis * (g**2)[:, None]
-        b = np.asarray(self.peaks.T @ self.basis)
         cov = np.asarray(self.peaks.T @ g).ravel()
-        meat = np.asarray(self.peaks.multiply(self.peaks).T @ g**2).ravel()
-        meat -= 2.0 * (np.asarray(self.peaks.T @ weighted) * b).sum(axis=1)
-        meat += ((b @ (self.basis.T @ weighted)) * b).sum(axis=1)
-        return cov, np.maximum(meat, 0.0)
+        return cov, sandwich_meat(self.peaks, self.basis, g)
 
     def t(self, cov, meat, peak_ss, gene_ss) -> tuple[np.ndarray, np.ndarray]:
         """Partial correlation and the smaller in size of its plain t and its
@@ -269,10 +264,7 @@ class _Residuals:
         open in few cells the sandwich is too narrow. docs/links.md measures both."""
         sd = np.sqrt(peak_ss * gene_ss)
         r = np.clip(np.divide(cov, sd, out=np.zeros_like(cov), where=sd > 1e-9), -1.0, 1.0)
-        se = np.sqrt(meat)
-        robust = np.divide(cov, se, out=np.zeros_like(cov), where=se > 1e-9)
-        plain = t_statistic(r, residual_df(self.basis))
-        return r, np.where(np.abs(robust) < np.abs(plain), robust, plain)
+        return r, smaller_t(cov, meat, r, residual_df(self.basis))
 
 
 def _population_links(

@@ -39,14 +39,24 @@ from genepeak.io import prepared
 from genepeak.links import baselines as link_baselines
 
 
-def state_t(peaks: link_baselines.ResidualPeaks, gene: np.ndarray, extra=None) -> np.ndarray:
+def state_t(
+    peaks: link_baselines.ResidualPeaks, gene: np.ndarray, extra=None, robust: bool = False
+) -> np.ndarray:
     """t of ``gene`` (one value per cell) with every peak given the shared state of ``peaks``
     (:class:`~genepeak.links.baselines.ResidualPeaks`) and the gene's own covariates
-    ``extra`` ``(cells, d)``, when given."""
+    ``extra`` ``(cells, d)``, when given. ``robust``: the smaller in size of that t and the
+    sandwich t, as ``genepeak links`` computes it (``links.baselines.smaller_t``)."""
     if extra is not None and extra.shape[1]:
         peaks = peaks.extended(extra)
-    r = peaks.correlation(np.asarray(gene, dtype=np.float64)[:, None])[0]
-    return link_baselines.t_statistic(r, link_baselines.residual_df(peaks.basis))
+    gene = np.asarray(gene, dtype=np.float64)
+    r = peaks.correlation(gene[:, None])[0]
+    df = link_baselines.residual_df(peaks.basis)
+    if not robust:
+        return link_baselines.t_statistic(r, df)
+    residual = gene - peaks.basis @ (peaks.basis.T @ gene)
+    cov = np.asarray(peaks.peaks.T @ residual).ravel()
+    meat = link_baselines.sandwich_meat(peaks.peaks, peaks.basis, residual)
+    return link_baselines.smaller_t(cov, meat, r, df)
 
 
 def residual_peaks(peaks, covariates: np.ndarray | None) -> link_baselines.ResidualPeaks:
@@ -55,14 +65,16 @@ def residual_peaks(peaks, covariates: np.ndarray | None) -> link_baselines.Resid
     return link_baselines.ResidualPeaks.fit(peaks, link_baselines.state_basis(shared))
 
 
-def evidence(residual, genes: np.ndarray, beyond: np.ndarray, latent_of=None):
+def evidence(residual, genes: np.ndarray, beyond: np.ndarray, latent_of=None, robust=False):
     """State-adjusted ``(t, z)`` ``(len(genes), peaks)``: column ``i`` of ``genes`` (cells x
     genes) against every peak of ``residual`` (:func:`residual_peaks`), given also
-    ``latent_of(i)`` when given, on the empirical null of its peaks ``beyond[i]`` its window."""
+    ``latent_of(i)`` when given, on the empirical null of its peaks ``beyond[i]`` its window;
+    ``robust`` as :func:`state_t`."""
     t = np.zeros((genes.shape[1], residual.ss.size))
     z = np.zeros_like(t)
     for i in progress(range(genes.shape[1]), desc="state-adjusted links"):
-        t[i] = state_t(residual, genes[:, i], None if latent_of is None else latent_of(i))
+        extra = None if latent_of is None else latent_of(i)
+        t[i] = state_t(residual, genes[:, i], extra, robust)
         z[i] = empirical_z(t[i], t[i, beyond[i]])
     return t, z
 
@@ -265,15 +277,16 @@ def distance_log_odds(z: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, 
 
 
 def scores_without_model(
-    mdata, genes: list[str], in_window: np.ndarray, n_pcs: int
+    mdata, genes: list[str], in_window: np.ndarray, n_pcs: int, robust: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(state_z, link_score)`` of ``genes`` x every peak over every cell, as
     ``link_scores`` computes them but with the state ``[1, RNA PCs, log ATAC depth]`` alone:
-    the link score with the model's evidence removed. ``in_window`` is ``(genes, peaks)``."""
+    the link score with the model's evidence removed. ``in_window`` is ``(genes, peaks)``;
+    ``robust``: the t of ``genepeak links`` (:func:`state_t`), so its z are reproduced."""
     cells = list(mdata.mod["rna"].obs_names)
     atac = mdata.mod["atac"]
     peaks = prepared.sparse_block(atac.X, prepared.cell_rows(atac.obs_names, cells))
     residual = residual_peaks(peaks, shared_covariates(mdata, cells, n_pcs))
     genes_x = link_baselines.gene_matrix(mdata, list(genes))
-    _, z = evidence(residual, genes_x, ~in_window)
+    _, z = evidence(residual, genes_x, ~in_window, robust=robust)
     return z, two_group_log_odds(z, in_window)[0]
