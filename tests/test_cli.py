@@ -13,31 +13,25 @@ from extras import requires_snapatac2
 from genepeak.cli import main
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """A tiny simulated dataset prepared through the CLI (UMAP off to keep it fast)."""
-    root = tmp_path_factory.mktemp("cli")
-    assert main(["simulate", "--out", str(root / "sim"), "--shape", "tiny", "--seed", "3"]) == 0
+def _simulate_and_prepare(root, shape: str, *extra: str):
+    """``genepeak simulate`` (seed 3) then ``genepeak prepare`` (UMAP off, to keep it fast)
+    into ``root``; returns ``(root, prepared .h5mu)``."""
+    assert main(["simulate", "--out", str(root / "sim"), "--shape", shape, "--seed", "3"]) == 0
     prep = root / "prep.yaml"
     prep.write_text(
         f"compute_umap: false\ngene_annotation: {root / 'sim' / 'gene_annotation.tsv'}\n"
     )
     out = root / "data.h5mu"
-    code = main(
-        [
-            "prepare",
-            "--input",
-            str(root / "sim"),
-            "--out",
-            str(out),
-            "--config",
-            str(prep),
-            "--figures",
-            str(root / "qc"),
-        ]
-    )
-    assert code == 0
+    args = ["prepare", "--input", str(root / "sim"), "--out", str(out), "--config", str(prep)]
+    assert main([*args, *extra]) == 0
     return root, out
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A tiny simulated dataset prepared through the CLI, with its QC figures."""
+    root = tmp_path_factory.mktemp("cli")
+    return _simulate_and_prepare(root, "tiny", "--figures", str(root / "qc"))
 
 
 def test_prepare_writes_paired_h5mu_and_figures(prepared):
@@ -220,16 +214,7 @@ def test_prepare_from_rna_and_fragments(shared_data, tmp_path, capsys):
 def prepared_small(tmp_path_factory):
     """The built-in ``small`` shape prepared (about 1,550 cells): on ``tiny``'s 265 cells the
     links' t calls nothing (docs/links.md), and a page without calls draws no picture."""
-    root = tmp_path_factory.mktemp("cli_small")
-    assert main(["simulate", "--out", str(root / "sim"), "--shape", "small", "--seed", "3"]) == 0
-    prep = root / "prep.yaml"
-    prep.write_text(
-        f"compute_umap: false\ngene_annotation: {root / 'sim' / 'gene_annotation.tsv'}\n"
-    )
-    out = root / "data.h5mu"
-    args = ["prepare", "--input", str(root / "sim"), "--out", str(out), "--config", str(prep)]
-    assert main(args) == 0
-    return root, out
+    return _simulate_and_prepare(tmp_path_factory.mktemp("cli_small"), "small")
 
 
 def test_links_command_writes_tables_tracks_and_page(prepared_small, capsys):

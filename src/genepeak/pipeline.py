@@ -34,7 +34,7 @@ from genepeak.errors import ConfigError
 from genepeak.io import prepared
 
 #: prepared files with at most this many stored matrix values are trained in memory: reading
-#: each minibatch from the file made training 70 % slower at 3,000 cells (docs/speed.md);
+#: each minibatch from the file made training 20 % slower at 3,000 cells (docs/speed.md);
 #: larger ones stream (PBMC-10k shape: 181 M values, 1.4 GiB held beside training otherwise)
 IN_MEMORY_MAX_VALUES = 60_000_000
 

@@ -39,7 +39,7 @@ import scipy.sparse as sp
 
 from genepeak.config import EvaluateConfig
 from genepeak.errors import ConfigError
-from genepeak.evaluate import _data
+from genepeak.evaluate import _data, metrics
 from genepeak.io import prepared
 
 __all__ = [
@@ -374,12 +374,6 @@ class KNNBaseline(_Baseline):
 PREDICTION_ENTRIES = 2**22
 
 
-def _row_blocks(n_rows: int, width: int):
-    """Slices of ``n_rows`` cells, each about ``PREDICTION_ENTRIES`` entries of ``width``."""
-    rows = max(1, PREDICTION_ENTRIES // max(1, width))
-    return (slice(start, start + rows) for start in range(0, n_rows, rows))
-
-
 def _ridge(features: np.ndarray, targets: sp.csr_matrix, alpha: float):
     """Closed-form ridge with intercept; targets stay sparse (only X^T Y is formed)."""
     x_mean = features.mean(0)
@@ -411,7 +405,7 @@ class RidgeBaseline(_Baseline):
         float64 product of all test cells at once was 0.66 GiB at PBMC-10k size."""
         x_mean, coef, y_mean = model
         out = np.empty((len(features), coef.shape[1]), dtype=np.float32)
-        for part in _row_blocks(len(features), coef.shape[1]):
+        for part in metrics.blocks(len(features), coef.shape[1], PREDICTION_ENTRIES):
             out[part] = (features[part] - x_mean) @ coef + y_mean
         return out
 
@@ -432,7 +426,7 @@ def _squared_error(predict, features: np.ndarray, observed: np.ndarray) -> float
     """Summed squared error of ``predict(features)`` against ``observed``, a block of cells at
     a time (``PREDICTION_ENTRIES``)."""
     total = 0.0
-    for part in _row_blocks(len(features), observed.shape[1]):
+    for part in metrics.blocks(len(features), observed.shape[1], PREDICTION_ENTRIES):
         total += float(((predict(features[part]) - observed[part]) ** 2).sum())
     return total
 

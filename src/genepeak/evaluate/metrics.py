@@ -198,6 +198,13 @@ def choose_threshold(sweep: dict[str, np.ndarray]) -> float:
 RANKING_BLOCK = 2**22
 
 
+def blocks(count: int, width: int, entries: int | None = None):
+    """Slices of ``count`` items (columns or rows), each block about ``entries`` entries of
+    items ``width`` long (``RANKING_BLOCK`` when None), at least one item per block."""
+    per_block = max(1, (RANKING_BLOCK if entries is None else entries) // max(width, 1))
+    return (slice(lo, min(lo + per_block, count)) for lo in range(0, count, per_block))
+
+
 def column_ranking(observed: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """AUROC and average precision of each column, from one sort per column.
 
@@ -210,10 +217,8 @@ def column_ranking(observed: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray
     observed = np.asarray(observed, dtype=bool)
     scores = np.asarray(scores)
     n, m = observed.shape
-    per_block = max(1, RANKING_BLOCK // max(n, 1))
     auc, ap = np.full(m, np.nan), np.full(m, np.nan)
-    for i in range(0, m, per_block):
-        rows = slice(i, min(i + per_block, m))
+    for rows in blocks(m, n):
         auc[rows], ap[rows] = _rank_rows(
             np.ascontiguousarray(observed[:, rows].T), np.ascontiguousarray(scores[:, rows].T)
         )
@@ -375,10 +380,8 @@ def pearson_per_column(observed: np.ndarray, predicted: np.ndarray) -> np.ndarra
     """
     observed, predicted = np.asarray(observed), np.asarray(predicted)
     n, m = observed.shape
-    per_block = max(1, RANKING_BLOCK // max(n, 1))  # float64 temporaries of a block only
     r = np.empty(m)
-    for lo in range(0, m, per_block):
-        cols = slice(lo, min(lo + per_block, m))
+    for cols in blocks(m, n):  # float64 temporaries of a block only
         r[cols] = _pearson_block(observed[:, cols], predicted[:, cols])
     return r
 
@@ -416,10 +419,8 @@ def per_gene_spearman(observed: np.ndarray, predicted: np.ndarray) -> np.ndarray
     once took 0.7 GiB of temporaries at 1,830 cells x 8,192 genes."""
     observed, predicted = np.asarray(observed), np.asarray(predicted)
     n, m = observed.shape
-    per_block = max(1, RANKING_BLOCK // max(n, 1))
     rho = np.empty(m)
-    for lo in range(0, m, per_block):
-        cols = slice(lo, min(lo + per_block, m))
+    for cols in blocks(m, n):
         # ranked in the inputs' own precision, as contiguous rows (float32 ranks twice as fast)
         x = stats.rankdata(np.ascontiguousarray(observed[:, cols].T), axis=1)
         y = stats.rankdata(np.ascontiguousarray(predicted[:, cols].T), axis=1)
@@ -435,10 +436,8 @@ def rmse(observed: np.ndarray, predicted: np.ndarray) -> float:
     if observed.ndim != 2 or observed.shape != predicted.shape:  # one float64 copy, as numpy
         diff = np.asarray(observed, dtype=np.float64) - predicted
         return float(np.sqrt(np.mean(diff**2)))
-    per_block = max(1, RANKING_BLOCK // max(observed.shape[1], 1))  # rows of float64 at once
     total = 0.0
-    for lo in range(0, len(observed), per_block):
-        rows = slice(lo, lo + per_block)
+    for rows in blocks(len(observed), observed.shape[1]):  # rows of float64 at once
         diff = np.asarray(observed[rows], dtype=np.float64) - predicted[rows]
         total += float(np.square(diff, out=diff).sum())
     return float(np.sqrt(total / observed.size))
